@@ -1,0 +1,26 @@
+# tests/lib.sh: shared helpers for poolscope's shell tests.
+#
+# Every test case prints exactly one line, "PASS: name" or "FAIL: name: why";
+# tests/run-tests counts those lines. Source this file, then call the helpers.
+
+TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+BUILD=${BUILD:-$TOP/build}
+POOLSCOPE=${POOLSCOPE:-$BUILD/poolscope}
+WORKLOADS=${WORKLOADS:-$BUILD/workloads}
+
+pass() { printf 'PASS: %s\n' "$1"; }
+fail() { printf 'FAIL: %s: %s\n' "$1" "$2"; }
+
+# check NAME WHY CMD...: PASS when CMD succeeds, FAIL with WHY otherwise.
+check() {
+	local name=$1 why=$2
+	shift 2
+	if "$@"; then pass "$name"; else fail "$name" "$why"; fi
+}
+
+# Float comparison through awk: fcmp "1.7 > 1.5"
+fcmp() { awk "BEGIN { exit !($1) }"; }
+
+# Fresh scratch directory per test file, removed on exit.
+TMPD=$(mktemp -d /tmp/poolscope-test.XXXXXX)
+trap 'rm -rf "$TMPD"' EXIT
