@@ -24,3 +24,4 @@ fcmp() { awk "BEGIN { exit !($1) }"; }
 # Fresh scratch directory per test file, removed on exit.
 TMPD=$(mktemp -d /tmp/poolscope-test.XXXXXX)
 trap 'rm -rf "$TMPD"' EXIT
+not() { ! "$@"; }

@@ -1,0 +1,102 @@
+# poolscope: top-level build.
+#
+#   make            build BPF objects -> skeletons -> build/poolscope, workloads, unit tests
+#   make deps       install missing Debian packages (apt-get update only when needed)
+#   make run        deps + build + `poolscope run io-threads`
+#   make test       deps + build + every test (root, real BPF); ends "N passed, N failed"
+#   make bench      overhead benchmarks (long; not pass/fail)
+#   make vmlinux    regenerate vmlinux/<arch>/vmlinux.h from this kernel's BTF
+#   make clean
+
+ARCH      ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BUILD     := build
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+CC        ?= gcc
+VMLINUX_H := vmlinux/$(ARCH)/vmlinux.h
+
+# Debian packages the project needs (build, run, test). `make deps` installs the
+# missing ones only.
+DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcurl4-openssl-dev \
+            pkg-config make gcc linux-perf libxml2-utils procps python3
+
+PKG_CFLAGS := $(shell pkg-config --cflags libbpf libelf zlib 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz)
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-omit-frame-pointer
+CPPFLAGS  += -I$(BUILD) -Ibpf -Iuser $(PKG_CFLAGS)
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ivmlinux/$(ARCH) -Ibpf \
+              -Wall -Wno-unused-function
+
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+USER_SRCS  := $(wildcard user/*.c)
+USER_OBJS  := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
+# Everything but the entry point and the one module that includes skeletons:
+# unit tests link these and need neither root nor BPF.
+LIB_OBJS   := $(filter-out $(BUILD)/obj/main.o $(BUILD)/obj/tracer.o,$(USER_OBJS))
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+
+.PHONY: all deps run test bench vmlinux clean workloads unit
+all: $(BUILD)/poolscope workloads unit
+
+# The workloads build their own programs (workloads/workloads.mk adds to
+# WORKLOAD_BINS and the `workloads` target).
+WORKLOAD_BINS :=
+-include workloads/workloads.mk
+-include tests/tests.mk
+-include tests/progs/progs.mk
+workloads: $(WORKLOAD_BINS)
+unit: $(UNIT_BINS)
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		if [ "$$(id -u)" -ne 0 ]; then echo "deps: missing packages and not root: run as root (sudo make deps)" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+			|| { echo "deps: apt-get install$$missing failed" >&2; exit 1; }; \
+	else echo "deps: all packages present"; fi
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(VMLINUX_H) | $(BUILD)/bpf
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/%.o: user/%.c $(wildcard user/*.h) $(wildcard bpf/*.h) $(SKELS) | $(BUILD)/obj
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/poolscope: $(USER_OBJS)
+	$(CC) $(CFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/check.h $(LIB_OBJS) | $(BUILD)/tests/unit
+	$(CC) $(CPPFLAGS) $(CFLAGS) $< $(LIB_OBJS) $(PKG_LIBS) -o $@
+
+$(BUILD)/bpf $(BUILD)/obj $(BUILD)/tests/unit:
+	mkdir -p $@
+
+run: deps
+	$(MAKE) all
+	$(BUILD)/poolscope run io-threads
+
+test: deps
+	$(MAKE) all
+	tests/run-tests
+
+bench: deps
+	$(MAKE) all
+	tests/bench/run
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H).tmp && mv $(VMLINUX_H).tmp $(VMLINUX_H)
+
+clean:
+	rm -rf $(BUILD)

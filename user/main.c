@@ -1,0 +1,82 @@
+/* user/main.c: poolscope's entry point: subcommand dispatch and help. */
+#include <stdio.h>
+#include <string.h>
+#include "catalog.h"
+#include "commands.h"
+#include "util.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: poolscope COMMAND [OPTIONS] ...\n"
+"\n"
+"poolscope traces the Linux scheduler with eBPF to show how a pool of threads\n"
+"or processes shares the CPU cores: who ran where and for how long, how long\n"
+"runnable threads waited, how they were switched (voluntary/involuntary) and\n"
+"migrated. It answers \"threads or processes, and why is this pool slow?\"\n"
+"with the kernel's facts.\n"
+"\n"
+"Commands:\n"
+"  run       run a bundled workload or a command under tracing, print the report\n"
+"  list      list the bundled workloads\n"
+"  help      help on a command (poolscope help run)\n"
+"  version   print the version\n"
+"\n"
+"Tracing needs root (CAP_BPF and CAP_PERFMON): use sudo.\n"
+"See `poolscope run --help` for the report and its options.\n");
+}
+
+int cmd_list(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("Bundled workloads (poolscope run NAME [ARGS]; NAME --help for their options):\n");
+	catalog_print();
+	return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "run"))
+		run_usage(stdout);
+	else
+		usage(stdout);
+	return 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("poolscope %s\n", POOLSCOPE_VERSION);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{ "run", cmd_run },
+	{ "list", cmd_list },
+	{ "help", cmd_help },
+	{ "version", cmd_version },
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version"))
+		return cmd_version(argc, argv);
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	ps_err("unknown command '%s' (try poolscope --help)", argv[1]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,57 @@
+/* user/model.h: turn a snapshot into the summaries the reports show: per
+ * core, per thread, per process and whole-trace totals. Pure functions of the
+ * snapshot: no BPF, no /proc, so unit tests feed it hand-made data. */
+#ifndef POOLSCOPE_MODEL_H
+#define POOLSCOPE_MODEL_H
+#include "snapshot.h"
+
+#define MODEL_TOP_THREADS 3
+
+struct core_summary {
+	int cpu;
+	uint64_t busy_ns, traced_ns, idle_ns;
+	double busy_pct, traced_pct;        /* of the trace window */
+	uint64_t switches, vol, invol;
+	uint64_t runq_count, runq_p50_ns, runq_p99_ns, runq_max_ns;
+	uint64_t migr_in, migr_out;
+	struct { int32_t thread; uint64_t ns; } top[MODEL_TOP_THREADS]; /* thread -1: none */
+};
+
+struct thread_summary {
+	const struct ps_thread *t;
+	uint64_t offcpu_ns;                 /* blocked, not runnable */
+	uint64_t runq_p50_ns, runq_p99_ns;
+	uint64_t lifetime_ns;               /* within the trace window */
+};
+
+struct process_summary {
+	uint32_t tgid;
+	char comm[PS_COMM_LEN];             /* of its main thread when seen */
+	uint32_t nthreads;
+	uint64_t oncpu_ns, offcpu_ns, runq_wait_ns, vol, invol, migrations;
+};
+
+struct model {
+	const struct ps_snapshot *snap;
+	uint64_t wall_ns;
+	int nr_cpus;
+	struct core_summary *cores;          /* nr_cpus */
+	struct thread_summary *threads;      /* nthreads, sorted by on-CPU time desc */
+	uint32_t nthreads;
+	struct process_summary *procs;       /* sorted by on-CPU time desc */
+	uint32_t nprocs;
+	/* totals over traced threads */
+	uint64_t oncpu_ns, offcpu_ns, runq_wait_ns, runq_count;
+	uint64_t vol, invol, migrations, switches;
+	double parallelism;                  /* traced on-CPU time / wall */
+	double busy_pct;                     /* all cores, any task */
+	uint64_t runq_hist[PS_HIST_SLOTS];   /* all traced threads */
+	uint64_t runq_p50_ns, runq_p90_ns, runq_p99_ns, runq_max_ns;
+	uint64_t dropped;                    /* sum of all drop counters */
+};
+
+/* Build the model of snap (which must outlive it). 0 or -ENOMEM. */
+int model_build(const struct ps_snapshot *snap, struct model *m);
+void model_free(struct model *m);
+
+#endif

@@ -1,0 +1,20 @@
+/* user/report.h: the renderers of a model: the text report a person reads
+ * top to bottom, and the same content as JSON. */
+#ifndef POOLSCOPE_REPORT_H
+#define POOLSCOPE_REPORT_H
+#include <stdbool.h>
+#include <stdio.h>
+#include "model.h"
+
+struct report_opts {
+	const char *title;        /* what was traced, e.g. "cpu-threads -w 2" */
+	char *const *argv;        /* the traced command, for JSON (NULL ok) */
+	bool wide;                /* every thread, wider columns */
+	int exit_status;          /* the workload's, -1 when none */
+	unsigned max_cells;       /* width of the per-core strip; 0: 60 */
+};
+
+void report_text(FILE *out, const struct model *m, const struct report_opts *o);
+void report_json(FILE *out, const struct model *m, const struct report_opts *o);
+
+#endif

@@ -1,0 +1,35 @@
+/* user/tracer.h: the BPF side's lifecycle: open, size and load the programs,
+ * choose the target processes, attach, sample per-CPU busy time at slice
+ * boundaries, read everything into a snapshot, detach. The only module that
+ * includes the skeleton or calls libbpf. */
+#ifndef POOLSCOPE_TRACER_H
+#define POOLSCOPE_TRACER_H
+#include <stdbool.h>
+#include "snapshot.h"
+
+struct tracer_opts {
+	bool all;             /* trace every task */
+	bool force_raw_tp;    /* skip tp_btf (tests the fallback) */
+	bool verbose;         /* libbpf's own messages on stderr */
+	unsigned max_threads; /* thread slots; 0: PS_DEFAULT_MAX_THREADS */
+	unsigned slice_ms;    /* busy-time sampling period; 0: 50 */
+};
+
+struct tracer;
+
+/* Check privileges and kernel support, open and load. Prints one error line
+ * and returns -errno on failure. */
+int tracer_open(const struct tracer_opts *opts, struct tracer **out);
+/* Trace process tgid (all its threads, and every process it forks later). */
+int tracer_add_tgid(struct tracer *t, int tgid);
+/* Attach and mark the start of the trace window. */
+int tracer_start(struct tracer *t);
+/* Record one busy-time sample; call every tracer_slice_ns(). */
+void tracer_sample(struct tracer *t);
+uint64_t tracer_slice_ns(const struct tracer *t);
+/* Read the maps: the window ends now. Call before tracer_close. */
+int tracer_snapshot(struct tracer *t, struct ps_snapshot *snap);
+/* Detach and free everything (safe on NULL). */
+void tracer_close(struct tracer *t);
+
+#endif
