@@ -35,15 +35,17 @@ SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
 USER_SRCS  := $(wildcard user/*.c)
 USER_OBJS  := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
-# Everything but the entry point, the commands and the one module that
-# includes skeletons:
+# Everything but the entry point, the commands and the modules that drive
+# BPF (tracer, session):
 # unit tests link these and need neither root nor BPF.
-LIB_OBJS   := $(filter-out $(BUILD)/obj/main.o $(BUILD)/obj/tracer.o $(BUILD)/obj/cmd_%.o,$(USER_OBJS))
+LIB_OBJS   := $(filter-out $(BUILD)/obj/main.o $(BUILD)/obj/tracer.o $(BUILD)/obj/session.o $(BUILD)/obj/cmd_%.o,$(USER_OBJS))
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
 .PHONY: all deps run test bench vmlinux clean workloads unit
+# keep BPF objects: they are intermediate files of the skeletons
+.SECONDARY:
 all: $(BUILD)/poolscope workloads unit
 
 # The workloads build their own programs (workloads/workloads.mk adds to

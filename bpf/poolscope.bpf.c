@@ -17,6 +17,10 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader between open and load. */
 const volatile bool targ_all = false;       /* trace every task on the machine */
+const volatile bool targ_raw = false;       /* raw_tp fallback: task state in task_hash */
+const volatile bool targ_locks = false;     /* futex waits and wakes, process busy time */
+const volatile bool targ_offcpu = false;    /* off-CPU time by stack */
+const volatile bool targ_oncpu = false;     /* on-CPU samples by stack */
 const volatile __u32 targ_nr_cpus = 1;
 const volatile __u32 targ_max_threads = PS_DEFAULT_MAX_THREADS;
 
@@ -24,6 +28,7 @@ const volatile __u32 targ_max_threads = PS_DEFAULT_MAX_THREADS;
  * used for tasks already running or sleeping when tracing began. */
 __u64 trace_start_ns = 0;
 __u32 next_slot = 0;
+__u32 next_proc = 0;
 struct ps_drops drops = {};
 
 struct {
@@ -41,12 +46,75 @@ struct {
 	__type(value, struct ps_task);
 } task_hash SEC(".maps");
 
+/* traced process -> its slot in `procs` (PS_NO_SLOT until first needed) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PS_MAX_TGIDS);
 	__type(key, __u32);
 	__type(value, __u32);
 } traced_tgids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_MAX_TGIDS);
+	__type(key, __u32);
+	__type(value, struct ps_proc);
+} procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, PS_MAX_STACKS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, PS_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+/* user stacks recovered past frames without frame pointers */
+struct ps_ustack { __u64 ips[PS_STACK_DEPTH]; };
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_STACKS / 4);
+	__type(key, __u32);
+	__type(value, struct ps_ustack);
+} ustacks SEC(".maps");
+
+struct ps_scratch {
+	struct ps_ustack st;
+	__u64 words[PS_SCAN_WORDS];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_STACK_KEYS);
+	__type(key, struct ps_stack_key);
+	__type(value, struct ps_stack_val);
+} offcpu SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_STACK_KEYS);
+	__type(key, struct ps_stack_key);
+	__type(value, struct ps_stack_val);
+} oncpu SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_FUTEX_KEYS);
+	__type(key, struct ps_futex_key);
+	__type(value, struct ps_futex_stat);
+} futex_waits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_FUTEX_KEYS);
+	__type(key, struct ps_wake_key);
+	__type(value, struct ps_futex_wake);
+} futex_wakes SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -126,6 +194,82 @@ static __always_inline struct ps_task *task_create(struct task_struct *t, bool b
 	return bpf_map_lookup_elem(&task_hash, &tid);
 }
 
+/* The `procs` slot of process tgid, allocated on first need. In -a mode
+ * processes are added to traced_tgids here. */
+static __always_inline __u32 proc_slot_of(__u32 tgid)
+{
+	__u32 none = PS_NO_SLOT, slot, old, *v;
+	struct ps_proc *p;
+
+	if (!targ_locks)
+		return PS_NO_SLOT;
+	v = bpf_map_lookup_elem(&traced_tgids, &tgid);
+	if (!v) {
+		bpf_map_update_elem(&traced_tgids, &tgid, &none, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&traced_tgids, &tgid);
+		if (!v) {
+			__sync_fetch_and_add(&drops.proc_full, 1);
+			return PS_NO_SLOT;
+		}
+	}
+	if (*v != PS_NO_SLOT)
+		return *v < PS_MAX_TGIDS ? *v : PS_NO_SLOT;
+	slot = __sync_fetch_and_add(&next_proc, 1);
+	if (slot >= PS_MAX_TGIDS) {
+		__sync_fetch_and_add(&drops.proc_full, 1);
+		*v = PS_MAX_TGIDS; /* never try again for this process */
+		return PS_NO_SLOT;
+	}
+	old = __sync_val_compare_and_swap(v, PS_NO_SLOT, slot);
+	if (old != PS_NO_SLOT)
+		return old < PS_MAX_TGIDS ? old : PS_NO_SLOT; /* another thread won */
+	p = bpf_map_lookup_elem(&procs, &slot);
+	if (p)
+		p->tgid = tgid;
+	return slot;
+}
+
+/* Active ns of process slot `proc` up to now (see struct ps_proc). */
+static __always_inline __u64 proc_active(__u32 proc, __u64 now)
+{
+	struct ps_proc *p = bpf_map_lookup_elem(&procs, &proc);
+
+	if (!p)
+		return 0;
+	return p->active_acc + (__u64)p->active * now - p->since_sum;
+}
+
+/* A thread becomes active (woken, or seen running) or blocks. */
+static __always_inline void thread_activate(struct ps_thread *th, __u64 now)
+{
+	struct ps_proc *p;
+
+	if (th->active_since)
+		return;
+	th->active_since = now;
+	p = bpf_map_lookup_elem(&procs, &th->proc);
+	if (p) {
+		__sync_fetch_and_add(&p->active, 1);
+		__sync_fetch_and_add(&p->since_sum, now);
+	}
+}
+
+static __always_inline void thread_deactivate(struct ps_thread *th, __u64 now)
+{
+	struct ps_proc *p;
+	__u64 since = th->active_since;
+
+	if (!since)
+		return;
+	th->active_since = 0;
+	p = bpf_map_lookup_elem(&procs, &th->proc);
+	if (p) {
+		__sync_fetch_and_add(&p->active, -1);
+		__sync_fetch_and_add(&p->since_sum, -since);
+		__sync_fetch_and_add(&p->active_acc, now - since);
+	}
+}
+
 /* Give task t a thread slot and initialise it. */
 static __always_inline struct ps_thread *thread_new(struct task_struct *t, struct ps_task *st,
 						    __u32 parent_tid, __u64 now, bool btf)
@@ -149,6 +293,7 @@ static __always_inline struct ps_thread *thread_new(struct task_struct *t, struc
 	th->tgid = TASK_FIELD(btf, t, tgid);
 	th->parent_tid = parent_tid;
 	th->first_ns = now;
+	th->proc = proc_slot_of(th->tgid);
 	bpf_probe_read_kernel_str(th->comm, sizeof(th->comm), &t->comm);
 	st->slot = slot;
 	return th;
@@ -192,7 +337,37 @@ static __always_inline struct ps_thread *thread_of(struct task_struct *t, __u32 
 	return bpf_map_lookup_elem(&threads, slotp);
 }
 
-static __always_inline void handle_switch(bool preempt, struct task_struct *prev,
+/* Add `value` to the (thread, stacks) aggregate `key` of map `agg`;
+ * a full map is counted in *full. */
+static __always_inline void stack_add(void *agg, struct ps_stack_key *key, __u64 value,
+				      __u64 *full)
+{
+	struct ps_stack_val *v, zero = {};
+
+	v = bpf_map_lookup_elem(agg, key);
+	if (!v) {
+		bpf_map_update_elem(agg, key, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(agg, key);
+		if (!v) {
+			__sync_fetch_and_add(full, 1);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&v->value, value);
+	__sync_fetch_and_add(&v->count, 1);
+}
+
+/* A stack id, or a negative error counted as a stack failure. */
+static __always_inline __s32 stack_id(void *ctx, __u64 flags)
+{
+	long id = bpf_get_stackid(ctx, &stacks, flags);
+
+	if (id < 0)
+		__sync_fetch_and_add(&drops.stack_fail, 1);
+	return id;
+}
+
+static __always_inline void handle_switch(void *ctx, bool preempt, struct task_struct *prev,
 					  struct task_struct *next, unsigned int prev_state,
 					  bool btf)
 {
@@ -226,6 +401,12 @@ static __always_inline void handle_switch(bool preempt, struct task_struct *prev
 		if (cpu_ns)
 			*cpu_ns += d;
 		pt->oncpu_since = 0;
+		if (targ_offcpu) {
+			/* prev is still current: these are its stacks */
+			pt->off_ustack = stack_id(ctx, BPF_F_USER_STACK);
+			pt->off_kstack = stack_id(ctx, 0);
+			pt->off_start = now;
+		}
 		/* As __schedule() counts nivcsw/nvcsw: a preemption, or a task
 		 * that was still runnable, is involuntary. */
 		if (preempt || prev_state == 0) {
@@ -237,6 +418,8 @@ static __always_inline void handle_switch(bool preempt, struct task_struct *prev
 			c->vol++;
 			pt->runnable_since = 0;
 			pt->blocked_since = now;
+			if (targ_locks)
+				thread_deactivate(pt, now);
 		}
 		/* raw_tp: a dead task's last switch; its hash entry goes with it
 		 * (task storage is freed by the kernel with the task) */
@@ -277,6 +460,17 @@ static __always_inline void handle_switch(bool preempt, struct task_struct *prev
 	nt->blocked_since = 0;
 	nt->oncpu_since = now;
 	nt->cpu = cpu;
+	if (targ_locks)
+		thread_activate(nt, now);
+	if (targ_offcpu && nt->off_start && now > nt->off_start) {
+		struct ps_stack_key key = {
+			.tgid = nt->tgid, .pid = nt->tid,
+			.ustack = nt->off_ustack, .kstack = nt->off_kstack,
+		};
+
+		stack_add(&offcpu, &key, now - nt->off_start, &drops.offcpu_full);
+		nt->off_start = 0;
+	}
 }
 
 static __always_inline void handle_wakeup(struct task_struct *p, bool btf)
@@ -296,6 +490,8 @@ static __always_inline void handle_wakeup(struct task_struct *p, bool btf)
 	th->blocked_since = 0;
 	th->runnable_since = now;
 	th->wakeups++;
+	if (targ_locks)
+		thread_activate(th, now);
 	c = bpf_map_lookup_elem(&cpus, &zero);
 	if (c)
 		c->wakeups++;
@@ -313,9 +509,9 @@ static __always_inline void handle_fork(struct task_struct *parent, struct task_
 	if (!thread_of(parent, &slot, now, btf))
 		return;
 	if (ctgid != TASK_FIELD(btf, parent, tgid)) {
-		__u32 one = 1;
+		__u32 none = PS_NO_SLOT;
 
-		if (bpf_map_update_elem(&traced_tgids, &ctgid, &one, BPF_ANY))
+		if (bpf_map_update_elem(&traced_tgids, &ctgid, &none, BPF_ANY))
 			__sync_fetch_and_add(&drops.tgid_full, 1);
 	}
 	st = task_create(child, btf);
@@ -377,7 +573,7 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(ps_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next, unsigned int prev_state)
 {
-	handle_switch(preempt, prev, next, prev_state, true);
+	handle_switch(ctx, preempt, prev, next, prev_state, true);
 	return 0;
 }
 
@@ -427,7 +623,7 @@ SEC("raw_tp/sched_switch")
 int BPF_PROG(ps_switch_raw, bool preempt, struct task_struct *prev,
 	     struct task_struct *next, unsigned int prev_state)
 {
-	handle_switch(preempt, prev, next, prev_state, false);
+	handle_switch(ctx, preempt, prev, next, prev_state, false);
 	return 0;
 }
 
@@ -470,5 +666,355 @@ SEC("raw_tp/sched_migrate_task")
 int BPF_PROG(ps_migrate_raw, struct task_struct *p, int dest_cpu)
 {
 	handle_migrate(p, dest_cpu, false);
+	return 0;
+}
+
+/* ---- user stacks through libraries built without frame pointers ----
+ *
+ * glibc is built without frame pointers, so a frame-pointer walk that starts
+ * in a syscall wrapper (futex wait, cond wait) usually stops after the leaf:
+ * the program's own frames above it are lost. When the walk yields fewer
+ * than 3 frames, scan the first PS_SCAN_WORDS words of the user stack: the
+ * first word pointing into the main executable's text is the return address
+ * into the program function that called the library (e.g. a lock's
+ * acquire function); the first word that looks like a saved frame pointer
+ * (points a little further up the stack, with a return address into the
+ * executable's text above it) resumes the frame-pointer walk from the
+ * program's frames. The heuristic can pick a stale return address or a
+ * code pointer stored on the stack; it only runs for futex calls and only
+ * when the walk failed. */
+static __always_inline bool in_text(__u64 a, __u64 start, __u64 end)
+{
+	return a >= start && a < end;
+}
+
+struct scan_ctx {
+	struct ps_scratch *sc;
+	__u64 sp, start, end;
+	__u64 first_ret, fp;
+	__u32 n;
+};
+
+/* bpf_loop callback: word i of the scanned user stack. */
+static long scan_word(__u32 i, struct scan_ctx *c)
+{
+	__u64 w, ret;
+
+	if (i >= PS_SCAN_WORDS)
+		return 1;
+	w = c->sc->words[i];
+	if (!c->first_ret && in_text(w, c->start, c->end))
+		c->first_ret = w;
+	if (!c->fp && w > c->sp + i * 8 && w < c->sp + 65536 && !(w & 7) &&
+	    !bpf_probe_read_user(&ret, sizeof(ret), (void *)(w + 8)) && in_text(ret, c->start, c->end))
+		c->fp = w;
+	return c->first_ret && c->fp;
+}
+
+/* bpf_loop callback: one step of the frame-pointer walk from c->fp. */
+static long walk_frame(__u32 i, struct scan_ctx *c)
+{
+	__u64 frame[2];
+	__u32 n = c->n;
+
+	if (!c->fp || n >= PS_STACK_DEPTH)
+		return 1;
+	if (bpf_probe_read_user(frame, sizeof(frame), (void *)c->fp) || !frame[1])
+		return 1;
+	if (frame[1] != c->first_ret) {
+		c->sc->st.ips[n] = frame[1];
+		c->n = n + 1;
+	}
+	c->fp = frame[0] > c->fp ? frame[0] : 0;
+	return 0;
+}
+
+static __noinline __s32 ustack_recover(void *ctx, struct ps_scratch *sc, __u32 depth)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	struct scan_ctx c = { .sc = sc };
+	__u64 hash = 2166136261u;
+	__u32 id;
+
+	if (!regs || depth == 0 || depth >= PS_STACK_DEPTH)
+		return -1;
+	c.sp = BPF_CORE_READ(regs, sp);
+	c.start = BPF_CORE_READ(task, mm, start_code);
+	c.end = BPF_CORE_READ(task, mm, end_code);
+	if (bpf_probe_read_user(sc->words, sizeof(sc->words), (void *)c.sp))
+		return -1;
+	bpf_loop(PS_SCAN_WORDS, scan_word, &c, 0);
+	if (!c.first_ret)
+		return -1;
+	sc->st.ips[depth] = c.first_ret;
+	c.n = depth + 1;
+	bpf_loop(32, walk_frame, &c, 0);
+	if (c.n < PS_STACK_DEPTH)
+		sc->st.ips[c.n] = 0; /* readers stop at the first 0 */
+	for (int i = 0; i < PS_STACK_DEPTH; i++) {
+		if (i >= c.n)
+			break;
+		hash = (hash ^ sc->st.ips[i]) * 16777619u;
+	}
+	id = ((__u32)hash & (PS_RECOVERED_STACK - 1)) | PS_RECOVERED_STACK;
+	if (bpf_map_update_elem(&ustacks, &id, &sc->st, BPF_ANY))
+		return -1;
+	return id;
+}
+
+/* The user stack of the current task, recovered past frame-pointer-less
+ * library frames when the plain walk is too short. */
+static __always_inline __s32 ustack_id(void *ctx)
+{
+	__u32 zero = 0;
+	struct ps_scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	long bytes;
+
+	if (!sc)
+		return stack_id(ctx, BPF_F_USER_STACK);
+	bytes = bpf_get_stack(ctx, sc->st.ips, sizeof(sc->st.ips), BPF_F_USER_STACK);
+	if (bytes >= 3 * 8 || bytes < 0) {
+		__s32 id = stack_id(ctx, BPF_F_USER_STACK);
+		return id;
+	}
+	__s32 id = ustack_recover(ctx, sc, bytes / 8);
+	return id >= 0 ? id : stack_id(ctx, BPF_F_USER_STACK);
+}
+
+/* ---- futex (user-space lock) waits and wakes: --locks ---- */
+
+#define FUTEX_CMD_MASK_ (~(128 | 256))   /* FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME */
+#define ETIMEDOUT_ 110
+#define EINTR_ 4
+#define EAGAIN_ 11
+
+static __always_inline bool futex_op_blocks(int cmd)
+{
+	/* WAIT, LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2 */
+	return cmd == 0 || cmd == 6 || cmd == 9 || cmd == 11 || cmd == 13;
+}
+
+static __always_inline bool futex_op_wakes(int cmd)
+{
+	/* WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, UNLOCK_PI, WAKE_BITSET, CMP_REQUEUE_PI */
+	return cmd == 1 || cmd == 3 || cmd == 4 || cmd == 5 || cmd == 7 || cmd == 10 || cmd == 12;
+}
+
+/* The traced thread of the current task (task storage, or task_hash on
+ * the raw_tp fallback). */
+static __always_inline struct ps_thread *current_thread(__u64 now, __u32 *slot)
+{
+	if (targ_raw)
+		return thread_of((struct task_struct *)bpf_get_current_task(), slot, now, false);
+	return thread_of(bpf_get_current_task_btf(), slot, now, true);
+}
+
+static __always_inline void futex_enter(void *ctx, __u64 uaddr, bool blocks, bool wakes)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct ps_thread *th;
+	__u32 slot = PS_NO_SLOT;
+
+	if (!blocks && !wakes)
+		return;
+	th = current_thread(now, &slot);
+	if (!th)
+		return;
+	th->fx_uaddr = uaddr;
+	th->fx_wake = wakes;
+	th->fx_start = 0;
+	if (blocks) {
+		th->fx_ustack = targ_raw ? stack_id(ctx, BPF_F_USER_STACK) : ustack_id(ctx);
+		th->fx_busy0 = proc_active(th->proc, now);
+		th->fx_start = now;
+		return;
+	}
+	struct ps_wake_key wk = { .tgid = th->tgid, .uaddr = uaddr };
+	struct ps_futex_wake *w = bpf_map_lookup_elem(&futex_wakes, &wk), wzero = {};
+
+	if (!w) {
+		bpf_map_update_elem(&futex_wakes, &wk, &wzero, BPF_NOEXIST);
+		w = bpf_map_lookup_elem(&futex_wakes, &wk);
+		if (!w) {
+			__sync_fetch_and_add(&drops.futex_full, 1);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&w->calls, 1);
+	w->last_ns = now;
+	w->last_tid = th->tid;
+	w->last_slot = slot;
+	w->last_ustack = targ_raw ? stack_id(ctx, BPF_F_USER_STACK) : ustack_id(ctx);
+}
+
+static __always_inline void futex_exit(long ret)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 slot;
+	struct ps_thread *th = current_thread(now, &slot);
+	struct ps_futex_stat *st, zero = {};
+	struct ps_futex_wake *w = NULL;
+	__u64 wait, busy;
+
+	if (!th)
+		return;
+	if (th->fx_wake) {
+		struct ps_wake_key wk = { .tgid = th->tgid, .uaddr = th->fx_uaddr };
+		struct ps_futex_wake *w = bpf_map_lookup_elem(&futex_wakes, &wk);
+
+		th->fx_wake = 0;
+		if (w && ret > 0)
+			__sync_fetch_and_add(&w->woken, ret);
+		return;
+	}
+	if (!th->fx_start || now < th->fx_start)
+		return;
+	wait = now - th->fx_start;
+	if (ret == 0) {
+		struct ps_wake_key wk = { .tgid = th->tgid, .uaddr = th->fx_uaddr };
+
+		w = bpf_map_lookup_elem(&futex_wakes, &wk);
+		if (w && w->last_ns < th->fx_start)
+			w = NULL; /* that wake was before this wait: not ours */
+	}
+	if (w) {
+		/* woken by a traced thread: busy for as long as the waker had
+		 * been active (running or runnable) during the wait */
+		__u32 ws = w->last_slot;
+		struct ps_thread *waker = bpf_map_lookup_elem(&threads, &ws);
+		__u64 as = waker ? waker->active_since : 0;
+
+		busy = !as ? 0 : as <= th->fx_start ? wait : now > as ? now - as : 0;
+	} else {
+		/* timed out, or no traced waker: how active the rest of the
+		 * process was (several threads count up to the wait, no more) */
+		busy = proc_active(th->proc, now) - th->fx_busy0;
+		if ((__s64)busy < 0 || th->proc == PS_NO_SLOT)
+			busy = 0;
+	}
+	if (busy > wait)
+		busy = wait;
+	th->fx_start = 0;
+
+	struct ps_futex_key key = {
+		.tgid = th->tgid, .pid = th->tid, .ustack = th->fx_ustack, .uaddr = th->fx_uaddr,
+	};
+	st = bpf_map_lookup_elem(&futex_waits, &key);
+	if (!st) {
+		bpf_map_update_elem(&futex_waits, &key, &zero, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&futex_waits, &key);
+		if (!st) {
+			__sync_fetch_and_add(&drops.futex_full, 1);
+			return;
+		}
+	}
+	if (ret == -EAGAIN_) {
+		__sync_fetch_and_add(&st->eagain, 1);
+		return;
+	}
+	__sync_fetch_and_add(&st->waits, 1);
+	__sync_fetch_and_add(&st->wait_ns, wait);
+	__sync_fetch_and_add(&st->busy_ns, busy);
+	if (wait > st->max_ns)
+		st->max_ns = wait;
+	__sync_fetch_and_add(&st->hist[hist_slot(wait)], 1);
+	if (ret == -ETIMEDOUT_)
+		__sync_fetch_and_add(&st->timeouts, 1);
+	else if (ret == -EINTR_)
+		__sync_fetch_and_add(&st->interrupted, 1);
+	else if (w) {
+		__sync_fetch_and_add(&st->woken_by_traced, 1);
+		st->waker_tid = w->last_tid;
+		st->waker_ustack = w->last_ustack;
+	}
+}
+
+SEC("tracepoint/syscalls/sys_enter_futex")
+int ps_futex_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	int cmd = (int)ctx->args[1] & FUTEX_CMD_MASK_;
+
+	futex_enter(ctx, ctx->args[0], futex_op_blocks(cmd), futex_op_wakes(cmd));
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_futex")
+int ps_futex_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	futex_exit(ctx->ret);
+	return 0;
+}
+
+/* futex2 syscalls (Linux 5.16 futex_waitv, 6.7 futex_wait/futex_wake):
+ * attached only where the kernel has them. */
+SEC("tracepoint/syscalls/sys_enter_futex_wait")
+int ps_futex2_wait(struct trace_event_raw_sys_enter *ctx)
+{
+	futex_enter(ctx, ctx->args[0], true, false);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_futex_wait")
+int ps_futex2_wait_x(struct trace_event_raw_sys_exit *ctx)
+{
+	futex_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_futex_wake")
+int ps_futex2_wake(struct trace_event_raw_sys_enter *ctx)
+{
+	futex_enter(ctx, ctx->args[0], false, true);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_futex_wake")
+int ps_futex2_wake_x(struct trace_event_raw_sys_exit *ctx)
+{
+	futex_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_futex_waitv")
+int ps_futex_waitv(struct trace_event_raw_sys_enter *ctx)
+{
+	struct futex_waitv first = {};
+
+	/* a wait on several futexes is filed under the first */
+	bpf_probe_read_user(&first, sizeof(first), (void *)ctx->args[0]);
+	futex_enter(ctx, first.uaddr, true, false);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_futex_waitv")
+int ps_futex_waitv_x(struct trace_event_raw_sys_exit *ctx)
+{
+	/* futex_waitv returns the index of the woken futex on success */
+	futex_exit(ctx->ret > 0 ? 0 : ctx->ret);
+	return 0;
+}
+
+/* ---- on-CPU sampling (software cpu-clock perf event): --stacks oncpu ---- */
+
+SEC("perf_event")
+int ps_oncpu(struct bpf_perf_event_data *ctx)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct ps_thread *th;
+
+	if (!(bpf_get_current_pid_tgid() >> 32))
+		return 0; /* idle */
+	__u32 slot;
+
+	th = current_thread(now, &slot);
+	if (!th)
+		return 0;
+	struct ps_stack_key key = {
+		.tgid = th->tgid, .pid = th->tid,
+		.ustack = stack_id(ctx, BPF_F_USER_STACK),
+		.kstack = stack_id(ctx, 0),
+	};
+	stack_add(&oncpu, &key, 1, &drops.oncpu_full);
 	return 0;
 }

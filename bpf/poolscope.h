@@ -11,6 +11,14 @@
 #define PS_DEFAULT_MAX_THREADS 8192
 #define PS_MAX_TGIDS 4096
 #define PS_NO_SLOT 0xffffffffu
+#define PS_STACK_DEPTH 127
+#define PS_MAX_STACKS 8192        /* distinct stacks (stack map entries) */
+#define PS_MAX_STACK_KEYS 16384   /* (thread, stack) aggregates per kind */
+#define PS_MAX_FUTEX_KEYS 4096    /* (process, futex, waiter stack) aggregates */
+/* User stacks recovered by scanning (see ustack_id in the BPF code) have ids
+ * with this bit set and live in the `ustacks` map, not the stack map. */
+#define PS_RECOVERED_STACK 0x40000000
+#define PS_SCAN_WORDS 96          /* user stack words scanned for frames */
 
 /* Per-task storage: which slot of the `threads` array a task owns. Untraced
  * tasks get an entry too (traced = 0) so they are classified only once. */
@@ -40,7 +48,7 @@ struct ps_thread {
 	__u64 runnable_since; /* woken or preempted at, waiting for a CPU */
 	__u64 blocked_since;  /* switched out not runnable at */
 	__u32 cpu;            /* CPU it last ran on */
-	__u32 pad;
+	__u32 proc;           /* its process's slot in `procs`, PS_NO_SLOT if none */
 	/* counters */
 	__u64 oncpu_ns;
 	__u64 blocked_ns;     /* off-CPU, not runnable (sleeping/blocked) */
@@ -52,6 +60,87 @@ struct ps_thread {
 	__u64 migrations;
 	__u64 wakeups;
 	__u32 runq_hist[PS_HIST_SLOTS];
+	/* a futex syscall in progress (--locks) */
+	__u64 fx_uaddr;
+	__u64 fx_start;       /* blocking wait began at, 0 if none */
+	__u64 fx_busy0;       /* its process's active ns (ps_proc) then */
+	__s32 fx_ustack;      /* waiter's user stack id */
+	__u32 fx_wake;        /* 1: a wake op is in progress on fx_uaddr */
+	/* off-CPU stack captured at the last switch-out (--stacks offcpu) */
+	__s32 off_ustack;
+	__s32 off_kstack;
+	__u64 off_start;
+	/* active (running or runnable, not blocked) since, 0 when blocked; kept
+	 * with --locks as evidence of whether a lock's holder was busy */
+	__u64 active_since;
+};
+
+/* A traced process: its threads' active (running or runnable) time so far
+ * is active_acc + active * now - since_sum. Lets a futex wait measure how busy
+ * the rest of the process was while it waited. Fields are updated with
+ * atomics, read racily. */
+struct ps_proc {
+	__u64 active_acc;
+	__u64 since_sum;
+	__s64 active;
+	__u32 tgid;
+	__u32 pad;
+};
+
+/* Futex wait aggregate, keyed by (thread, futex address, waiter stack). */
+struct ps_futex_key {
+	__u32 tgid;
+	__u32 pid;
+	__s32 ustack;
+	__u32 pad;
+	__u64 uaddr;
+};
+
+struct ps_futex_stat {
+	__u64 waits;          /* blocking waits that blocked (woken, timed out, interrupted) */
+	__u64 wait_ns;        /* time blocked in them */
+	__u64 max_ns;
+	__u64 busy_ns;        /* of wait_ns, the time the waited-for side was busy: the
+			       * waker was active (running or runnable) during the
+			       * wait, or (no traced waker) other threads of the
+			       * process were, capped at the wait */
+	__u64 timeouts;       /* of the waits: -ETIMEDOUT */
+	__u64 interrupted;    /* of the waits: -EINTR */
+	__u64 eagain;         /* not waits: -EAGAIN, the value had changed */
+	__u64 woken_by_traced;/* woken right after a traced thread's wake on this futex */
+	__s32 waker_ustack;   /* the last such waker's user stack */
+	__u32 waker_tid;
+	__u32 hist[PS_HIST_SLOTS];
+};
+
+/* Wake operations per (process, futex address). */
+struct ps_wake_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 uaddr;
+};
+
+struct ps_futex_wake {
+	__u64 calls;
+	__u64 woken;          /* waiters the kernel reported woken */
+	__u64 last_ns;
+	__u32 last_tid;
+	__s32 last_ustack;
+	__u32 last_slot;      /* the last waker's thread slot */
+	__u32 pad;
+};
+
+/* Off-CPU time and on-CPU samples by thread and stack. */
+struct ps_stack_key {
+	__u32 tgid;
+	__u32 pid;
+	__s32 ustack;         /* negative: no stack (error from bpf_get_stackid) */
+	__s32 kstack;
+};
+
+struct ps_stack_val {
+	__u64 value;          /* off-CPU ns, or on-CPU samples */
+	__u64 count;          /* off-CPU periods, or samples */
 };
 
 enum ps_cpu_kind {
@@ -92,6 +181,11 @@ struct ps_drops {
 	__u64 no_slot_events;   /* events of those threads */
 	__u64 storage_fail;     /* task storage could not be created */
 	__u64 tgid_full;        /* traced_tgids full: a forked process not added */
+	__u64 proc_full;        /* processes beyond PS_MAX_TGIDS: no busy evidence */
+	__u64 stack_fail;       /* a stack could not be captured (map full, collision) */
+	__u64 offcpu_full;      /* off-CPU aggregates not recorded: map full */
+	__u64 oncpu_full;       /* on-CPU samples not recorded: map full */
+	__u64 futex_full;       /* futex waits/wakes not recorded: map full */
 };
 
 #endif

@@ -13,11 +13,21 @@
 #include <unistd.h>
 #include "catalog.h"
 #include "commands.h"
+#include "exports.h"
 #include "model.h"
 #include "privs.h"
 #include "report.h"
-#include "tracer.h"
+#include "session.h"
 #include "util.h"
+
+#define MAX_EXPORTS 6
+
+struct export {
+	enum stack_kind kind;
+	bool svg;
+	const char *path;
+	FILE *f;
+};
 
 struct run_opts {
 	struct tracer_opts tr;
@@ -26,6 +36,8 @@ struct run_opts {
 	char **cmd;          /* argv of what to exec */
 	char path[PATH_MAX]; /* resolved program */
 	char title[512];
+	struct export exports[MAX_EXPORTS];
+	int nexports;
 };
 
 static volatile sig_atomic_t stop_signal;     /* SIGINT/SIGTERM received */
@@ -66,6 +78,17 @@ void run_usage(FILE *out)
 "  -q, --quiet         no text report (use with --json FILE)\n"
 "  -w, --wide          list every thread, not only the top 20\n"
 "  -a, --all           trace every task on the machine while the command runs\n"
+"  --no-locks          do not trace futex (user-space lock) waits and wakes\n"
+"  --locks             trace them (the default): lock contention vs idle waiting\n"
+"  --stacks LIST       capture stacks: offcpu (where threads block, at every\n"
+"                      context switch), oncpu (sampled), all, none (default);\n"
+"                      comma lists allowed. none keeps the cost to one map\n"
+"                      update per scheduler event; stacks cost ~1-3 us each\n"
+"  -F, --freq HZ       on-CPU sampling rate per CPU (default 99, 1..10000)\n"
+"  --folded [KIND:]FILE  write folded stacks (flamegraph.pl, inferno, speedscope)\n"
+"                      KIND is offcpu (us), oncpu (samples) or futex (wait us);\n"
+"                      default: oncpu if sampled, else offcpu, else futex\n"
+"  --svg [KIND:]FILE   write an interactive SVG flame graph of KIND\n"
 "  --slice-ms MS       length of the busy-time slices of the cores-over-time strip\n"
 "                      (default 50, 1..60000)\n"
 "  --max-threads N     thread slots in the kernel (default %d); threads beyond\n"
@@ -76,6 +99,10 @@ void run_usage(FILE *out)
 "                      for kernels without tp_btf; for testing)\n"
 "  -v, --verbose       print libbpf's messages\n"
 "  -h, --help          this help\n"
+"\n"
+"User stacks are walked with frame pointers: programs built without\n"
+"-fno-omit-frame-pointer (most distribution libraries) show truncated stacks.\n"
+"The bundled workloads are built with frame pointers.\n"
 "\n"
 "Privileges: tracing needs root (CAP_BPF and CAP_PERFMON). Under sudo the\n"
 "workload runs as the invoking user with supplementary groups dropped, like\n"
@@ -94,6 +121,60 @@ void run_usage(FILE *out)
 "  sudo poolscope run cpu-threads -w 4\n"
 "  sudo poolscope run --json out.json -- make -j2\n",
 		catalog_list(list, sizeof(list)), PS_DEFAULT_MAX_THREADS);
+}
+
+/* "offcpu,oncpu" | "all" | "none" */
+static int parse_stacks(const char *arg, struct tracer_opts *t)
+{
+	char buf[64], *tok, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	t->offcpu = t->oncpu = false;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "offcpu"))
+			t->offcpu = true;
+		else if (!strcmp(tok, "oncpu"))
+			t->oncpu = true;
+		else if (!strcmp(tok, "all"))
+			t->offcpu = t->oncpu = true;
+		else if (strcmp(tok, "none")) {
+			ps_err("run: invalid --stacks '%s' (expected offcpu, oncpu, all or none)", arg);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Resolve each --folded/--svg's kind and open its file (before tracing, so
+ * a bad path fails first). */
+static int open_exports(struct run_opts *o, const struct invoker *inv)
+{
+	for (int i = 0; i < o->nexports; i++) {
+		struct export *e = &o->exports[i];
+		const char *colon = strchr(e->path, ':');
+		char kind[16];
+		bool captured;
+
+		e->kind = o->tr.oncpu ? STACKS_ONCPU : o->tr.offcpu ? STACKS_OFFCPU : STACKS_FUTEX;
+		if (colon && colon - e->path < (long)sizeof(kind)) {
+			snprintf(kind, sizeof(kind), "%.*s", (int)(colon - e->path), e->path);
+			if (stack_kind_parse(kind, &e->kind) == 0)
+				e->path = colon + 1;
+		}
+		captured = e->kind == STACKS_ONCPU ? o->tr.oncpu :
+			   e->kind == STACKS_OFFCPU ? o->tr.offcpu : o->tr.locks;
+		if (!captured) {
+			ps_err("run: --%s %s stacks need %s", e->svg ? "svg" : "folded",
+			       stack_kind_name(e->kind),
+			       e->kind == STACKS_FUTEX ? "--locks" :
+			       e->kind == STACKS_ONCPU ? "--stacks oncpu" : "--stacks offcpu");
+			return -EINVAL;
+		}
+		e->f = output_open(inv, e->path);
+		if (!e->f)
+			return -EINVAL;
+	}
+	return 0;
 }
 
 /* Find an executable the way execvp would; 0 or -ENOENT / -EACCES. */
@@ -135,6 +216,12 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "list", no_argument, NULL, 'L' },
+		{ "locks", no_argument, NULL, 'k' },
+		{ "no-locks", no_argument, NULL, 'K' },
+		{ "stacks", required_argument, NULL, 's' },
+		{ "freq", required_argument, NULL, 'F' },
+		{ "folded", required_argument, NULL, 'f' },
+		{ "svg", required_argument, NULL, 'g' },
 		{ 0 },
 	};
 	uint64_t v;
@@ -143,8 +230,31 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+qwavh", longopts, NULL)) != -1) {
+	o->tr.locks = true;
+	while ((c = getopt_long(argc, argv, "+qwavhF:", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'k': o->tr.locks = true; break;
+		case 'K': o->tr.locks = false; break;
+		case 's':
+			if (parse_stacks(optarg, &o->tr))
+				return -EINVAL;
+			break;
+		case 'F':
+			if (parse_u64(optarg, 1, 10000, &v)) {
+				ps_err("run: invalid -F/--freq '%s' (expected 1..10000 Hz)", optarg);
+				return -EINVAL;
+			}
+			o->tr.sample_hz = v;
+			break;
+		case 'f':
+		case 'g':
+			if (o->nexports == MAX_EXPORTS) {
+				ps_err("run: at most %d --folded/--svg outputs", MAX_EXPORTS);
+				return -EINVAL;
+			}
+			o->exports[o->nexports].svg = c == 'g';
+			o->exports[o->nexports++].path = optarg;
+			break;
 		case 'J': o->json_path = optarg; break;
 		case 'q': o->quiet = true; break;
 		case 'w': o->wide = true; break;
@@ -243,9 +353,9 @@ static int exit_status_of(int status)
 }
 
 /* Sample busy time every slice until the child exits or a stop signal. */
-static int wait_traced(struct tracer *t, pid_t pid, int *status)
+static int wait_traced(struct session *ss, pid_t pid, int *status)
 {
-	uint64_t slice = tracer_slice_ns(t), next = mono_ns() + slice, deadline = 0;
+	uint64_t slice = tracer_slice_ns(ss->tracer), next = mono_ns() + slice, deadline = 0;
 	int forwarded = 0;
 
 	for (;;) {
@@ -255,7 +365,7 @@ static int wait_traced(struct tracer *t, pid_t pid, int *status)
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 		now = mono_ns();
 		if (now >= next) {
-			tracer_sample(t);
+			session_poll(ss);
 			next += slice;
 			if (next < now)
 				next = now + slice;
@@ -280,7 +390,7 @@ int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
 	struct invoker inv;
-	struct tracer *t = NULL;
+	struct session ss;
 	struct ps_snapshot snap;
 	struct model m;
 	FILE *json = NULL;
@@ -295,6 +405,8 @@ int cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (o.json_path && !(json = output_open(&inv, o.json_path)))
+		return EXIT_USAGE;
+	if (open_exports(&o, &inv))
 		return EXIT_USAGE;
 	struct sigaction sa = { .sa_sigaction = on_stop, .sa_flags = SA_SIGINFO };
 	sigemptyset(&sa.sa_mask);
@@ -325,27 +437,27 @@ int cmd_run(int argc, char **argv)
 	}
 	close(go[0]);
 	close(errp[1]);
-	if (tracer_open(&o.tr, &t)) {
+	if (session_open(&ss, &o.tr)) {
 		close(go[1]);   /* the child sees EOF and exits */
 		waitpid(pid, NULL, 0);
 		return EXIT_TRACE;
 	}
-	err = tracer_add_tgid(t, pid);
+	err = tracer_add_tgid(ss.tracer, pid);
 	if (err)
 		ps_err("run: cannot add pid %d to the trace: %s", pid, strerror(-err));
 	if (!err)
-		err = tracer_start(t);
+		err = tracer_start(ss.tracer);
 	if (err || write(go[1], "g", 1) != 1) {
 		close(go[1]);
 		waitpid(pid, NULL, 0);
-		tracer_close(t);
+		session_close(&ss);
 		return EXIT_TRACE;
 	}
 	close(go[1]);
 
-	exited = wait_traced(t, pid, &status);
-	err = tracer_snapshot(t, &snap);
-	tracer_close(t);
+	exited = wait_traced(&ss, pid, &status);
+	err = session_snapshot(&ss, &snap);
+	session_close(&ss);
 	if (err) {
 		ps_err("run: cannot read the trace: %s", strerror(-err));
 		return EXIT_TRACE;
@@ -369,6 +481,17 @@ int cmd_run(int argc, char **argv)
 		report_json(json, &m, &ro);
 		if (json != stdout && fclose(json)) {
 			ps_err("run: writing %s: %s", o.json_path, strerror(errno));
+			rc = rc ? rc : EXIT_TRACE;
+		}
+	}
+	for (int i = 0; i < o.nexports; i++) {
+		struct export *e = &o.exports[i];
+		int xerr = e->svg ? export_svg(e->f, &m, e->kind) : export_folded(e->f, &m, e->kind);
+
+		if (e->f != stdout && fclose(e->f) && !xerr)
+			xerr = -errno;
+		if (xerr) {
+			ps_err("run: writing %s: %s", e->path, strerror(-xerr));
 			rc = rc ? rc : EXIT_TRACE;
 		}
 	}

@@ -16,7 +16,30 @@ void snapshot_free(struct ps_snapshot *s)
 	free(s->slice_end_ns);
 	free(s->slice_busy_ns);
 	free(s->slice_traced_ns);
+	free(s->offcpu_recs);
+	free(s->oncpu_recs);
+	free(s->futex_recs);
+	free(s->wake_recs);
+	for (uint32_t i = 0; i < s->nstacks; i++) {
+		for (uint32_t k = 0; s->stacks[i].names && k < s->stacks[i].nframes; k++)
+			free(s->stacks[i].names[k]);
+		free(s->stacks[i].names);
+		free(s->stacks[i].ips);
+	}
+	free(s->stacks);
 	memset(s, 0, sizeof(*s));
+}
+
+const struct ps_stack *snapshot_stack(const struct ps_snapshot *s, int32_t id, uint32_t tgid,
+				      bool user)
+{
+	for (uint32_t i = 0; i < s->nstacks; i++) {
+		const struct ps_stack *st = &s->stacks[i];
+
+		if (st->id == id && st->user == user && (!user || st->tgid == tgid))
+			return st;
+	}
+	return NULL;
 }
 
 /* Interpolated percentiles can overshoot the largest value inside a slot. */
@@ -63,6 +86,7 @@ static void build_threads(const struct ps_snapshot *s, struct model *m)
 		ts->t = t;
 		ts->offcpu_ns = t->blocked_ns;
 		ts->lifetime_ns = to > from ? to - from : 0;
+		m->thread_time_ns += ts->lifetime_ns;
 		u32_hist_to_u64(t->runq_hist, h);
 		ts->runq_p50_ns = clamp_max(hist_percentile(h, PS_HIST_SLOTS, 50), t->runq_max_ns);
 		ts->runq_p99_ns = clamp_max(hist_percentile(h, PS_HIST_SLOTS, 99), t->runq_max_ns);
@@ -174,12 +198,23 @@ int model_build(const struct ps_snapshot *snap, struct model *m)
 	m->runq_p90_ns = clamp_max(hist_percentile(m->runq_hist, PS_HIST_SLOTS, 90), m->runq_max_ns);
 	m->runq_p99_ns = clamp_max(hist_percentile(m->runq_hist, PS_HIST_SLOTS, 99), m->runq_max_ns);
 	m->dropped = snap->drops.no_slot_threads + snap->drops.no_slot_events +
-		     snap->drops.storage_fail + snap->drops.tgid_full;
+		     snap->drops.storage_fail + snap->drops.tgid_full + snap->drops.proc_full +
+		     snap->drops.stack_fail + snap->drops.offcpu_full + snap->drops.oncpu_full +
+		     snap->drops.futex_full;
+	model_build_locks(m);
+	model_build_stacks(m);
 	return 0;
 }
 
 void model_free(struct model *m)
 {
+	for (uint32_t i = 0; i < m->n_offcpu; i++)
+		free(m->offcpu[i].folded);
+	for (uint32_t i = 0; i < m->n_oncpu; i++)
+		free(m->oncpu[i].folded);
+	free(m->offcpu);
+	free(m->oncpu);
+	free(m->locks);
 	free(m->cores);
 	free(m->threads);
 	free(m->procs);

@@ -179,6 +179,60 @@ static void write_procs(struct json *j, const struct model *m)
 	json_array_end(j);
 }
 
+static void write_locks(struct json *j, const struct model *m)
+{
+	json_key(j, "locks");
+	json_array_begin(j);
+	for (uint32_t i = 0; i < m->nlocks; i++) {
+		const struct lock_summary *l = &m->locks[i];
+
+		json_object_begin(j);
+		json_kv_u64(j, "tgid", l->tgid);
+		json_kv_string(j, "comm", l->comm);
+		json_kv_string(j, "caller", l->caller ? l->caller : "");
+		json_kv_string(j, "stack", l->where);
+		json_key(j, "addrs");
+		json_array_begin(j);
+		for (uint32_t a = 0; a < l->naddrs; a++)
+			json_u64(j, l->addrs[a]);
+		json_array_end(j);
+		json_kv_bool(j, "contended", l->contended);
+		json_kv_string(j, "class", lock_class_name(l->cls));
+		json_kv_bool(j, "mutex", l->mutex);
+		json_kv_u64(j, "waiters", l->nwaiters);
+		json_kv_u64(j, "waits", l->waits);
+		json_kv_u64(j, "wait_ns", l->wait_ns);
+		json_kv_u64(j, "max_ns", l->max_ns);
+		json_kv_u64(j, "busy_ns", l->busy_ns);
+		json_kv_double(j, "busy_frac", l->busy_frac);
+		json_kv_double(j, "share_waiters", l->share_waiters);
+		json_kv_double(j, "share_all", l->share_all);
+		json_kv_u64(j, "timeouts", l->timeouts);
+		json_kv_u64(j, "interrupted", l->interrupted);
+		json_kv_u64(j, "eagain", l->eagain);
+		json_kv_u64(j, "woken_by_traced", l->woken_by_traced);
+		json_kv_string(j, "waker", l->waker ? l->waker : "");
+		hist_u64(j, "wait_hist", l->hist);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+static void write_stacks(struct json *j, const char *key, const struct stack_summary *ss, uint32_t n,
+			 const char *unit)
+{
+	json_key(j, key);
+	json_array_begin(j);
+	for (uint32_t i = 0; i < n && i < 200; i++) {
+		json_object_begin(j);
+		json_kv_string(j, "stack", ss[i].folded);
+		json_kv_u64(j, unit, ss[i].value);
+		json_kv_u64(j, "count", ss[i].count);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
 void report_json(FILE *out, const struct model *m, const struct report_opts *o)
 {
 	const struct ps_snapshot *s = m->snap;
@@ -211,12 +265,27 @@ void report_json(FILE *out, const struct model *m, const struct report_opts *o)
 	json_kv_u64(&j, "no_slot_events", d->no_slot_events);
 	json_kv_u64(&j, "storage_fail", d->storage_fail);
 	json_kv_u64(&j, "tgid_full", d->tgid_full);
+	json_kv_u64(&j, "proc_full", d->proc_full);
+	json_kv_u64(&j, "stack_fail", d->stack_fail);
+	json_kv_u64(&j, "offcpu_full", d->offcpu_full);
+	json_kv_u64(&j, "oncpu_full", d->oncpu_full);
+	json_kv_u64(&j, "futex_full", d->futex_full);
+	json_object_end(&j);
+	json_key(&j, "features");
+	json_object_begin(&j);
+	json_kv_bool(&j, "locks", s->locks);
+	json_kv_bool(&j, "offcpu_stacks", s->offcpu);
+	json_kv_bool(&j, "oncpu_stacks", s->oncpu);
+	json_kv_u64(&j, "sample_hz", s->oncpu ? s->sample_hz : 0);
 	json_object_end(&j);
 	write_totals(&j, m);
 	write_cpus(&j, m);
 	write_slices(&j, m);
 	write_procs(&j, m);
 	write_threads(&j, m);
+	write_locks(&j, m);
+	write_stacks(&j, "offcpu_stacks", m->offcpu, m->n_offcpu, "ns");
+	write_stacks(&j, "oncpu_stacks", m->oncpu, m->n_oncpu, "samples");
 	json_object_end(&j);
 	fflush(out);
 }

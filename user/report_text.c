@@ -166,6 +166,146 @@ static void print_threads(FILE *out, const struct model *m, const struct report_
 	}
 }
 
+/* "comm: user;frames | kernel;frames" from a folded stack, for one line:
+ * the last user frames (where the program was) and the last kernel frames
+ * that say why it blocked (scheduler frames left out). */
+static const char *stack_label(const char *folded, char *buf, size_t len)
+{
+	const char *frames[PS_STACK_DEPTH * 2 + 2];
+	char tmp[8192], *tok, *save = NULL, kern[256] = "", user[256] = "";
+	int n = 0, dash = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s", folded);
+	for (tok = strtok_r(tmp, ";", &save); tok && n < (int)ARRAY_LEN(frames); tok = strtok_r(NULL, ";", &save)) {
+		if (!strcmp(tok, "-"))
+			dash = n;
+		frames[n++] = tok;
+	}
+	int uend = dash >= 0 ? dash : n;
+	for (int i = uend - 1, shown = 0; i >= 1 && shown < 3; i--, shown++) {
+		char t[256];
+
+		snprintf(t, sizeof(t), "%s%s%s", frames[i], *user ? ";" : "", user);
+		snprintf(user, sizeof(user), "%s", t);
+	}
+	for (int i = n - 1, shown = 0; dash >= 0 && i > dash && shown < 2; i--) {
+		char t[256], name[128];
+
+		snprintf(name, sizeof(name), "%s", frames[i]);
+		char *k = strstr(name, "_[k]");
+		if (k)
+			*k = '\0';
+		if (strstr(name, "schedule") || !strncmp(name, "finish_task_switch", 18))
+			continue;
+		snprintf(t, sizeof(t), "%s%s%s", name, *kern ? ";" : "", kern);
+		snprintf(kern, sizeof(kern), "%s", t);
+		shown++;
+	}
+	snprintf(buf, len, "%s: %s%s%s", n ? frames[0] : "?", *user ? user : "-", *kern ? " | " : "", kern);
+	return buf;
+}
+
+/* Fit s into width columns, eliding its middle. */
+static const char *fit(const char *s, size_t width, char *buf, size_t len)
+{
+	size_t n = strlen(s);
+
+	if (n <= width || width < 10) {
+		snprintf(buf, len, "%s", s);
+		return buf;
+	}
+	snprintf(buf, len, "%.*s..%s", (int)(width / 3), s, s + n - (width - width / 3 - 2));
+	return buf;
+}
+
+static void print_stacks(FILE *out, const char *title, const struct stack_summary *ss, uint32_t n,
+			 uint64_t total, bool is_time)
+{
+	char label[512], fitted[128], v[16];
+
+	fprintf(out, "\n%s\n", title);
+	if (!n || !total) {
+		fprintf(out, "  (none recorded)\n");
+		return;
+	}
+	for (uint32_t i = 0; i < n && i < 5; i++) {
+		if (is_time)
+			fmt_dur(ss[i].value, v, sizeof(v));
+		else
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)ss[i].value);
+		fprintf(out, "  %5.1f%% %8s  %s\n", 100.0 * ss[i].value / total, v,
+			fit(stack_label(ss[i].folded, label, sizeof(label)), 62, fitted, sizeof(fitted)));
+	}
+}
+
+static void print_lock(FILE *out, const struct lock_summary *l, bool detail)
+{
+	char tot[16], avg[16], mx[16], fitted[128], head[128];
+
+	snprintf(head, sizeof(head), "%s %u  %s", l->comm, l->tgid, l->caller ? l->caller : "?");
+	fprintf(out, "  %-40s %5.1f%% of %u %s time\n", fit(head, 40, fitted, sizeof(fitted)),
+		100 * l->share_waiters, l->nwaiters, l->nwaiters == 1 ? "waiter's" : "waiters'");
+	fprintf(out, "    %llu waits, %s total, avg %s, max %s; process on CPU %.0f%% meanwhile\n",
+		(unsigned long long)l->waits, fmt_dur(l->wait_ns, tot, sizeof(tot)),
+		fmt_dur(l->waits ? l->wait_ns / l->waits : 0, avg, sizeof(avg)),
+		fmt_dur(l->max_ns, mx, sizeof(mx)), 100 * l->busy_frac);
+	if (!detail)
+		return;
+	fprintf(out, "    %.1f%% of all traced thread time; %llu timed out, %llu EAGAIN; woken by: %s\n",
+		100 * l->share_all, (unsigned long long)l->timeouts, (unsigned long long)l->eagain,
+		l->waker ? l->waker : l->woken_by_traced ? "a traced thread" : "untraced or unknown");
+	fprintf(out, "    stack: %s\n", fit(l->where[0] ? l->where : "[unknown]", 69, fitted, sizeof(fitted)));
+	fprintf(out, "    futex");
+	for (uint32_t a = 0; a < l->naddrs; a++)
+		fprintf(out, "%s 0x%llx", a ? "," : "", (unsigned long long)l->addrs[a]);
+	fprintf(out, "\n");
+}
+
+static void print_locks(FILE *out, const struct model *m)
+{
+	uint64_t idle_ns = 0, cont_ns = 0;
+	int shown = 0;
+
+	fprintf(out, "\nLOCK CONTENTION (futex waits while the rest of the process ran)\n");
+	if (!m->snap->locks) {
+		fprintf(out, "  not traced (--no-locks)\n");
+		return;
+	}
+	for (uint32_t i = 0; i < m->nlocks; i++) {
+		if (m->locks[i].contended)
+			cont_ns += m->locks[i].wait_ns;
+		else
+			idle_ns += m->locks[i].wait_ns;
+	}
+	for (uint32_t i = 0; i < m->nlocks && shown < 3; i++) {
+		const struct lock_summary *l = &m->locks[i];
+
+		if (!l->contended || l->share_all < 0.001)
+			continue;
+		print_lock(out, l, true);
+		shown++;
+	}
+	if (!shown)
+		fprintf(out, "  none worth naming (%.1f%% of thread time in contended futex waits)\n",
+			m->thread_time_ns ? 100.0 * cont_ns / m->thread_time_ns : 0);
+	fprintf(out, "OTHER FUTEX WAITS (not contention)\n");
+	shown = 0;
+	for (uint32_t i = 0; i < m->nlocks && shown < 3; i++) {
+		const struct lock_summary *l = &m->locks[i];
+
+		if (l->contended || !l->waits || l->share_all < 0.001)
+			continue;
+		print_lock(out, l, false);
+		fprintf(out, "    %s\n", l->cls == LOCK_AWAITING ?
+			"awaiting-work: one thread waited while the others worked (e.g. for results)" :
+			"idle: the waited-for side was idle or blocked too (e.g. an empty queue)");
+		shown++;
+	}
+	if (!shown)
+		fprintf(out, "  none (%.1f%% of thread time)\n",
+			m->thread_time_ns ? 100.0 * idle_ns / m->thread_time_ns : 0);
+}
+
 void report_text(FILE *out, const struct model *m, const struct report_opts *o)
 {
 	print_header(out, m, o);
@@ -174,5 +314,17 @@ void report_text(FILE *out, const struct model *m, const struct report_opts *o)
 	print_runq(out, m);
 	print_procs(out, m);
 	print_threads(out, m, o);
+	print_locks(out, m);
+	if (m->snap->offcpu)
+		print_stacks(out, m->snap->offcpu && m->n_offcpu ? "WHERE THREADS WAIT (off-CPU time by stack, top 5)" :
+			     "WHERE THREADS WAIT (off-CPU time by stack)", m->offcpu, m->n_offcpu,
+			     m->offcpu_total_ns, true);
+	if (m->snap->oncpu) {
+		char title[96];
+
+		snprintf(title, sizeof(title), "ON-CPU (samples at %u Hz per CPU by stack, top 5)",
+			 m->snap->sample_hz);
+		print_stacks(out, title, m->oncpu, m->n_oncpu, m->oncpu_samples, false);
+	}
 	fflush(out);
 }

@@ -30,7 +30,39 @@ struct ps_snapshot {
 	uint64_t *slice_end_ns;        /* nslices */
 	uint64_t *slice_busy_ns;       /* [k * nr_cpus + cpu] */
 	uint64_t *slice_traced_ns;     /* [k * nr_cpus + cpu] */
+
+	/* --locks and --stacks (empty when off) */
+	bool locks, offcpu, oncpu;
+	unsigned sample_hz;
+	struct ps_stack_rec *offcpu_recs, *oncpu_recs;
+	uint32_t n_offcpu, n_oncpu;
+	struct ps_futex_rec *futex_recs;
+	uint32_t n_futex;
+	struct ps_wake_rec *wake_recs;
+	uint32_t n_wake;
+	struct ps_stack *stacks;       /* every stack the records name */
+	uint32_t nstacks;
 };
+
+struct ps_stack_rec { struct ps_stack_key key; struct ps_stack_val val; };
+struct ps_futex_rec { struct ps_futex_key key; struct ps_futex_stat st; };
+struct ps_wake_rec { struct ps_wake_key key; struct ps_futex_wake w; };
+
+/* One captured stack: addresses leaf first, as the kernel records them, and
+ * their names once symbolized. User stacks are per process (the same
+ * addresses mean different code in different processes). */
+struct ps_stack {
+	int32_t id;
+	uint32_t tgid;                 /* 0 for kernel stacks */
+	bool user;
+	uint32_t nframes;
+	uint64_t *ips;
+	char **names;                  /* nframes, NULL until symbolized */
+};
+
+/* The stack (id, tgid) of the snapshot, or NULL. */
+const struct ps_stack *snapshot_stack(const struct ps_snapshot *s, int32_t id, uint32_t tgid,
+				      bool user);
 
 void snapshot_free(struct ps_snapshot *s);
 

@@ -5,7 +5,10 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <linux/perf_event.h>
 #include <sched.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,8 @@ struct tracer {
 	const uint64_t *tcpu_mm;                /* mmapped `thread_cpu_ns` */
 	size_t tcpu_mm_len;
 	uint64_t start_ns;
+	bool locks_active;
+	struct bpf_link **perf_links;           /* nr_cpus on-CPU sampling events */
 	struct ps_cpu *cpu_buf;                 /* nr_cpus, scratch for reads */
 	/* cumulative busy/traced ns per CPU at each sample */
 	uint32_t nslices, cap;
@@ -57,16 +62,56 @@ static bool have_caps(void)
 	return (eff >> 21 & 1) || ((eff >> 39 & 1) && (eff >> 38 & 1));
 }
 
-static void set_autoload(struct poolscope *skel, bool raw)
+static const char *tracefs_dir;  /* where syscall tracepoints are listed */
+
+/* Syscall tracepoints are attached by id, which libbpf reads from tracefs:
+ * mount it when a fresh boot left it unmounted. */
+static const char *find_tracefs(void)
+{
+	static const char *dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+
+	for (size_t i = 0; i < ARRAY_LEN(dirs); i++) {
+		char p[64];
+
+		snprintf(p, sizeof(p), "%s/events", dirs[i]);
+		if (access(p, F_OK) == 0)
+			return dirs[i];
+	}
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0 &&
+	    access("/sys/kernel/tracing/events", F_OK) == 0)
+		return "/sys/kernel/tracing";
+	return NULL;
+}
+
+static bool tracepoint_exists(const char *sec)
+{
+	char p[256];
+
+	/* sec is "tracepoint/CATEGORY/NAME" */
+	if (!tracefs_dir || strncmp(sec, "tracepoint/", 11))
+		return false;
+	snprintf(p, sizeof(p), "%s/events/%s", tracefs_dir, sec + 11);
+	return access(p, F_OK) == 0;
+}
+
+/* Load one set of scheduler programs (tp_btf or raw_tp) and the optional
+ * ones the options and the kernel allow. */
+static void set_autoload(struct poolscope *skel, const struct tracer_opts *o, bool raw)
 {
 	struct bpf_program *prog;
 
 	bpf_object__for_each_program(prog, skel->obj) {
 		const char *name = bpf_program__name(prog);
 		size_t n = strlen(name);
-		bool is_raw = n > 4 && !strcmp(name + n - 4, "_raw");
+		bool load;
 
-		bpf_program__set_autoload(prog, is_raw == raw);
+		if (!strncmp(name, "ps_futex", 8))
+			load = o->locks && tracepoint_exists(bpf_program__section_name(prog));
+		else if (!strcmp(name, "ps_oncpu"))
+			load = o->oncpu;
+		else
+			load = (n > 4 && !strcmp(name + n - 4, "_raw")) == raw;
+		bpf_program__set_autoload(prog, load);
 	}
 }
 
@@ -78,16 +123,32 @@ static int open_and_load(struct tracer *t, bool raw)
 
 	if (!skel)
 		return -errno;
-	skel->rodata->targ_all = t->opts.all;
+	const struct tracer_opts *o = &t->opts;
+	bool any_stacks = o->locks || o->offcpu || o->oncpu;
+
+	skel->rodata->targ_all = o->all;
+	skel->rodata->targ_raw = raw;
+	skel->rodata->targ_locks = o->locks;
+	skel->rodata->targ_offcpu = o->offcpu;
+	skel->rodata->targ_oncpu = o->oncpu;
 	skel->rodata->targ_nr_cpus = t->nr_cpus;
 	skel->rodata->targ_max_threads = max;
 	bpf_map__set_max_entries(skel->maps.threads, max);
 	bpf_map__set_max_entries(skel->maps.thread_cpu_ns, max * t->nr_cpus);
 	bpf_map__set_max_entries(skel->maps.cpu_migr, t->nr_cpus);
 	bpf_map__set_max_entries(skel->maps.task_hash, raw ? max : 1);
+	/* maps of features that are off shrink to one entry */
+	bpf_map__set_max_entries(skel->maps.procs, o->locks ? PS_MAX_TGIDS : 1);
+	bpf_map__set_max_entries(skel->maps.futex_waits, o->locks ? PS_MAX_FUTEX_KEYS : 1);
+	bpf_map__set_max_entries(skel->maps.futex_wakes, o->locks ? PS_MAX_FUTEX_KEYS : 1);
+	bpf_map__set_max_entries(skel->maps.offcpu, o->offcpu ? PS_MAX_STACK_KEYS : 1);
+	bpf_map__set_max_entries(skel->maps.oncpu, o->oncpu ? PS_MAX_STACK_KEYS : 1);
+	bpf_map__set_max_entries(skel->maps.stacks, o->offcpu || o->oncpu ? PS_MAX_STACKS :
+						    any_stacks ? PS_MAX_STACKS / 4 : 1);
+	bpf_map__set_max_entries(skel->maps.ustacks, o->locks ? PS_MAX_STACKS / 4 : 1);
 	if (raw)
 		bpf_map__set_autocreate(skel->maps.task_store, false);
-	set_autoload(skel, raw);
+	set_autoload(skel, o, raw);
 	err = poolscope__load(skel);
 	if (err) {
 		poolscope__destroy(skel);
@@ -133,6 +194,18 @@ int tracer_open(const struct tracer_opts *opts, struct tracer **out)
 
 	t = xcalloc(1, sizeof(*t));
 	t->opts = *opts;
+	if (t->opts.locks) {
+		tracefs_dir = find_tracefs();
+		if (!tracefs_dir || !tracepoint_exists("tracepoint/syscalls/sys_enter_futex")) {
+			ps_warn("lock tracing off: %s", tracefs_dir ?
+				"this kernel has no syscalls:sys_enter_futex tracepoint" :
+				"tracefs is not mounted and cannot be mounted at /sys/kernel/tracing");
+			t->opts.locks = false;
+		}
+	}
+	t->locks_active = t->opts.locks;
+	if (!t->opts.sample_hz)
+		t->opts.sample_hz = 99;
 	if (!t->opts.max_threads)
 		t->opts.max_threads = PS_DEFAULT_MAX_THREADS;
 	if (!t->opts.slice_ms)
@@ -145,8 +218,9 @@ int tracer_open(const struct tracer_opts *opts, struct tracer **out)
 	}
 	err = opts->force_raw_tp ? -ENOTSUP : open_and_load(t, false);
 	if (err) {
-		if (opts->verbose && !opts->force_raw_tp)
-			ps_warn("tp_btf programs did not load (%s); trying raw_tp", strerror(-err));
+		if (!opts->force_raw_tp)
+			ps_warn("tp_btf programs did not load (%s); trying raw_tp%s", strerror(-err),
+				opts->verbose ? "" : " (-v shows why)");
 		err = open_and_load(t, true);
 	}
 	if (err) {
@@ -170,10 +244,10 @@ int tracer_open(const struct tracer_opts *opts, struct tracer **out)
 
 int tracer_add_tgid(struct tracer *t, int tgid)
 {
-	__u32 key = tgid, one = 1;
+	__u32 key = tgid, none = PS_NO_SLOT;
 
-	if (bpf_map__update_elem(t->skel->maps.traced_tgids, &key, sizeof(key), &one,
-				 sizeof(one), BPF_ANY))
+	if (bpf_map__update_elem(t->skel->maps.traced_tgids, &key, sizeof(key), &none,
+				 sizeof(none), BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -228,6 +302,39 @@ static void record_sample(struct tracer *t, uint64_t now)
 	t->slice_end[t->nslices++] = now;
 }
 
+/* One software cpu-clock sampling event per CPU runs ps_oncpu. */
+static int attach_oncpu(struct tracer *t)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.sample_freq = t->opts.sample_hz,
+		.freq = 1,
+	};
+
+	t->perf_links = xcalloc(t->nr_cpus, sizeof(*t->perf_links));
+	for (int c = 0; c < t->nr_cpus; c++) {
+		int fd = syscall(__NR_perf_event_open, &attr, -1, c, -1, PERF_FLAG_FD_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == ENODEV)
+				continue; /* CPU offline */
+			ps_err("cannot open the cpu-clock sampling event on CPU %d: %s", c, strerror(errno));
+			return -errno;
+		}
+		t->perf_links[c] = bpf_program__attach_perf_event(t->skel->progs.ps_oncpu, fd);
+		if (!t->perf_links[c]) {
+			int err = -errno;
+
+			close(fd);
+			ps_err("cannot attach on-CPU sampling on CPU %d: %s", c, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
 int tracer_start(struct tracer *t)
 {
 	int err;
@@ -236,11 +343,128 @@ int tracer_start(struct tracer *t)
 	t->skel->bss->trace_start_ns = t->start_ns;
 	err = poolscope__attach(t->skel);
 	if (err) {
-		ps_err("failed to attach scheduler tracepoints: %s", strerror(-err));
+		ps_err("failed to attach tracepoints: %s", strerror(-err));
 		return err;
 	}
+	if (t->opts.oncpu && (err = attach_oncpu(t)))
+		return err;
 	visit_every_cpu(t->nr_cpus);
 	return 0;
+}
+
+bool tracer_locks_active(const struct tracer *t)
+{
+	return t->locks_active;
+}
+
+int tracer_processes(struct tracer *t, uint32_t *tgids, int max)
+{
+	int fd = bpf_map__fd(t->skel->maps.traced_tgids), n = 0;
+	__u32 key, next, *prev = NULL;
+
+	while (n < max && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		tgids[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	/* in -a mode without --locks, processes are known only by their threads */
+	if (t->opts.all && !t->opts.locks) {
+		uint32_t nt = t->skel->bss->next_slot;
+
+		for (uint32_t i = 0; i < nt && i < t->opts.max_threads && n < max; i++)
+			if (t->threads_mm[i].tid == t->threads_mm[i].tgid && t->threads_mm[i].tgid)
+				tgids[n++] = t->threads_mm[i].tgid;
+	}
+	return n;
+}
+
+/* Every (key, value) of a hash map, into a growing array of records. */
+static void *read_hash(struct bpf_map *map, size_t key_sz, size_t val_sz, uint32_t *count)
+{
+	int fd = bpf_map__fd(map);
+	size_t rec = key_sz + val_sz, cap = 0, n = 0;
+	char *out = NULL, key[64], next[64];
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			out = xrealloc(out, cap * rec);
+		}
+		memcpy(out + n * rec, next, key_sz);
+		if (bpf_map_lookup_elem(fd, next, out + n * rec + key_sz) == 0)
+			n++;
+		memcpy(key, next, key_sz);
+		prev = key;
+	}
+	*count = n;
+	return out;
+}
+
+/* Record stack (id, tgid) once. */
+static void add_stack(struct tracer *t, struct ps_snapshot *s, int32_t id, uint32_t tgid, bool user,
+		      uint32_t *cap)
+{
+	uint64_t ips[PS_STACK_DEPTH];
+	struct ps_stack *st;
+	uint32_t n = 0;
+
+	if (id < 0 || snapshot_stack(s, id, tgid, user))
+		return;
+	/* stacks recovered by the BPF side's stack scan have their own map */
+	if (bpf_map_lookup_elem(bpf_map__fd(id & PS_RECOVERED_STACK ? t->skel->maps.ustacks :
+					    t->skel->maps.stacks), &id, ips))
+		return;
+	while (n < PS_STACK_DEPTH && ips[n])
+		n++;
+	if (s->nstacks == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		s->stacks = xrealloc(s->stacks, *cap * sizeof(*s->stacks));
+	}
+	st = &s->stacks[s->nstacks++];
+	st->id = id;
+	st->tgid = user ? tgid : 0;
+	st->user = user;
+	st->nframes = n;
+	st->ips = xcalloc(n, sizeof(uint64_t));
+	memcpy(st->ips, ips, n * sizeof(uint64_t));
+	st->names = NULL;
+}
+
+static void read_stacks(struct tracer *t, struct ps_snapshot *s)
+{
+	uint32_t cap = 0;
+
+	s->locks = t->opts.locks;
+	s->offcpu = t->opts.offcpu;
+	s->oncpu = t->opts.oncpu;
+	s->sample_hz = t->opts.sample_hz;
+	if (s->offcpu)
+		s->offcpu_recs = read_hash(t->skel->maps.offcpu, sizeof(struct ps_stack_key),
+					   sizeof(struct ps_stack_val), &s->n_offcpu);
+	if (s->oncpu)
+		s->oncpu_recs = read_hash(t->skel->maps.oncpu, sizeof(struct ps_stack_key),
+					  sizeof(struct ps_stack_val), &s->n_oncpu);
+	if (s->locks) {
+		s->futex_recs = read_hash(t->skel->maps.futex_waits, sizeof(struct ps_futex_key),
+					  sizeof(struct ps_futex_stat), &s->n_futex);
+		s->wake_recs = read_hash(t->skel->maps.futex_wakes, sizeof(struct ps_wake_key),
+					 sizeof(struct ps_futex_wake), &s->n_wake);
+	}
+	for (int kind = 0; kind < 2; kind++) {
+		struct ps_stack_rec *r = kind ? s->oncpu_recs : s->offcpu_recs;
+		uint32_t n = kind ? s->n_oncpu : s->n_offcpu;
+
+		for (uint32_t i = 0; i < n; i++) {
+			add_stack(t, s, r[i].key.ustack, r[i].key.tgid, true, &cap);
+			add_stack(t, s, r[i].key.kstack, 0, false, &cap);
+		}
+	}
+	for (uint32_t i = 0; i < s->n_futex; i++) {
+		add_stack(t, s, s->futex_recs[i].key.ustack, s->futex_recs[i].key.tgid, true, &cap);
+		if (s->futex_recs[i].st.woken_by_traced)
+			add_stack(t, s, s->futex_recs[i].st.waker_ustack, s->futex_recs[i].key.tgid, true, &cap);
+	}
 }
 
 void tracer_sample(struct tracer *t)
@@ -320,6 +544,7 @@ int tracer_snapshot(struct tracer *t, struct ps_snapshot *s)
 	}
 	s->drops = t->skel->bss->drops;
 	close_open_spans(s);
+	read_stacks(t, s);
 
 	s->slice_ns = tracer_slice_ns(t);
 	s->nslices = t->nslices;
@@ -349,6 +574,9 @@ void tracer_close(struct tracer *t)
 		munmap((void *)t->threads_mm, t->threads_mm_len);
 	if (t->tcpu_mm)
 		munmap((void *)t->tcpu_mm, t->tcpu_mm_len);
+	for (int c = 0; t->perf_links && c < t->nr_cpus; c++)
+		bpf_link__destroy(t->perf_links[c]);
+	free(t->perf_links);
 	poolscope__destroy(t->skel);
 	free(t->cpu_buf);
 	free(t->slice_end);

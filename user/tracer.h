@@ -13,6 +13,10 @@ struct tracer_opts {
 	bool verbose;         /* libbpf's own messages on stderr */
 	unsigned max_threads; /* thread slots; 0: PS_DEFAULT_MAX_THREADS */
 	unsigned slice_ms;    /* busy-time sampling period; 0: 50 */
+	bool locks;           /* futex waits/wakes (syscall tracepoints) */
+	bool offcpu;          /* off-CPU time by stack */
+	bool oncpu;           /* on-CPU stack samples */
+	unsigned sample_hz;   /* on-CPU sampling rate per CPU; 0: 99 */
 };
 
 struct tracer;
@@ -27,6 +31,12 @@ int tracer_start(struct tracer *t);
 /* Record one busy-time sample; call every tracer_slice_ns(). */
 void tracer_sample(struct tracer *t);
 uint64_t tracer_slice_ns(const struct tracer *t);
+/* The traced processes so far (tgids), for snapshotting their memory maps
+ * while they live; returns how many were written (at most max). */
+int tracer_processes(struct tracer *t, uint32_t *tgids, int max);
+/* Features active after tracer_open (a feature the kernel lacks is turned
+ * off there with one warning line). */
+bool tracer_locks_active(const struct tracer *t);
 /* Read the maps: the window ends now. Call before tracer_close. */
 int tracer_snapshot(struct tracer *t, struct ps_snapshot *snap);
 /* Detach and free everything (safe on NULL). */
