@@ -357,12 +357,16 @@ static __always_inline void stack_add(void *agg, struct ps_stack_key *key, __u64
 	__sync_fetch_and_add(&v->count, 1);
 }
 
-/* A stack id, or a negative error counted as a stack failure. */
+#define EFAULT_ 14
+
+/* A stack id, or a negative error. -EFAULT means there was no stack to take
+ * (no user context: an exiting task); any other error (map full, hash
+ * collision) loses a stack and is counted. */
 static __always_inline __s32 stack_id(void *ctx, __u64 flags)
 {
 	long id = bpf_get_stackid(ctx, &stacks, flags);
 
-	if (id < 0)
+	if (id < 0 && id != -EFAULT_)
 		__sync_fetch_and_add(&drops.stack_fail, 1);
 	return id;
 }

@@ -164,7 +164,7 @@ static int open_exports(struct run_opts *o, const struct invoker *inv)
 		captured = e->kind == STACKS_ONCPU ? o->tr.oncpu :
 			   e->kind == STACKS_OFFCPU ? o->tr.offcpu : o->tr.locks;
 		if (!captured) {
-			ps_err("run: --%s %s stacks need %s", e->svg ? "svg" : "folded",
+			ps_err("run: --%s %s needs %s", e->svg ? "svg" : "folded",
 			       stack_kind_name(e->kind),
 			       e->kind == STACKS_FUTEX ? "--locks" :
 			       e->kind == STACKS_ONCPU ? "--stacks oncpu" : "--stacks offcpu");

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# tests/integration/test_locks_stacks.sh: futex contention, stacks, symbols
+# and exports, on workloads whose shape is known: gil-threads serializes on
+# one interpreter-style lock (its waiters should wait ~(N-1)/N of their time
+# in gil_acquire), cpu-threads barely waits, cpu-procs burns CPU in
+# square_range in several processes that exit before the trace ends.
+. "$(dirname "$0")/../lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	fail "lock and stack tests need root" "run make test as root (BPF tracing)"
+	exit 1
+fi
+no_programs_left() {
+	local left i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		left=$(bpftool prog show 2>/dev/null | grep -cE 'name ps_') || true
+		[ "$left" -eq 0 ] && break
+		sleep 0.2
+	done
+	check "$1: no BPF program left loaded" "bpftool prog show lists $left ps_* programs" [ "$left" -eq 0 ]
+}
+folded_ok() { # every line is "stack SPACE integer"
+	[ -s "$1" ] && ! grep -qvE '^[^ ].* [0-9]+$' "$1"
+}
+
+# --- gil-threads: the global lock is the top contended lock
+"$POOLSCOPE" run -q --stacks all --json "$TMPD/gil.json" --folded "oncpu:$TMPD/gil-on.folded" \
+	--folded "offcpu:$TMPD/gil-off.folded" --folded "futex:$TMPD/gil-fx.folded" \
+	--svg "oncpu:$TMPD/gil-on.svg" --svg "futex:$TMPD/gil-fx.svg" \
+	gil-threads -w 2 >"$TMPD/gil.out" 2>&1
+rc=$?
+check "gil-threads traced with locks and stacks: exit 0" "status $rc: $(tail -3 "$TMPD/gil.out")" [ $rc -eq 0 ]
+python3 - "$TMPD/gil.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+def out(ok, name, why):
+    print(("PASS: " if ok else "FAIL: ") + name + ("" if ok else ": " + why))
+locks = [l for l in r["locks"] if l["class"] == "contended"]
+top = locks[0] if locks else None
+out(top is not None and "gil_acquire" in (top["caller"] + top["stack"]),
+    "gil-threads: the top contended lock is waited on in gil_acquire",
+    "contended locks: %s" % [(l["caller"], l["stack"][-60:]) for l in locks[:3]])
+if top:
+    # 2 workers, one computes while the other waits: each waits ~1/2 of its
+    # time; generous bounds for a shared VM
+    out(0.25 < top["share_waiters"] < 0.75 and top["waiters"] == 2,
+        "gil-threads: its 2 waiters spend about (N-1)/N of their time on it",
+        "share %.2f over %d waiters" % (top["share_waiters"], top["waiters"]))
+    out(top["busy_frac"] > 0.8, "gil-threads: the holder was busy while they waited",
+        "busy_frac %.2f" % top["busy_frac"])
+    out(top["timeouts"] > 0 and top["woken_by_traced"] > 0,
+        "gil-threads: timed-out waits (switch interval) and wakes by the holder are counted",
+        "timeouts %d, woken_by_traced %d" % (top["timeouts"], top["woken_by_traced"]))
+    out("gil_release" in top["waker"] or "gil_drop" in top["waker"],
+        "gil-threads: the wakers are named (gil_release)", "waker %r" % top["waker"])
+out(r["dropped"]["total"] == 0, "gil-threads: nothing dropped", str(r["dropped"]))
+PY
+sort -t' ' -k2 -nr "$TMPD/gil-fx.folded" | head -1 | grep -q 'gil_acquire'
+check "gil-threads: the top futex-wait folded stack goes through gil_acquire" \
+	"top: $(sort -t' ' -k2 -nr "$TMPD/gil-fx.folded" | head -1)" [ $? -eq 0 ]
+top_on=$(sort -t' ' -k2 -nr "$TMPD/gil-on.folded" | head -1)
+check "gil-threads: the hottest on-CPU stack ends in square_range" "top: $top_on" \
+	grep -q 'square_range [0-9]*$' <<<"$top_on"
+for f in gil-on gil-off gil-fx; do
+	check "folded $f: every line is 'stack SPACE integer'" "$(grep -vE '^[^ ].* [0-9]+$' "$TMPD/$f.folded" | head -2)" \
+		folded_ok "$TMPD/$f.folded"
+done
+check "folded off-CPU: kernel frames marked _[k] after a '-' frame" "$(head -1 "$TMPD/gil-off.folded")" \
+	grep -qE ';-;[^ ]*_\[k\]' "$TMPD/gil-off.folded"
+for f in gil-on gil-fx; do
+	check "svg $f: well-formed XML (xmllint)" "$(xmllint --noout "$TMPD/$f.svg" 2>&1 | head -2)" \
+		xmllint --noout "$TMPD/$f.svg"
+done
+check "svg on-CPU: names the hot function" "square_range missing" grep -q square_range "$TMPD/gil-on.svg"
+grep -q '^LOCK CONTENTION' "$TMPD/gil.out" || "$POOLSCOPE" run gil-threads >"$TMPD/gil-text.out" 2>&1
+no_programs_left "gil-threads"
+
+# --- cpu-threads: CPU-bound and parallel, little lock waiting
+"$POOLSCOPE" run -q --json "$TMPD/cpu.json" cpu-threads >/dev/null 2>&1
+python3 - "$TMPD/cpu.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+cont = sum(l["share_all"] for l in r["locks"] if l["class"] == "contended")
+print(("PASS: " if cont < 0.05 else "FAIL: ") + "cpu-threads: little contended lock waiting" +
+      ("" if cont < 0.05 else ": %.1f%% of thread time" % (100 * cont)))
+PY
+no_programs_left "cpu-threads"
+
+# --- cpu-procs: on-CPU stacks of worker processes that exit before the end
+"$POOLSCOPE" run -q --stacks oncpu --folded "$TMPD/procs.folded" --json "$TMPD/procs.json" cpu-procs >/dev/null 2>&1
+rc=$?
+check "cpu-procs with on-CPU stacks: exit 0" "status $rc" [ $rc -eq 0 ]
+python3 - "$TMPD/procs.folded" <<'PY'
+import sys
+total = hot = 0
+for line in open(sys.argv[1]):
+    stack, n = line.rsplit(" ", 1)
+    total += int(n)
+    if "square_range" in stack.split(";")[-1] or stack.endswith("square_range"):
+        hot += int(n)
+ok = total > 20 and hot > 0.5 * total
+print(("PASS: " if ok else "FAIL: ") + "cpu-procs: most on-CPU samples are in square_range (symbolized in exited workers)" +
+      ("" if ok else ": %d of %d samples" % (hot, total)))
+PY
+no_programs_left "cpu-procs"
+
+# --- io-threads: workers block in the kernel's poll, not on locks
+"$POOLSCOPE" run -q --stacks offcpu --json "$TMPD/io.json" io-threads >/dev/null 2>&1
+python3 - "$TMPD/io.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+st = r["offcpu_stacks"]
+total = sum(s["ns"] for s in st)
+polled = sum(s["ns"] for s in st if "poll" in s["stack"] or "select" in s["stack"])
+ok = total > 0 and polled > 0.5 * total
+print(("PASS: " if ok else "FAIL: ") + "io-threads: most off-CPU time is in poll (waiting for the network)" +
+      ("" if ok else ": %.0f%% of %d ns; top %s" % (100.0 * polled / max(total, 1), total, st[:1])))
+cont = sum(l["share_all"] for l in r["locks"] if l["class"] == "contended")
+print(("PASS: " if cont < 0.05 else "FAIL: ") + "io-threads: no lock contention" +
+      ("" if cont < 0.05 else ": %.1f%%" % (100 * cont)))
+PY
+no_programs_left "io-threads"
+
+# --- option errors
+"$POOLSCOPE" run --folded "oncpu:$TMPD/x.folded" -- true >/dev/null 2>"$TMPD/e.err"
+rc=$?
+check "--folded oncpu without --stacks oncpu: exit 2, says what is needed" "status $rc: $(cat "$TMPD/e.err")" \
+	[ $rc -eq 2 -a -n "$(grep 'needs --stacks oncpu' "$TMPD/e.err")" ]
+"$POOLSCOPE" run --stacks bogus -- true >/dev/null 2>"$TMPD/e.err"
+check "--stacks bogus: exit 2" "status $?: $(cat "$TMPD/e.err")" grep -q "invalid --stacks 'bogus'" "$TMPD/e.err"
+"$POOLSCOPE" run --no-locks -q --json "$TMPD/nl.json" -- true >/dev/null 2>&1
+check "--no-locks: no lock data, feature off in JSON" "$(head -c 300 "$TMPD/nl.json")" \
+	python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(r["features"]["locks"] or len(r["locks"]) > 0)' "$TMPD/nl.json"
+no_programs_left "option errors"
+exit 0
