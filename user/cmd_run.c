@@ -12,32 +12,20 @@
 #include <time.h>
 #include <unistd.h>
 #include "catalog.h"
+#include "cli.h"
 #include "commands.h"
-#include "exports.h"
 #include "model.h"
 #include "privs.h"
 #include "report.h"
 #include "session.h"
 #include "util.h"
 
-#define MAX_EXPORTS 6
-
-struct export {
-	enum stack_kind kind;
-	bool svg;
-	const char *path;
-	FILE *f;
-};
-
 struct run_opts {
-	struct tracer_opts tr;
-	const char *json_path;
-	bool wide, quiet, as_root;
+	struct cli_common c;
+	bool as_root;
 	char **cmd;          /* argv of what to exec */
 	char path[PATH_MAX]; /* resolved program */
 	char title[512];
-	struct export exports[MAX_EXPORTS];
-	int nexports;
 };
 
 static volatile sig_atomic_t stop_signal;     /* SIGINT/SIGTERM received */
@@ -73,38 +61,12 @@ void run_usage(FILE *out)
 "(`poolscope list` describes them; WORKLOAD-ARGS go to the workload, try --help.)\n"
 "\n"
 "Options:\n"
-"  --json FILE         also write the report as JSON to FILE ('-': stdout, and\n"
-"                      then no text report; the workload's stdout goes to stderr)\n"
-"  -q, --quiet         no text report (use with --json FILE)\n"
-"  -w, --wide          list every thread, not only the top 20\n"
 "  -a, --all           trace every task on the machine while the command runs\n"
-"  --no-locks          do not trace futex (user-space lock) waits and wakes\n"
-"  --locks             trace them (the default): lock contention vs idle waiting\n"
-"  --stacks LIST       capture stacks: offcpu (where threads block, at every\n"
-"                      context switch), oncpu (sampled), all, none (default);\n"
-"                      comma lists allowed. none keeps the cost to one map\n"
-"                      update per scheduler event; stacks cost ~1-3 us each\n"
-"  -F, --freq HZ       on-CPU sampling rate per CPU (default 99, 1..10000)\n"
-"  --folded [KIND:]FILE  write folded stacks (flamegraph.pl, inferno, speedscope)\n"
-"                      KIND is offcpu (us), oncpu (samples) or futex (wait us);\n"
-"                      default: oncpu if sampled, else offcpu, else futex\n"
-"  --svg [KIND:]FILE   write an interactive SVG flame graph of KIND\n"
-"  --slice-ms MS       length of the busy-time slices of the cores-over-time strip\n"
-"                      (default 50, 1..60000)\n"
-"  --max-threads N     thread slots in the kernel (default %d); threads beyond\n"
-"                      them are counted as dropped, never silently lost\n"
 "  --as-root           under sudo, run the workload as root instead of the\n"
 "                      invoking user (SUDO_UID/SUDO_GID)\n"
-"  --raw-tp            attach raw tracepoints instead of tp_btf (the fallback\n"
-"                      for kernels without tp_btf; for testing)\n"
-"  -v, --verbose       print libbpf's messages\n"
+"  --list              list the bundled workloads\n"
 "  -h, --help          this help\n"
-"\n"
-"User stacks are walked with frame pointers: programs built without\n"
-"-fno-omit-frame-pointer (most distribution libraries) show truncated stacks.\n"
-"The bundled workloads are built with frame pointers.\n"
-"\n"
-"Privileges: tracing needs root (CAP_BPF and CAP_PERFMON). Under sudo the\n"
+"\n""Privileges: tracing needs root (CAP_BPF and CAP_PERFMON). Under sudo the\n"
 "workload runs as the invoking user with supplementary groups dropped, like\n"
 "perf and strace, and output files are created as that user.\n"
 "\n"
@@ -117,64 +79,10 @@ void run_usage(FILE *out)
 "could not start.\n"
 "\n"
 "Examples:\n"
+"  sudo poolscope run --stacks all --svg oncpu:cpu.svg cpu-threads\n"
 "  sudo poolscope run io-threads\n"
 "  sudo poolscope run cpu-threads -w 4\n"
-"  sudo poolscope run --json out.json -- make -j2\n",
-		catalog_list(list, sizeof(list)), PS_DEFAULT_MAX_THREADS);
-}
-
-/* "offcpu,oncpu" | "all" | "none" */
-static int parse_stacks(const char *arg, struct tracer_opts *t)
-{
-	char buf[64], *tok, *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", arg);
-	t->offcpu = t->oncpu = false;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(tok, "offcpu"))
-			t->offcpu = true;
-		else if (!strcmp(tok, "oncpu"))
-			t->oncpu = true;
-		else if (!strcmp(tok, "all"))
-			t->offcpu = t->oncpu = true;
-		else if (strcmp(tok, "none")) {
-			ps_err("run: invalid --stacks '%s' (expected offcpu, oncpu, all or none)", arg);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-/* Resolve each --folded/--svg's kind and open its file (before tracing, so
- * a bad path fails first). */
-static int open_exports(struct run_opts *o, const struct invoker *inv)
-{
-	for (int i = 0; i < o->nexports; i++) {
-		struct export *e = &o->exports[i];
-		const char *colon = strchr(e->path, ':');
-		char kind[16];
-		bool captured;
-
-		e->kind = o->tr.oncpu ? STACKS_ONCPU : o->tr.offcpu ? STACKS_OFFCPU : STACKS_FUTEX;
-		if (colon && colon - e->path < (long)sizeof(kind)) {
-			snprintf(kind, sizeof(kind), "%.*s", (int)(colon - e->path), e->path);
-			if (stack_kind_parse(kind, &e->kind) == 0)
-				e->path = colon + 1;
-		}
-		captured = e->kind == STACKS_ONCPU ? o->tr.oncpu :
-			   e->kind == STACKS_OFFCPU ? o->tr.offcpu : o->tr.locks;
-		if (!captured) {
-			ps_err("run: --%s %s needs %s", e->svg ? "svg" : "folded",
-			       stack_kind_name(e->kind),
-			       e->kind == STACKS_FUTEX ? "--locks" :
-			       e->kind == STACKS_ONCPU ? "--stacks oncpu" : "--stacks offcpu");
-			return -EINVAL;
-		}
-		e->f = output_open(inv, e->path);
-		if (!e->f)
-			return -EINVAL;
-	}
-	return 0;
+"  sudo poolscope run --json out.json -- make -j2\n");
 }
 
 /* Find an executable the way execvp would; 0 or -ENOENT / -EACCES. */
@@ -204,78 +112,29 @@ static int resolve_command(const char *cmd, char *out, size_t len)
 
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "json", required_argument, NULL, 'J' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "wide", no_argument, NULL, 'w' },
+	static const struct option own[] = {
 		{ "all", no_argument, NULL, 'a' },
-		{ "slice-ms", required_argument, NULL, 'S' },
-		{ "max-threads", required_argument, NULL, 'M' },
 		{ "as-root", no_argument, NULL, 'R' },
-		{ "raw-tp", no_argument, NULL, 'T' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "list", no_argument, NULL, 'L' },
-		{ "locks", no_argument, NULL, 'k' },
-		{ "no-locks", no_argument, NULL, 'K' },
-		{ "stacks", required_argument, NULL, 's' },
-		{ "freq", required_argument, NULL, 'F' },
-		{ "folded", required_argument, NULL, 'f' },
-		{ "svg", required_argument, NULL, 'g' },
 		{ 0 },
 	};
-	uint64_t v;
+	const struct option *longopts = cli_longopts(own);
 	int c, err;
 	bool dashdash;
 
 	optind = 1;
 	opterr = 0;
-	o->tr.locks = true;
-	while ((c = getopt_long(argc, argv, "+qwavhF:", longopts, NULL)) != -1) {
+	cli_common_init(&o->c);
+	while ((c = getopt_long(argc, argv, "+:ah" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		err = cli_common_parse(c, optarg, "run", &o->c);
+		if (err < 0)
+			return err;
+		if (err)
+			continue;
 		switch (c) {
-		case 'k': o->tr.locks = true; break;
-		case 'K': o->tr.locks = false; break;
-		case 's':
-			if (parse_stacks(optarg, &o->tr))
-				return -EINVAL;
-			break;
-		case 'F':
-			if (parse_u64(optarg, 1, 10000, &v)) {
-				ps_err("run: invalid -F/--freq '%s' (expected 1..10000 Hz)", optarg);
-				return -EINVAL;
-			}
-			o->tr.sample_hz = v;
-			break;
-		case 'f':
-		case 'g':
-			if (o->nexports == MAX_EXPORTS) {
-				ps_err("run: at most %d --folded/--svg outputs", MAX_EXPORTS);
-				return -EINVAL;
-			}
-			o->exports[o->nexports].svg = c == 'g';
-			o->exports[o->nexports++].path = optarg;
-			break;
-		case 'J': o->json_path = optarg; break;
-		case 'q': o->quiet = true; break;
-		case 'w': o->wide = true; break;
-		case 'a': o->tr.all = true; break;
+		case 'a': o->c.tr.all = true; break;
 		case 'R': o->as_root = true; break;
-		case 'T': o->tr.force_raw_tp = true; break;
-		case 'v': o->tr.verbose = true; break;
-		case 'S':
-			if (parse_u64(optarg, 1, 60000, &v)) {
-				ps_err("run: invalid --slice-ms '%s' (expected 1..60000)", optarg);
-				return -EINVAL;
-			}
-			o->tr.slice_ms = v;
-			break;
-		case 'M':
-			if (parse_u64(optarg, 1, 1 << 20, &v)) {
-				ps_err("run: invalid --max-threads '%s' (expected 1..1048576)", optarg);
-				return -EINVAL;
-			}
-			o->tr.max_threads = v;
-			break;
 		case 'h': run_usage(stdout); exit(0);
 		case 'L': catalog_print(); exit(0);
 		case ':':
@@ -393,7 +252,6 @@ int cmd_run(int argc, char **argv)
 	struct session ss;
 	struct ps_snapshot snap;
 	struct model m;
-	FILE *json = NULL;
 	int go[2], errp[2], status = 0, exited, err, rc;
 	pid_t pid;
 
@@ -404,9 +262,7 @@ int cmd_run(int argc, char **argv)
 		ps_err("run: malformed SUDO_UID/SUDO_GID in the environment");
 		return EXIT_USAGE;
 	}
-	if (o.json_path && !(json = output_open(&inv, o.json_path)))
-		return EXIT_USAGE;
-	if (open_exports(&o, &inv))
+	if (cli_open_outputs(&o.c, &inv, "run"))
 		return EXIT_USAGE;
 	struct sigaction sa = { .sa_sigaction = on_stop, .sa_flags = SA_SIGINFO };
 	sigemptyset(&sa.sa_mask);
@@ -433,11 +289,11 @@ int cmd_run(int argc, char **argv)
 		signal(SIGTERM, SIG_DFL);
 		close(go[1]);
 		close(errp[0]);
-		child_exec(&o, &inv, go[0], errp[1], json == stdout);
+		child_exec(&o, &inv, go[0], errp[1], o.c.json == stdout);
 	}
 	close(go[0]);
 	close(errp[1]);
-	if (session_open(&ss, &o.tr)) {
+	if (session_open(&ss, &o.c.tr)) {
 		close(go[1]);   /* the child sees EOF and exits */
 		waitpid(pid, NULL, 0);
 		return EXIT_TRACE;
@@ -472,29 +328,11 @@ int cmd_run(int argc, char **argv)
 
 	model_build(&snap, &m);
 	struct report_opts ro = {
-		.title = o.title, .argv = o.cmd, .wide = o.wide,
+		.title = o.title, .argv = o.cmd, .wide = o.c.wide,
 		.exit_status = exited ? rc : -1,
 	};
-	if (!o.quiet && json != stdout)
-		report_text(stdout, &m, &ro);
-	if (json) {
-		report_json(json, &m, &ro);
-		if (json != stdout && fclose(json)) {
-			ps_err("run: writing %s: %s", o.json_path, strerror(errno));
-			rc = rc ? rc : EXIT_TRACE;
-		}
-	}
-	for (int i = 0; i < o.nexports; i++) {
-		struct export *e = &o.exports[i];
-		int xerr = e->svg ? export_svg(e->f, &m, e->kind) : export_folded(e->f, &m, e->kind);
-
-		if (e->f != stdout && fclose(e->f) && !xerr)
-			xerr = -errno;
-		if (xerr) {
-			ps_err("run: writing %s: %s", e->path, strerror(-xerr));
-			rc = rc ? rc : EXIT_TRACE;
-		}
-	}
+	if (cli_emit(&o.c, &m, &ro, "run"))
+		rc = rc ? rc : EXIT_TRACE;
 	model_free(&m);
 	snapshot_free(&snap);
 	return rc;

@@ -105,7 +105,9 @@ check "json through a symlink: target untouched" "the symlink's target was creat
 if mountpoint -q /sys/kernel/tracing; then umount /sys/kernel/tracing; remounted=1; fi
 "$POOLSCOPE" run -q --json "$TMPD/notracefs.json" -- "$PROGS/forker" 1 0.1 >/dev/null 2>"$TMPD/notracefs.err"
 check "works with tracefs unmounted" "$(cat "$TMPD/notracefs.err")" [ $? -eq 0 ]
-[ -n "${remounted:-}" ] && mount -t tracefs nodev /sys/kernel/tracing
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(not r["features"]["locks"])' "$TMPD/notracefs.json"
+check "tracefs unmounted: poolscope mounts it for the futex tracepoints" "locks feature off" [ $? -eq 0 ]
+[ -n "${remounted:-}" ] && ! mountpoint -q /sys/kernel/tracing && mount -t tracefs nodev /sys/kernel/tracing
 
 # --- two poolscopes at once each see their own workload
 "$POOLSCOPE" run -q --json "$TMPD/a.json" -- "$PROGS/truth" 2 150 >"$TMPD/a.txt" 2>&1 &
