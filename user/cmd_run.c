@@ -66,7 +66,11 @@ void run_usage(FILE *out)
 "                      invoking user (SUDO_UID/SUDO_GID)\n"
 "  --list              list the bundled workloads\n"
 "  -h, --help          this help\n"
-"\n""Privileges: tracing needs root (CAP_BPF and CAP_PERFMON). Under sudo the\n"
+"\n", catalog_list(list, sizeof(list)));
+	cli_common_usage(out);
+	fprintf(out,
+"\n"
+"Privileges: tracing needs root (CAP_BPF and CAP_PERFMON). Under sudo the\n"
 "workload runs as the invoking user with supplementary groups dropped, like\n"
 "perf and strace, and output files are created as that user.\n"
 "\n"
