@@ -21,6 +21,8 @@ const volatile bool targ_raw = false;       /* raw_tp fallback: task state in ta
 const volatile bool targ_locks = false;     /* futex waits and wakes, process busy time */
 const volatile bool targ_offcpu = false;    /* off-CPU time by stack */
 const volatile bool targ_oncpu = false;     /* on-CPU samples by stack */
+const volatile bool targ_follow_forks = true; /* trace processes traced ones fork */
+const volatile bool targ_tids = false;      /* trace the threads in traced_tids only */
 const volatile __u32 targ_nr_cpus = 1;
 const volatile __u32 targ_max_threads = PS_DEFAULT_MAX_THREADS;
 
@@ -60,6 +62,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ps_proc);
 } procs SEC(".maps");
+
+/* attach --tid: single threads */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} traced_tids SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
@@ -310,7 +320,15 @@ static __always_inline struct ps_thread *thread_of(struct task_struct *t, __u32 
 
 	if (!st) {
 		tgid = TASK_FIELD(btf, t, tgid);
-		if (!targ_all && !bpf_map_lookup_elem(&traced_tgids, &tgid)) {
+		if (targ_tids) {
+			__u32 tid = TASK_FIELD(btf, t, pid);
+
+			if (!bpf_map_lookup_elem(&traced_tids, &tid)) {
+				if (btf)
+					task_create(t, btf);
+				return NULL;
+			}
+		} else if (!targ_all && !bpf_map_lookup_elem(&traced_tgids, &tgid)) {
 			/* raw_tp: no negative cache, the hash holds traced tasks only */
 			if (btf)
 				task_create(t, btf);
@@ -510,9 +528,11 @@ static __always_inline void handle_fork(struct task_struct *parent, struct task_
 	struct ps_thread *th;
 	struct ps_task *st;
 
-	if (!thread_of(parent, &slot, now, btf))
+	if (targ_tids || !thread_of(parent, &slot, now, btf))
 		return;
 	if (ctgid != TASK_FIELD(btf, parent, tgid)) {
+		if (!targ_follow_forks && !targ_all)
+			return;
 		__u32 none = PS_NO_SLOT;
 
 		if (bpf_map_update_elem(&traced_tgids, &ctgid, &none, BPF_ANY))

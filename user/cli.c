@@ -181,6 +181,16 @@ int cli_open_outputs(struct cli_common *o, const struct invoker *inv, const char
 	return 0;
 }
 
+void cli_emit_interval(struct cli_common *o, const struct model *m, const struct report_opts *ro)
+{
+	if (!o->quiet && o->json != stdout)
+		report_text(stdout, m, ro);
+	if (o->json) {
+		report_json(o->json, m, ro);
+		fflush(o->json);
+	}
+}
+
 int cli_emit(struct cli_common *o, const struct model *m, const struct report_opts *ro,
 	     const char *cmd)
 {

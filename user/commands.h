@@ -2,6 +2,7 @@
  * process exit status. */
 #ifndef POOLSCOPE_COMMANDS_H
 #define POOLSCOPE_COMMANDS_H
+#include <stdio.h>
 
 #define POOLSCOPE_VERSION "0.1.0"
 
@@ -13,6 +14,8 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
 void run_usage(FILE *out);
+void attach_usage(FILE *out);
 
 #endif

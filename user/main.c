@@ -18,6 +18,7 @@ static void usage(FILE *out)
 "\n"
 "Commands:\n"
 "  run       run a bundled workload or a command under tracing, print the report\n"
+"  attach    trace running processes (-p PID), threads, or the whole machine\n"
 "  list      list the bundled workloads\n"
 "  help      help on a command (poolscope help run)\n"
 "  version   print the version\n"
@@ -39,6 +40,8 @@ static int cmd_help(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "run"))
 		run_usage(stdout);
+	else if (argc > 1 && !strcmp(argv[1], "attach"))
+		attach_usage(stdout);
 	else
 		usage(stdout);
 	return 0;
@@ -57,6 +60,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 } commands[] = {
 	{ "run", cmd_run },
+	{ "attach", cmd_attach },
 	{ "list", cmd_list },
 	{ "help", cmd_help },
 	{ "version", cmd_version },

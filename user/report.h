@@ -12,6 +12,10 @@ struct report_opts {
 	bool wide;                /* every thread, wider columns */
 	int exit_status;          /* the workload's, -1 when none */
 	unsigned max_cells;       /* width of the per-core strip; 0: 60 */
+	unsigned interval;        /* attach -i: interval number (1..), 0: the whole trace */
+	bool brief;               /* header, per-core table and top threads only */
+	bool compact;             /* JSON on one line (one object per interval) */
+	uint64_t wall_start;      /* CLOCK_REALTIME ns of the window's start, 0 if unknown */
 };
 
 void report_text(FILE *out, const struct model *m, const struct report_opts *o);

@@ -239,9 +239,11 @@ void report_json(FILE *out, const struct model *m, const struct report_opts *o)
 	const struct ps_drops *d = &s->drops;
 	struct json j;
 
-	json_init(&j, out, true);
+	json_init(&j, out, !o->compact);
 	json_object_begin(&j);
 	json_kv_u64(&j, "version", POOLSCOPE_JSON_VERSION);
+	json_kv_u64(&j, "interval", o->interval);
+	json_kv_u64(&j, "wall_start_ns", o->wall_start);
 	json_kv_string(&j, "title", o->title);
 	json_key(&j, "command");
 	json_array_begin(&j);
@@ -287,5 +289,7 @@ void report_json(FILE *out, const struct model *m, const struct report_opts *o)
 	write_stacks(&j, "offcpu_stacks", m->offcpu, m->n_offcpu, "ns");
 	write_stacks(&j, "oncpu_stacks", m->oncpu, m->n_oncpu, "samples");
 	json_object_end(&j);
+	if (o->compact)
+		fputc('\n', out);
 	fflush(out);
 }

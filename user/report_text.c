@@ -3,6 +3,7 @@
 #include "hist.h"
 #include "util.h"
 #include <string.h>
+#include <time.h>
 
 #define THREADS_SHOWN 20
 
@@ -15,6 +16,17 @@ static void print_header(FILE *out, const struct model *m, const struct report_o
 {
 	char wall[16], cpu[16], ev[32], dr[32];
 
+	if (o->interval) {
+		char from[16] = "?", to[16] = "?";
+		time_t a = o->wall_start / 1000000000ull, b = a + (time_t)(m->wall_ns / 1000000000ull);
+		struct tm tm;
+
+		if (o->wall_start) {
+			strftime(from, sizeof(from), "%H:%M:%S", localtime_r(&a, &tm));
+			strftime(to, sizeof(to), "%H:%M:%S", localtime_r(&b, &tm));
+		}
+		fprintf(out, "\n--- interval %u: %s - %s ---\n", o->interval, from, to);
+	}
 	fprintf(out, "poolscope: %s\n", o->title ? o->title : "trace");
 	fprintf(out, "traced %u %s, %u %s on %d CPUs for %s      events: %s  dropped: %s\n",
 		m->nprocs, plural(m->nprocs, "process", "processes"), m->nthreads,
@@ -145,7 +157,8 @@ static void print_procs(FILE *out, const struct model *m)
 
 static void print_threads(FILE *out, const struct model *m, const struct report_opts *o)
 {
-	uint32_t shown = o->wide || m->nthreads <= THREADS_SHOWN ? m->nthreads : THREADS_SHOWN;
+	uint32_t limit = o->brief ? 5 : THREADS_SHOWN;
+	uint32_t shown = o->wide || m->nthreads <= limit ? m->nthreads : limit;
 	char on[16], off[16], rq[16], v[32], iv[32];
 
 	fprintf(out, "\nTHREADS (by on-CPU time");
@@ -310,6 +323,14 @@ void report_text(FILE *out, const struct model *m, const struct report_opts *o)
 {
 	print_header(out, m, o);
 	print_cores(out, m);
+	if (o->brief) {
+		struct report_opts b = *o;
+
+		b.wide = false;
+		print_threads(out, m, &b);
+		fflush(out);
+		return;
+	}
 	print_strip(out, m, o);
 	print_runq(out, m);
 	print_procs(out, m);

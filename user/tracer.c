@@ -131,6 +131,8 @@ static int open_and_load(struct tracer *t, bool raw)
 	skel->rodata->targ_locks = o->locks;
 	skel->rodata->targ_offcpu = o->offcpu;
 	skel->rodata->targ_oncpu = o->oncpu;
+	skel->rodata->targ_follow_forks = !o->no_follow_forks;
+	skel->rodata->targ_tids = o->tids;
 	skel->rodata->targ_nr_cpus = t->nr_cpus;
 	skel->rodata->targ_max_threads = max;
 	bpf_map__set_max_entries(skel->maps.threads, max);
@@ -248,6 +250,16 @@ int tracer_add_tgid(struct tracer *t, int tgid)
 
 	if (bpf_map__update_elem(t->skel->maps.traced_tgids, &key, sizeof(key), &none,
 				 sizeof(none), BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int tracer_add_tid(struct tracer *t, int tid)
+{
+	__u32 key = tid, one = 1;
+
+	if (bpf_map__update_elem(t->skel->maps.traced_tids, &key, sizeof(key), &one, sizeof(one),
+				 BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -465,6 +477,18 @@ static void read_stacks(struct tracer *t, struct ps_snapshot *s)
 		if (s->futex_recs[i].st.woken_by_traced)
 			add_stack(t, s, s->futex_recs[i].st.waker_ustack, s->futex_recs[i].key.tgid, true, &cap);
 	}
+}
+
+void tracer_counts(struct tracer *t, uint64_t *events, uint32_t *threads)
+{
+	__u32 zero = 0;
+
+	*events = 0;
+	*threads = t->skel->bss->next_slot;
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.cpus), &zero, t->cpu_buf))
+		return;
+	for (int c = 0; c < t->nr_cpus; c++)
+		*events += t->cpu_buf[c].all_switches + t->cpu_buf[c].wakeups;
 }
 
 void tracer_sample(struct tracer *t)

@@ -17,6 +17,8 @@ struct tracer_opts {
 	bool offcpu;          /* off-CPU time by stack */
 	bool oncpu;           /* on-CPU stack samples */
 	unsigned sample_hz;   /* on-CPU sampling rate per CPU; 0: 99 */
+	bool no_follow_forks; /* do not trace processes the traced ones fork */
+	bool tids;            /* trace single threads (tracer_add_tid) */
 };
 
 struct tracer;
@@ -26,6 +28,8 @@ struct tracer;
 int tracer_open(const struct tracer_opts *opts, struct tracer **out);
 /* Trace process tgid (all its threads, and every process it forks later). */
 int tracer_add_tgid(struct tracer *t, int tgid);
+/* Trace one thread (opts.tids). */
+int tracer_add_tid(struct tracer *t, int tid);
 /* Attach and mark the start of the trace window. */
 int tracer_start(struct tracer *t);
 /* Record one busy-time sample; call every tracer_slice_ns(). */
@@ -37,6 +41,8 @@ int tracer_processes(struct tracer *t, uint32_t *tgids, int max);
 /* Features active after tracer_open (a feature the kernel lacks is turned
  * off there with one warning line). */
 bool tracer_locks_active(const struct tracer *t);
+/* Events handled and threads seen so far (cheap: for a progress line). */
+void tracer_counts(struct tracer *t, uint64_t *events, uint32_t *threads);
 /* Read the maps: the window ends now. Call before tracer_close. */
 int tracer_snapshot(struct tracer *t, struct ps_snapshot *snap);
 /* Detach and free everything (safe on NULL). */
