@@ -173,6 +173,11 @@ static double min_d(double a, double b)
 	return a < b ? a : b;
 }
 
+static double max_d(double a, double b)
+{
+	return a > b ? a : b;
+}
+
 /* 0 at lo, 1 at hi, linear between (lo > hi for "lower is better"). */
 static double ramp(double x, double lo, double hi)
 {
@@ -574,9 +579,11 @@ static bool try_oversubscribed(const struct facts *f, struct diagnosis *d)
 	    (m->runq_p99_ns < TH.runq_slow_ns && rq_share < TH.runq_share_high))
 		return false;
 	set_verdict(d, VERDICT_OVERSUBSCRIBED, "oversubscribed, run-queue bound", "oversubscribed");
+	/* either long queues or a large queued share proves the point */
 	d->confidence = confidence(f, min_d(ramp(f->demand / f->cores, TH.oversub_demand, 3.0),
-					    ramp(rq_share, 0.3, 0.7) > ramp(m->runq_p99_ns, 1e7, 3e7) ?
-					    ramp(rq_share, 0.3, 0.7) : ramp(m->runq_p99_ns, 1e7, 3e7)));
+					    max_d(ramp(rq_share, 0.3, 0.7),
+						  ramp(m->runq_p99_ns, TH.runq_slow_ns,
+						       3.0 * TH.runq_slow_ns))));
 	say(d, "CPU-bound and run-queue bound: %s wanted a CPU at once, %.1f CPUs' worth on %d "
 	    "cores (parallelism %.2f), and waited runnable for a core %.0f%% of that time; "
 	    "run-queue latency p99 %s (a scheduler slice is a few ms), %llu involuntary vs "
@@ -678,7 +685,7 @@ static bool try_cpu_parallel(const struct facts *f, struct diagnosis *d)
 	return true;
 }
 
-/* " They block in poll (93% of blocked time), recvfrom (4%)." */
+/* " They block in poll (93% of blocked time seen in stacks), recvfrom (4%)." */
 static void say_reasons(const struct facts *f, struct diagnosis *d, const char *lead)
 {
 	int shown = 0;
@@ -688,8 +695,11 @@ static void say_reasons(const struct facts *f, struct diagnosis *d, const char *
 
 		if (share < 1)
 			break;
-		say(d, shown ? ", %s (%.0f%%)" : " %s %s (%.0f%% of blocked time seen in stacks)",
-		    shown ? f->reasons[i].name : lead, shown ? share : 0, share);
+		if (shown)
+			say(d, ", %s (%.0f%%)", f->reasons[i].name, share);
+		else
+			say(d, " %s %s (%.0f%% of the blocked time seen in stacks)", lead,
+			    f->reasons[i].name, share);
 		shown++;
 	}
 	if (shown)
@@ -716,7 +726,8 @@ static bool try_idle(const struct facts *f, struct diagnosis *d)
 	set_verdict(d, VERDICT_IDLE, "idle", "idle");
 	d->confidence = confidence(f, min_d(ramp(on, TH.idle_max_oncpu, TH.idle_max_oncpu / 4),
 					    stacks_say(f, f->sleep_ns) ? 1 :
-					    ramp(rate, TH.idle_max_wait_rate, 1)));
+					    max_d(ramp(rate, TH.idle_max_wait_rate, 1),
+						  ramp(f->pool_vol, TH.idle_max_waits, 2))));
 	if (!f->npool)
 		say(d, "Idle: all %u traced threads only waited on conditions (futex waits "
 		    "that were not contention) and did no work worth measuring.", f->nwaiters);
@@ -810,11 +821,14 @@ void diagnose(const struct model *m, struct diagnosis *d)
 
 	memset(d, 0, sizeof(*d));
 	gather(m, &f);
-	if (!try_empty(&f, d) && !try_oversubscribed(&f, d) && !try_lock(&f, d) &&
-	    !try_cpu_parallel(&f, d) && !try_idle(&f, d) && !try_io(&f, d))
+	if (try_empty(&f, d)) {
+		wrap(d->text, TEXT_COLS);
+		return;
+	}
+	if (!try_oversubscribed(&f, d) && !try_lock(&f, d) && !try_cpu_parallel(&f, d) &&
+	    !try_idle(&f, d) && !try_io(&f, d))
 		mixed(&f, d);
-	if (d->verdict != VERDICT_IDLE || m->nthreads)
-		caveats(&f, d);
+	caveats(&f, d);
 	if (d->confidence < 0.05)
 		d->confidence = 0.05;
 	wrap(d->text, TEXT_COLS);

@@ -28,14 +28,16 @@ static void print_header(FILE *out, const struct model *m, const struct report_o
 		fprintf(out, "\n--- interval %u: %s - %s ---\n", o->interval, from, to);
 	}
 	fprintf(out, "poolscope: %s\n", o->title ? o->title : "trace");
-	fprintf(out, "traced %u %s, %u %s on %d CPUs for %s      events: %s  dropped: %s\n",
-		m->nprocs, plural(m->nprocs, "process", "processes"), m->nthreads,
-		plural(m->nthreads, "thread", "threads"), m->nr_cpus,
-		fmt_dur(m->wall_ns, wall, sizeof(wall)),
-		fmt_count(m->snap->events, ev, sizeof(ev)), fmt_count(m->dropped, dr, sizeof(dr)));
-	fprintf(out, "on-CPU %s in %s: parallelism %.2f of %d CPUs, cores %.0f%% busy (%s)\n",
+	fprintf(out, "traced %u %s, %u %s on %d CPUs for %s\n", m->nprocs,
+		plural(m->nprocs, "process", "processes"), m->nthreads,
+		plural(m->nthreads, "thread", "threads"), m->nr_cpus, fmt_dur(m->wall_ns, wall, sizeof(wall)));
+	fprintf(out, "on-CPU %s in %s: parallelism %.2f of %d CPUs, cores %.0f%% busy\n",
 		fmt_dur(m->oncpu_ns, cpu, sizeof(cpu)), fmt_dur(m->wall_ns, wall, sizeof(wall)),
-		m->parallelism, m->nr_cpus, m->busy_pct, m->snap->attach_mode);
+		m->parallelism, m->nr_cpus, m->busy_pct);
+	fprintf(out, "events: %s handled, %s dropped (%s%s%s%s)\n",
+		fmt_count(m->snap->events, ev, sizeof(ev)), fmt_count(m->dropped, dr, sizeof(dr)),
+		m->snap->attach_mode, m->snap->locks ? ", locks" : "",
+		m->snap->offcpu ? ", off-CPU stacks" : "", m->snap->oncpu ? ", on-CPU samples" : "");
 	if (m->dropped) {
 		const struct ps_drops *d = &m->snap->drops;
 
