@@ -879,7 +879,7 @@ static __always_inline void futex_exit(long ret)
 	struct ps_thread *th = current_thread(now, &slot);
 	struct ps_futex_stat *st, zero = {};
 	struct ps_futex_wake *w = NULL;
-	__u64 wait, busy;
+	__u64 wait, busy, proc_busy;
 
 	if (!th)
 		return;
@@ -895,6 +895,13 @@ static __always_inline void futex_exit(long ret)
 	if (!th->fx_start || now < th->fx_start)
 		return;
 	wait = now - th->fx_start;
+	/* how active the rest of the process was (several threads count up to
+	 * the wait, no more) */
+	proc_busy = proc_active(th->proc, now) - th->fx_busy0;
+	if ((__s64)proc_busy < 0 || th->proc == PS_NO_SLOT)
+		proc_busy = 0;
+	if (proc_busy > wait)
+		proc_busy = wait;
 	if (ret == 0) {
 		struct ps_wake_key wk = { .tgid = th->tgid, .uaddr = th->fx_uaddr };
 
@@ -911,11 +918,7 @@ static __always_inline void futex_exit(long ret)
 
 		busy = !as ? 0 : as <= th->fx_start ? wait : now > as ? now - as : 0;
 	} else {
-		/* timed out, or no traced waker: how active the rest of the
-		 * process was (several threads count up to the wait, no more) */
-		busy = proc_active(th->proc, now) - th->fx_busy0;
-		if ((__s64)busy < 0 || th->proc == PS_NO_SLOT)
-			busy = 0;
+		busy = proc_busy; /* timed out, or no traced waker */
 	}
 	if (busy > wait)
 		busy = wait;
@@ -940,6 +943,7 @@ static __always_inline void futex_exit(long ret)
 	__sync_fetch_and_add(&st->waits, 1);
 	__sync_fetch_and_add(&st->wait_ns, wait);
 	__sync_fetch_and_add(&st->busy_ns, busy);
+	__sync_fetch_and_add(&st->proc_busy_ns, proc_busy);
 	if (wait > st->max_ns)
 		st->max_ns = wait;
 	__sync_fetch_and_add(&st->hist[hist_slot(wait)], 1);

@@ -104,6 +104,8 @@ struct ps_futex_stat {
 			       * waker was active (running or runnable) during the
 			       * wait, or (no traced waker) other threads of the
 			       * process were, capped at the wait */
+	__u64 proc_busy_ns;   /* of wait_ns, the time other threads of the process were
+			       * active, whoever woke the waiter */
 	__u64 timeouts;       /* of the waits: -ETIMEDOUT */
 	__u64 interrupted;    /* of the waits: -EINTR */
 	__u64 eagain;         /* not waits: -EAGAIN, the value had changed */

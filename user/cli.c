@@ -32,8 +32,7 @@ void cli_common_init(struct cli_common *o)
 	o->tr.locks = true;
 }
 
-/* "offcpu,oncpu" | "all" | "none" */
-static int parse_stacks(const char *arg, const char *cmd, struct tracer_opts *t)
+int cli_parse_stacks(const char *arg, const char *cmd, struct tracer_opts *t)
 {
 	char buf[64], *tok, *save = NULL;
 
@@ -66,7 +65,7 @@ int cli_common_parse(int c, const char *arg, const char *cmd, struct cli_common 
 	case OPT_RAWTP: o->tr.force_raw_tp = true; return 1;
 	case OPT_LOCKS: o->tr.locks = true; return 1;
 	case OPT_NOLOCKS: o->tr.locks = false; return 1;
-	case OPT_STACKS: return parse_stacks(arg, cmd, &o->tr) ? -EINVAL : 1;
+	case OPT_STACKS: return cli_parse_stacks(arg, cmd, &o->tr) ? -EINVAL : 1;
 	case 'F':
 		if (parse_u64(arg, 1, 10000, &v)) {
 			ps_err("%s: invalid -F/--freq '%s' (expected 1..10000 Hz)", cmd, arg);

@@ -39,6 +39,8 @@ void cli_common_init(struct cli_common *o);
 /* Handle one getopt result; 1 if it was a common option, 0 if not, -EINVAL
  * after printing "CMD: ..." for a bad value. */
 int cli_common_parse(int c, const char *arg, const char *cmd, struct cli_common *o);
+/* --stacks "offcpu,oncpu" | "all" | "none" into t; -EINVAL after an error line. */
+int cli_parse_stacks(const char *arg, const char *cmd, struct tracer_opts *t);
 /* Merge a command's own long options with the common ones (static storage). */
 const struct option *cli_longopts(const struct option *own);
 /* The common options' help text. */

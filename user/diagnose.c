@@ -141,7 +141,7 @@ struct facts {
 	uint64_t pool_vol, pool_invol;
 	/* CPU threads */
 	uint32_t ncpu, ncpu_procs;
-	uint64_t cpu_on, cpu_rq;
+	uint64_t cpu_on, cpu_rq, cpu_life;
 	double demand;              /* CPUs the CPU threads wanted (on + runnable) */
 	/* threads that wanted the CPU or a contended lock */
 	uint32_t nwant, nwant_procs;
@@ -226,6 +226,11 @@ static void evidence(struct diagnosis *d, const char *name, double value, const 
 {
 	if (d->nev < DIAG_MAX_EVIDENCE)
 		d->ev[d->nev++] = (struct evidence){ name, value, unit };
+}
+
+static const char *pl(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
 }
 
 /* "2 threads", "2 threads in 2 processes", "1 thread" */
@@ -350,6 +355,7 @@ static void add_thread(struct facts *f, const struct thread_summary *ts,
 		cpu_tg[f->ncpu++] = ts->t->tgid;
 		f->cpu_on += tf->on;
 		f->cpu_rq += tf->rq;
+		f->cpu_life += tf->life;
 	}
 	if (tf->want) {
 		want_tg[f->nwant++] = ts->t->tgid;
@@ -619,12 +625,13 @@ static bool try_lock(const struct facts *f, struct diagnosis *d)
 					    ramp(got / cap, TH.lock_max_parallel, 0.5)));
 	say(d, "Serialized on one lock: %s wanted to compute (on a CPU, runnable or waiting for "
 	    "the lock: %.2f CPUs' worth on %d cores) but ran only %.2f CPUs in parallel. Its %u "
-	    "waiter%s spent %.0f%% of their time waiting in %.40s (process %s %u, futex 0x%llx: "
+	    "waiter%s spent %.0f%% of %s time waiting in %.40s (process %s %u, futex 0x%llx: "
 	    "%llu waits, %s) while the holder ran %.0f%% of that time. This is the "
 	    "interpreter-lock (GIL) pattern: more threads will not help; processes (a lock "
 	    "each) or releasing the lock around the computation would.",
 	    who(f->nwant, f->nwant_procs, w, sizeof(w)), f->want, f->cores, got, l->nwaiters,
-	    l->nwaiters == 1 ? "" : "s", 100 * l->share_waiters, l->caller ? l->caller : "?",
+	    pl(l->nwaiters, "", "s"), 100 * l->share_waiters, pl(l->nwaiters, "its", "their"),
+	    l->caller ? l->caller : "?",
 	    l->comm, l->tgid, (unsigned long long)(l->naddrs ? l->addrs[0] : 0),
 	    (unsigned long long)l->waits, fmt_dur(l->wait_ns, tot, sizeof(tot)),
 	    100 * l->busy_frac);
@@ -644,16 +651,19 @@ static void cpu_parallel_text(const struct facts *f, struct diagnosis *d)
 	uint64_t life = f->cpu_on + f->cpu_rq;
 	char w[64], p99[16];
 
-	say(d, "%s wanted a CPU (on one or runnable): %.2f CPUs' worth on %d cores, and ran "
-	    "%.2f in parallel; cores %.0f%% busy.", who(f->ncpu, f->ncpu_procs, w, sizeof(w)),
-	    f->demand, f->cores, ratio(f->cpu_on, m->wall_ns), m->busy_pct);
+	say(d, "%s wanted a CPU (on one or runnable) %.0f%% of %s time: %.2f CPUs' worth on "
+	    "%d cores, and ran %.2f in parallel; cores %.0f%% busy.",
+	    who(f->ncpu, f->ncpu_procs, w, sizeof(w)), pct(life, f->cpu_life),
+	    pl(f->ncpu, "its", "their"), f->demand, f->cores, ratio(f->cpu_on, m->wall_ns),
+	    m->busy_pct);
 	if (f->other_cpus >= TH.other_load_min && pct(f->cpu_rq, life) >= 10)
-		say(d, " Untraced tasks took %.2f CPUs meanwhile: the workers waited %.0f%% of "
+		say(d, " Untraced tasks took %.2f CPUs meanwhile: the %s waited %.0f%% of "
 		    "that time for a core (run-queue p99 %s).", f->other_cpus,
+		    pl(f->ncpu, "thread", "threads"),
 		    pct(f->cpu_rq, life), fmt_dur(m->runq_p99_ns, p99, sizeof(p99)));
 	if (f->ncpu < (uint32_t)f->cores)
-		say(d, " Only %u of %d cores were wanted: more workers would use the rest.",
-		    f->ncpu, f->cores);
+		say(d, " Only %u of %d cores %s wanted: more workers would use the rest.",
+		    f->ncpu, f->cores, pl(f->ncpu, "was", "were"));
 	else
 		say(d, " The cores are the limit: more workers would not help.");
 	say(d, " Threads and processes both work for CPU-bound C code; an interpreter lock "
@@ -678,7 +688,7 @@ static bool try_cpu_parallel(const struct facts *f, struct diagnosis *d)
 	cpu_parallel_text(f, d);
 	common_evidence(f, d);
 	evidence(d, "cpu_threads", f->ncpu, "threads");
-	evidence(d, "cpu_time_pct", pct(f->cpu_on + f->cpu_rq, f->pool_time), "%");
+	evidence(d, "want_cpu_pct", pct(f->cpu_on + f->cpu_rq, f->cpu_life), "%");
 	evidence(d, "busy_pct", m->busy_pct, "%");
 	evidence(d, "other_load_cpus", f->other_cpus, "cpus");
 	evidence(d, "runq_p99_ms", m->runq_p99_ns / NS_PER_MS, "ms");
@@ -732,13 +742,14 @@ static bool try_idle(const struct facts *f, struct diagnosis *d)
 		say(d, "Idle: all %u traced threads only waited on conditions (futex waits "
 		    "that were not contention) and did no work worth measuring.", f->nwaiters);
 	else
-		say(d, "Idle: %s ran %s in %s (%.1f%% of their time, parallelism %.3f) and were "
+		say(d, "Idle: %s ran %s in %s (%.1f%% of %s time, parallelism %.3f) and %s "
 		    "blocked the rest, with %llu voluntary switches (%.1f per second).",
 		    who(f->npool, f->npool_procs, w, sizeof(w)), fmt_dur(f->pool_on, run, sizeof(run)),
-		    fmt_dur(f->m->wall_ns, wall, sizeof(wall)), 100 * on, f->m->parallelism,
+		    fmt_dur(f->m->wall_ns, wall, sizeof(wall)), 100 * on,
+		    pl(f->npool, "its", "their"), f->m->parallelism, pl(f->npool, "was", "were"),
 		    (unsigned long long)f->pool_vol, rate);
 	if (f->stacks)
-		say_reasons(f, d, "They waited in");
+		say_reasons(f, d, pl(f->npool, "It waited in", "They waited in"));
 	say(d, " Nothing here is limited by CPU, locks or the run queue: threads or processes "
 	    "make no difference.%s", f->stacks ? "" : " If it waits for IO, --stacks offcpu "
 	    "shows where.");
@@ -749,6 +760,13 @@ static bool try_idle(const struct facts *f, struct diagnosis *d)
 	evidence(d, "threads", f->npool, "threads");
 	evidence(d, "wall_ms", f->m->wall_ns / NS_PER_MS, "ms");
 	return true;
+}
+
+/* Without futex tracing, waiting on a lock looks like any other blocking. */
+static void no_locks_note(const struct facts *f, struct diagnosis *d)
+{
+	if (!f->m->snap->locks)
+		say(d, " Futex waits were not traced (--no-locks): lock waits count as blocked.");
 }
 
 static bool try_io(const struct facts *f, struct diagnosis *d)
@@ -765,16 +783,17 @@ static bool try_io(const struct facts *f, struct diagnosis *d)
 	 * something else than IO weaken it too */
 	if (!f->m->snap->locks || (f->stacks && !stacks_say(f, f->io_ns)))
 		d->confidence -= 0.1;
-	say(d, "IO-bound: %s spent %.0f%% of their time blocked outside lock waits and %.0f%% "
+	say(d, "IO-bound: %s spent %.0f%% of %s time blocked outside lock waits and %.1f%% "
 	    "on a CPU (parallelism %.2f of %d cores); %llu voluntary vs %llu involuntary "
-	    "switches.", who(f->npool, f->npool_procs, w, sizeof(w)), 100 * blocked, 100 * on,
-	    f->m->parallelism, f->cores, (unsigned long long)f->pool_vol,
-	    (unsigned long long)f->pool_invol);
+	    "switches.", who(f->npool, f->npool_procs, w, sizeof(w)), 100 * blocked,
+	    pl(f->npool, "its", "their"), 100 * on, f->m->parallelism, f->cores,
+	    (unsigned long long)f->pool_vol, (unsigned long long)f->pool_invol);
 	if (f->nwaiters)
-		say(d, " %u more thread%s only waited for them.", f->nwaiters,
-		    f->nwaiters == 1 ? "" : "s");
+		say(d, " %u more thread%s only waited for %s.", f->nwaiters, pl(f->nwaiters, "", "s"),
+		    pl(f->npool, "it", "them"));
+	no_locks_note(f, d);
 	if (f->stacks)
-		say_reasons(f, d, "They block in");
+		say_reasons(f, d, pl(f->npool, "It blocks in", "They block in"));
 	else
 		say(d, " Run with --stacks offcpu to see where they block.");
 	say(d, " Waiting, not computing, is the limit: more threads or async IO would overlap "
@@ -801,11 +820,14 @@ static void mixed(const struct facts *f, struct diagnosis *d)
 	    "lock waits", who(f->npool, f->npool_procs, w, sizeof(w)),
 	    pct(f->pool_on, f->pool_time), pct(f->pool_rq, f->pool_time),
 	    pct(f->pool_blocked, f->pool_time), pct(f->pool_lock, f->pool_time));
-	if (f->lock)
+	if (f->lock && pct(f->pool_lock, f->pool_time) >= 1) {
+		d->lock = f->lock;
 		say(d, " (most in %.40s)", f->lock->caller ? f->lock->caller : "?");
+	}
 	say(d, "; parallelism %.2f of %d cores.", f->m->parallelism, f->cores);
+	no_locks_note(f, d);
 	if (f->stacks)
-		say_reasons(f, d, "They block in");
+		say_reasons(f, d, pl(f->npool, "It blocks in", "They block in"));
 	else
 		say(d, " --stacks offcpu shows where they block.");
 	common_evidence(f, d);

@@ -19,6 +19,7 @@ static void usage(FILE *out)
 "Commands:\n"
 "  run       run a bundled workload or a command under tracing, print the report\n"
 "  attach    trace running processes (-p PID), threads, or the whole machine\n"
+"  compare   run several workloads/commands and compare them side by side\n"
 "  list      list the bundled workloads\n"
 "  help      help on a command (poolscope help run)\n"
 "  version   print the version\n"
@@ -42,6 +43,8 @@ static int cmd_help(int argc, char **argv)
 		run_usage(stdout);
 	else if (argc > 1 && !strcmp(argv[1], "attach"))
 		attach_usage(stdout);
+	else if (argc > 1 && !strcmp(argv[1], "compare"))
+		compare_usage(stdout);
 	else
 		usage(stdout);
 	return 0;
@@ -61,6 +64,7 @@ static const struct {
 } commands[] = {
 	{ "run", cmd_run },
 	{ "attach", cmd_attach },
+	{ "compare", cmd_compare },
 	{ "list", cmd_list },
 	{ "help", cmd_help },
 	{ "version", cmd_version },

@@ -43,9 +43,9 @@ struct process_summary {
 /* What waiting on a lock was:
  * CONTENDED  the waited-for side was busy and the waiters fight for it: two
  *            or more threads waited on it, or it is a mutex (lock-wait frame);
- * AWAITING   the waited-for side was busy but one thread waited on a
- *            condition for the others' work (a pool's caller waiting for
- *            results): not contention, and not idle;
+ * AWAITING   one thread waited on a condition while the rest of the
+ *            process worked (a pool's caller waiting for results): not
+ *            contention, and not idle;
  * IDLE       the waited-for side was itself idle or blocked elsewhere (a
  *            worker on an empty queue). */
 enum lock_class { LOCK_CONTENDED, LOCK_AWAITING, LOCK_IDLE };
@@ -59,10 +59,11 @@ struct lock_summary {
 	const char *waker;           /* the program's function that woke them, or NULL */
 	uint64_t addrs[MODEL_MAX_ADDRS];
 	uint32_t naddrs, nwaiters;
-	uint64_t waits, wait_ns, max_ns, busy_ns;
+	uint64_t waits, wait_ns, max_ns, busy_ns, proc_busy_ns;
 	uint64_t timeouts, interrupted, eagain, woken_by_traced;
 	uint64_t waiters_time_ns;    /* lifetime of the threads that waited */
-	double busy_frac;            /* busy_ns / wait_ns */
+	double busy_frac;            /* busy_ns / wait_ns: the waited-for side busy */
+	double proc_busy_frac;       /* proc_busy_ns / wait_ns: the rest of the process busy */
 	double share_waiters;        /* wait_ns / waiters_time_ns */
 	double share_all;            /* wait_ns / every traced thread's time */
 	bool contended;              /* cls == LOCK_CONTENDED */

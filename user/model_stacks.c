@@ -93,6 +93,7 @@ void model_build_locks(struct model *m)
 		l->waits += r->st.waits;
 		l->wait_ns += r->st.wait_ns;
 		l->busy_ns += r->st.busy_ns;
+		l->proc_busy_ns += r->st.proc_busy_ns;
 		if (r->st.max_ns > l->max_ns)
 			l->max_ns = r->st.max_ns;
 		l->timeouts += r->st.timeouts;
@@ -119,14 +120,18 @@ void model_build_locks(struct model *m)
 		struct lock_summary *l = &m->locks[k];
 
 		l->busy_frac = l->wait_ns ? (double)l->busy_ns / l->wait_ns : 0;
+		l->proc_busy_frac = l->wait_ns ? (double)l->proc_busy_ns / l->wait_ns : 0;
 		l->share_waiters = l->waiters_time_ns ? (double)l->wait_ns / l->waiters_time_ns : 0;
 		l->share_all = m->thread_time_ns ? (double)l->wait_ns / m->thread_time_ns : 0;
-		if (!l->waits || l->busy_frac < LOCK_BUSY_CONTENDED)
-			l->cls = LOCK_IDLE;
-		else if (l->nwaiters >= 2 || l->mutex)
+		bool busy = l->busy_frac >= LOCK_BUSY_CONTENDED;
+
+		if (l->waits && busy && (l->nwaiters >= 2 || l->mutex))
 			l->cls = LOCK_CONTENDED;
-		else
+		else if (l->waits && l->nwaiters == 1 && !l->mutex &&
+			 (busy || l->proc_busy_frac >= LOCK_BUSY_CONTENDED))
 			l->cls = LOCK_AWAITING;
+		else
+			l->cls = LOCK_IDLE;
 		l->contended = l->cls == LOCK_CONTENDED;
 	}
 	free(waiters);

@@ -3,6 +3,7 @@
  * of the trace window. */
 #include "report.h"
 #include "json.h"
+#include "diagnose.h"
 
 #define POOLSCOPE_JSON_VERSION 1
 
@@ -205,6 +206,7 @@ static void write_locks(struct json *j, const struct model *m)
 		json_kv_u64(j, "max_ns", l->max_ns);
 		json_kv_u64(j, "busy_ns", l->busy_ns);
 		json_kv_double(j, "busy_frac", l->busy_frac);
+		json_kv_double(j, "proc_busy_frac", l->proc_busy_frac);
 		json_kv_double(j, "share_waiters", l->share_waiters);
 		json_kv_double(j, "share_all", l->share_all);
 		json_kv_u64(j, "timeouts", l->timeouts);
@@ -288,6 +290,9 @@ void report_json(FILE *out, const struct model *m, const struct report_opts *o)
 	write_locks(&j, m);
 	write_stacks(&j, "offcpu_stacks", m->offcpu, m->n_offcpu, "ns");
 	write_stacks(&j, "oncpu_stacks", m->oncpu, m->n_oncpu, "samples");
+	struct diagnosis diag;
+	diagnose(m, &diag);
+	diagnose_json(&j, &diag);
 	json_object_end(&j);
 	if (o->compact)
 		fputc('\n', out);

@@ -1,5 +1,6 @@
 /* user/report_text.c: the text report (stdout), readable on 80 columns. */
 #include "report.h"
+#include "diagnose.h"
 #include "hist.h"
 #include "util.h"
 #include <string.h>
@@ -260,10 +261,11 @@ static void print_lock(FILE *out, const struct lock_summary *l, bool detail)
 	snprintf(head, sizeof(head), "%s %u  %s", l->comm, l->tgid, l->caller ? l->caller : "?");
 	fprintf(out, "  %-40s %5.1f%% of %u %s time\n", fit(head, 40, fitted, sizeof(fitted)),
 		100 * l->share_waiters, l->nwaiters, l->nwaiters == 1 ? "waiter's" : "waiters'");
-	fprintf(out, "    %llu waits, %s total, avg %s, max %s; process on CPU %.0f%% meanwhile\n",
-		(unsigned long long)l->waits, fmt_dur(l->wait_ns, tot, sizeof(tot)),
-		fmt_dur(l->waits ? l->wait_ns / l->waits : 0, avg, sizeof(avg)),
-		fmt_dur(l->max_ns, mx, sizeof(mx)), 100 * l->busy_frac);
+	fprintf(out, "    %llu waits, %s total, avg %s, max %s\n", (unsigned long long)l->waits,
+		fmt_dur(l->wait_ns, tot, sizeof(tot)),
+		fmt_dur(l->waits ? l->wait_ns / l->waits : 0, avg, sizeof(avg)), fmt_dur(l->max_ns, mx, sizeof(mx)));
+	fprintf(out, "    while waiting: the waited-for side busy %.0f%%, the rest of the process %.0f%%\n",
+		100 * l->busy_frac, 100 * l->proc_busy_frac);
 	if (!detail)
 		return;
 	fprintf(out, "    %.1f%% of all traced thread time; %llu timed out, %llu EAGAIN; woken by: %s\n",
@@ -349,5 +351,8 @@ void report_text(FILE *out, const struct model *m, const struct report_opts *o)
 			 m->snap->sample_hz);
 		print_stacks(out, title, m->oncpu, m->n_oncpu, m->oncpu_samples, false);
 	}
+	struct diagnosis d;
+	diagnose(m, &d);
+	diagnose_print(out, &d);
 	fflush(out);
 }

@@ -89,6 +89,7 @@ static void diff_futex(struct ps_snapshot *o, const struct ps_snapshot *c, const
 			SUB(waits);
 			SUB(wait_ns);
 			SUB(busy_ns);
+			SUB(proc_busy_ns);
 			SUB(timeouts);
 			SUB(interrupted);
 			SUB(eagain);
