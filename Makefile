@@ -36,9 +36,9 @@ SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 USER_SRCS  := $(wildcard user/*.c)
 USER_OBJS  := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
 # Everything but the entry point, the commands and the modules that drive
-# BPF (tracer, session):
+# BPF (tracer, session, launch):
 # unit tests link these and need neither root nor BPF.
-LIB_OBJS   := $(filter-out $(BUILD)/obj/main.o $(BUILD)/obj/tracer.o $(BUILD)/obj/session.o $(BUILD)/obj/cmd_%.o,$(USER_OBJS))
+LIB_OBJS   := $(filter-out $(BUILD)/obj/main.o $(BUILD)/obj/tracer.o $(BUILD)/obj/session.o $(BUILD)/obj/launch.o $(BUILD)/obj/cmd_%.o,$(USER_OBJS))
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
