@@ -498,9 +498,8 @@ static __always_inline void handle_switch(void *ctx, bool preempt, struct task_s
 static __always_inline void handle_wakeup(struct task_struct *p, bool btf)
 {
 	__u64 now = bpf_ktime_get_ns();
-	__u32 slot, zero = 0;
+	__u32 slot;
 	struct ps_thread *th = thread_of(p, &slot, now, btf);
-	struct ps_cpu *c;
 
 	if (!th)
 		return;
@@ -514,9 +513,6 @@ static __always_inline void handle_wakeup(struct task_struct *p, bool btf)
 	th->wakeups++;
 	if (targ_locks)
 		thread_activate(th, now);
-	c = bpf_map_lookup_elem(&cpus, &zero);
-	if (c)
-		c->wakeups++;
 }
 
 static __always_inline void handle_fork(struct task_struct *parent, struct task_struct *child,

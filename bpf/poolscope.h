@@ -164,7 +164,6 @@ struct ps_cpu {
 	__u64 vol;
 	__u64 invol;
 	__u64 all_switches;   /* every sched_switch on this CPU */
-	__u64 wakeups;        /* wakeups of traced tasks handled here */
 	__u64 runq_count;
 	__u64 runq_sum_ns;
 	__u64 runq_max_ns;

@@ -35,7 +35,6 @@ static void diff_cpu(struct ps_cpu *out, const struct ps_cpu *cur, const struct 
 	SUB(vol);
 	SUB(invol);
 	SUB(all_switches);
-	SUB(wakeups);
 	SUB(runq_count);
 	SUB(runq_sum_ns);
 	out->runq_max_ns = grown_max(cur->runq_max_ns, prev->runq_max_ns);

@@ -488,7 +488,9 @@ void tracer_counts(struct tracer *t, uint64_t *events, uint32_t *threads)
 	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.cpus), &zero, t->cpu_buf))
 		return;
 	for (int c = 0; c < t->nr_cpus; c++)
-		*events += t->cpu_buf[c].all_switches + t->cpu_buf[c].wakeups;
+		*events += t->cpu_buf[c].all_switches;
+	for (uint32_t i = 0; i < *threads && i < t->opts.max_threads; i++)
+		*events += t->threads_mm[i].wakeups;
 }
 
 void tracer_sample(struct tracer *t)
@@ -564,9 +566,11 @@ int tracer_snapshot(struct tracer *t, struct ps_snapshot *s)
 		__u32 key = c;
 
 		bpf_map_lookup_elem(mfd, &key, &s->migr[c]);
-		s->events += s->cpus[c].all_switches + s->cpus[c].wakeups;
+		s->events += s->cpus[c].all_switches;
 	}
 	s->drops = t->skel->bss->drops;
+	for (uint32_t i = 0; i < n; i++)
+		s->events += s->threads[i].wakeups;
 	close_open_spans(s);
 	read_stacks(t, s);
 
