@@ -9,12 +9,13 @@
  * window and was on a CPU or runnable most of its life.
  *
  * The verdicts are tried in order, the first that holds wins:
- *   oversubscribed   more CPU threads than cores, wanting well over the cores
- *                    and waiting long in the run queue (CPU-bound too);
- *   lock-serialized  threads wanting the CPU or one contended lock ran ~one
- *                    at a time;
- *   cpu-parallel     CPU threads wanted about min(their number, cores) CPUs;
- *   idle             hardly ran, hardly woke up;
+ *   oversubscribed   the CPU threads wanted well over the cores (more were
+ *                    runnable than cores) and queued long: CPU-bound too;
+ *   lock-serialized  threads wanting the CPU or one contended lock got far
+ *                    less parallelism than they asked for;
+ *   cpu-parallel     the CPU threads wanted about min(how many were alive at
+ *                    a time, cores) CPUs;
+ *   idle             hardly ran, hardly woke up (or slept, by the stacks);
  *   io-bound         blocked in the kernel outside lock waits, little CPU;
  *   mixed            none of those.
  * "Wanting a CPU" counts run-queue time as well as on-CPU time: on a shared
@@ -31,29 +32,42 @@
 #define NS_PER_S 1000000000.0
 #define TEXT_COLS 78
 #define MAX_REASONS 32   /* distinct blocking syscalls kept from off-CPU stacks */
-#define TOP_REASONS 3    /* of which the text names */
+#define TOP_REASONS 3    /* of which the text names ... */
+#define REASON_MIN_PCT 1 /* ... if they hold 1% of the blocked time or more */
+/* futex words this close belong to one lock object, as model_stacks.c
+ * merges them (a glibc pthread_cond_t is 48 bytes, a pthread_mutex_t 40) */
+#define LOCK_OBJECT_BYTES 64
 
-/* Every threshold of the classification. */
+/* Every threshold of the classification and of its confidence. A verdict's
+ * confidence grows from 0.5, with its deciding numbers just at their
+ * thresholds, to 0.95 when they reach their "sure" values, less penalties. */
 static const struct thresholds {
 	double worker_min_oncpu;    /* share of the window */
 	double cpu_min_share;       /* share of a thread's life */
 	double waiter_min_share;    /* share of a thread's life */
-	double parallel_min;        /* of min(CPU threads, cores) */
-	double cpu_oncpu_min;       /* share of all traced on-CPU time */
-	double oversub_demand;      /* times the cores */
-	uint64_t runq_slow_ns;
-	double runq_share_high;     /* share of the CPU threads' wanting time */
-	double lock_min_share;      /* of the waiters' time */
+	double cpu_min_demand;      /* CPUs */
+	double parallel_min, parallel_sure;     /* of min(CPU threads alive, cores) */
+	double cpu_oncpu_min, cpu_oncpu_sure;   /* share of all traced on-CPU time */
+	double serial_alive_max;    /* CPU threads alive at a time */
+	double staggered_max;       /* of the CPU threads */
+	double spare_cores_min;     /* cores */
+	double oversub_demand, oversub_sure;    /* times the cores */
+	uint64_t runq_slow_ns, runq_slow_sure_ns;
+	double runq_share_high, runq_share_sure; /* of the CPU threads' wanting time */
+	double lock_min_share, lock_share_sure; /* of the waiters' time */
 	double lock_min_want;       /* CPUs */
-	double lock_max_parallel;   /* of min(wanted, cores) */
-	double idle_max_oncpu;      /* share of the pool's time */
-	double idle_max_wait_rate;  /* voluntary switches per thread-second */
-	uint64_t idle_max_waits;
-	double io_min_blocked;      /* share of the pool's time */
-	double io_max_oncpu;        /* share of the pool's time */
+	double lock_max_parallel, lock_parallel_sure; /* of min(wanted, cores) */
+	double idle_max_oncpu, idle_oncpu_sure; /* share of the pool's time */
+	double idle_max_wait_rate, idle_wait_rate_sure; /* per thread-second */
+	double idle_max_waits, idle_waits_sure;  /* voluntary switches */
+	double io_min_blocked, io_blocked_sure; /* share of the pool's time */
+	double io_max_oncpu, io_oncpu_sure;     /* share of the pool's time */
 	double stack_majority;      /* share of the blocked time seen in stacks */
 	double other_load_min;      /* CPUs */
+	double other_load_runq_min; /* of the CPU threads' wanting time */
 	uint64_t short_trace_ns;
+	double cost_dropped, cost_short, cost_other_load, cost_no_locks;
+	double conf_mixed, conf_empty;
 	double conf_high, conf_medium;
 } TH = {
 	/* A thread did work when it ran at least 1% of the window: a pool's
@@ -65,51 +79,91 @@ static const struct thresholds {
 	/* A thread is a waiter when non-contended futex waits (for results, in
 	 * join, on an empty queue) took at least half of its life. */
 	.waiter_min_share = 0.5,
-	/* Parallel: the CPU threads wanted at least 75% of min(their number,
-	 * cores) CPUs; below that they were blocked too often to fill them. */
+	/* CPU-bound at all: the CPU threads wanted half a CPU or more over the
+	 * window, so a short burst before a long sleep does not count. */
+	.cpu_min_demand = 0.5,
+	/* Parallel: the CPU threads wanted at least 75% of min(how many were
+	 * alive at a time, cores) CPUs; below that they were blocked too often
+	 * to fill them. Counting those alive at a time, not all of them, keeps
+	 * a sequence of short-lived CPU-bound processes at one. Sure at 95%. */
 	.parallel_min = 0.75,
-	/* The CPU threads must account for most of the computing (60% of all
-	 * on-CPU time), or other, mostly blocked threads matter as much. */
+	.parallel_sure = 0.95,
+	/* The CPU threads must do most of the computing (60% of all on-CPU
+	 * time, sure at 90%), or mostly blocked threads matter as much. */
 	.cpu_oncpu_min = 0.6,
+	.cpu_oncpu_sure = 0.9,
+	/* Under 1.5 CPU threads alive at a time the work ran one at a time:
+	 * labelled so, even when several threads took turns. */
+	.serial_alive_max = 1.5,
+	/* When under 75% of the CPU threads were alive at a time they ran one
+	 * after another, not all at once: the text says how many overlapped. */
+	.staggered_max = 0.75,
+	/* Half a core or more not wanted is worth saying: more workers would
+	 * use it. */
+	.spare_cores_min = 0.5,
 	/* Oversubscribed: the CPU threads wanted 1.5x the cores or more (3
-	 * threads per 2 cores), so each waits a third of the time at least. */
+	 * threads per 2 cores, each waiting a third of the time); sure at 3x. */
 	.oversub_demand = 1.5,
-	/* A scheduler slice is a few ms (CFS: 3 ms base, up to ~24 ms latency
-	 * target); run-queue p99 above 10 ms means threads queue behind several
-	 * others, not behind one slice. */
+	.oversub_sure = 3.0,
+	/* ... and queued long: a scheduler slice is a few ms (CFS: 3 ms base,
+	 * ~24 ms latency target), so run-queue p99 over 10 ms means waiting
+	 * behind several threads, not one slice (sure at 30 ms) ... */
 	.runq_slow_ns = 10000000,
-	/* ... or the CPU threads spent half of their wanting time runnable but
-	 * not running. */
+	.runq_slow_sure_ns = 30000000,
+	/* ... or spent half of their wanting time runnable, not running (sure
+	 * at 80%). */
 	.runq_share_high = 0.5,
+	.runq_share_sure = 0.8,
 	/* A lock serializes when its waiters spend 10% of their time or more
-	 * waiting on it (gil-threads, 2 workers: ~30-50%). */
+	 * waiting on it (gil-threads, 2 workers: ~30-50%; sure at 30%) ... */
 	.lock_min_share = 0.10,
+	.lock_share_sure = 0.3,
 	/* ... when at least 1.5 CPUs' worth of threads wanted the CPU or the
 	 * lock (so two of them at least could have run at once) ... */
 	.lock_min_want = 1.5,
-	/* ... and they got at most 75% of min(wanted, cores) CPUs. One core
-	 * leaves nothing to serialize: the lock costs no parallelism there. */
+	/* ... and they got at most 75% of min(wanted, cores) CPUs (sure at
+	 * 50%: one of two). One core leaves nothing to serialize: the lock costs
+	 * no parallelism there. */
 	.lock_max_parallel = 0.75,
-	/* Idle: the pool was on a CPU under 2% of its time (sleep 1: 0.1%) ... */
+	.lock_parallel_sure = 0.5,
+	/* Idle: the pool was on a CPU under 2% of its time (sleep 1: 0.1%;
+	 * sure at 0.5%) ... */
 	.idle_max_oncpu = 0.02,
+	.idle_oncpu_sure = 0.005,
 	/* ... and woke up rarely: under 5 voluntary switches per thread-second
-	 * (sleep 1: 3; io-threads against a 50 ms server: ~30) ... */
+	 * (sleep 1: 2-3; io-threads against a 50 ms server: ~30; sure at 1) ... */
 	.idle_max_wait_rate = 5.0,
-	/* ... or only a handful of times in all (a short sleep). */
+	.idle_wait_rate_sure = 1.0,
+	/* ... or only a handful of times in all (a short sleep: 2-6). */
 	.idle_max_waits = 8,
+	.idle_waits_sure = 2,
 	/* IO-bound: the pool was blocked outside futex waits at least half of
-	 * its time ... */
+	 * its time (sure at 80%) ... */
 	.io_min_blocked = 0.5,
-	/* ... and on a CPU at most 30% of it. */
+	.io_blocked_sure = 0.8,
+	/* ... and on a CPU at most 30% of it (sure at 10%). */
 	.io_max_oncpu = 0.3,
+	.io_oncpu_sure = 0.1,
 	/* Off-CPU stacks decide idle (sleeping) vs IO when one kind holds half
 	 * of the blocked time they saw. */
 	.stack_majority = 0.5,
-	/* Untraced tasks using half a CPU or more is worth saying: it lowers
-	 * the parallelism the pool got. */
+	/* Untraced tasks using half a CPU or more while the CPU threads queued
+	 * 10% of their time or more: the machine was shared, the parallelism
+	 * achieved says less about the pool. Said, and costs confidence. */
 	.other_load_min = 0.5,
-	/* Under 100 ms a few scheduler events decide every share: less sure. */
+	.other_load_runq_min = 0.1,
+	/* Under 100 ms a few scheduler events decide every share. */
 	.short_trace_ns = 100000000,
+	/* Confidence lost to: dropped events (numbers incomplete), a short
+	 * trace, a shared machine, no futex tracing (lock waits look like IO). */
+	.cost_dropped = 0.2,
+	.cost_short = 0.15,
+	.cost_other_load = 0.1,
+	.cost_no_locks = 0.1,
+	/* "mixed" names no bottleneck: low by design; so is "nothing traced". */
+	.conf_mixed = 0.4,
+	.conf_empty = 0.3,
+	/* the words */
 	.conf_high = 0.75,
 	.conf_medium = 0.5,
 };
@@ -134,7 +188,6 @@ struct reason {
 struct facts {
 	const struct model *m;
 	int cores;
-	double wall_s;
 	/* the pool: threads that are not waiters */
 	uint32_t npool, npool_procs, nwaiters;
 	uint64_t pool_time, pool_on, pool_rq, pool_lock, pool_cond, pool_blocked;
@@ -143,10 +196,11 @@ struct facts {
 	uint32_t ncpu, ncpu_procs;
 	uint64_t cpu_on, cpu_rq, cpu_life;
 	double demand;              /* CPUs the CPU threads wanted (on + runnable) */
+	double alive;               /* CPU threads alive at a time, on average */
 	/* threads that wanted the CPU or a contended lock */
 	uint32_t nwant, nwant_procs;
-	uint64_t want_on;
-	double want;                /* CPUs' worth of on + runnable + lock wait */
+	uint64_t want_on, want_ns;  /* on; on + runnable + contended lock wait */
+	double want;                /* want_ns in CPUs */
 	const struct lock_summary *lock;  /* the top contended lock */
 	double other_cpus;          /* busy time of untraced tasks, in CPUs */
 	/* off-CPU stacks: blocking time (not preempted, not futex) by reason */
@@ -266,22 +320,34 @@ static void wrap(char *s, int cols)
 
 /* --- per-thread facts ---------------------------------------------------- */
 
+static bool has_addr(const struct lock_summary *l, uint64_t uaddr)
+{
+	for (uint32_t a = 0; a < l->naddrs; a++)
+		if (l->addrs[a] == uaddr)
+			return true;
+	return false;
+}
+
 /* The lock a futex record was merged into: same process, same waiting
- * function, one of its addresses (model_build_locks merges that way). */
+ * function, one of its addresses, or else an address within one lock object
+ * of its first (model_build_locks merges that way, keeping 4 addresses). */
 static const struct lock_summary *lock_of(const struct model *m, const struct ps_futex_rec *r)
 {
 	const char *caller = stack_caller(m->snap, r->key.ustack, r->key.tgid);
+	const struct lock_summary *near = NULL;
 
 	for (uint32_t k = 0; k < m->nlocks; k++) {
 		const struct lock_summary *l = &m->locks[k];
 
 		if (l->tgid != r->key.tgid || !same_str(l->caller, caller))
 			continue;
-		for (uint32_t a = 0; a < l->naddrs; a++)
-			if (l->addrs[a] == r->key.uaddr)
-				return l;
+		if (has_addr(l, r->key.uaddr))
+			return l;
+		if (!near && l->naddrs &&
+		    r->key.uaddr - l->addrs[0] + LOCK_OBJECT_BYTES < 2 * LOCK_OBJECT_BYTES)
+			near = l;
 	}
-	return NULL;
+	return near;
 }
 
 static int32_t thread_index(const struct model *m, uint32_t tgid, uint32_t tid)
@@ -360,21 +426,17 @@ static void add_thread(struct facts *f, const struct thread_summary *ts,
 	if (tf->want) {
 		want_tg[f->nwant++] = ts->t->tgid;
 		f->want_on += tf->on;
-		f->want += (double)(tf->on + tf->rq + tf->lock_ns);
+		f->want_ns += tf->on + tf->rq + tf->lock_ns;
 	}
 }
 
 static void gather_threads(struct facts *f)
 {
 	const struct model *m = f->m;
-	struct thread_facts *tf = calloc(m->nthreads ? m->nthreads : 1, sizeof(*tf));
-	uint32_t *tg = calloc(3 * (size_t)(m->nthreads ? m->nthreads : 1), sizeof(*tg));
+	struct thread_facts *tf = xcalloc(m->nthreads ? m->nthreads : 1, sizeof(*tf));
+	/* tgids of the pool, CPU and wanting threads, to count their processes */
+	uint32_t *tg = xcalloc(3 * (size_t)(m->nthreads ? m->nthreads : 1), sizeof(*tg));
 
-	if (!tf || !tg) { /* an unknown answer beats a crash in the report */
-		free(tf);
-		free(tg);
-		return;
-	}
 	attribute_futex(m, tf);
 	for (uint32_t i = 0; i < m->nthreads; i++) {
 		classify_thread(m, &m->threads[i], &tf[i]);
@@ -384,7 +446,8 @@ static void gather_threads(struct facts *f)
 	f->ncpu_procs = distinct(tg + m->nthreads, f->ncpu);
 	f->nwant_procs = distinct(tg + 2 * m->nthreads, f->nwant);
 	f->demand = ratio(f->cpu_on + f->cpu_rq, m->wall_ns);
-	f->want = ratio(f->want, m->wall_ns);
+	f->alive = ratio(f->cpu_life, m->wall_ns);
+	f->want = ratio(f->want_ns, m->wall_ns);
 	free(tf);
 	free(tg);
 }
@@ -506,7 +569,6 @@ static void gather(const struct model *m, struct facts *f)
 	memset(f, 0, sizeof(*f));
 	f->m = m;
 	f->cores = m->nr_cpus;
-	f->wall_s = m->wall_ns / NS_PER_S;
 	gather_threads(f);
 	gather_stacks(f);
 	for (uint32_t k = 0; k < m->nlocks && !f->lock; k++)
@@ -536,9 +598,9 @@ static double confidence(const struct facts *f, double margin)
 	double c = 0.5 + 0.45 * margin;
 
 	if (f->m->dropped)
-		c -= 0.2;
+		c -= TH.cost_dropped;
 	if (f->m->wall_ns < TH.short_trace_ns)
-		c -= 0.15;
+		c -= TH.cost_short;
 	return c < 0.05 ? 0.05 : c > 0.99 ? 0.99 : c;
 }
 
@@ -566,7 +628,7 @@ static bool try_empty(const struct facts *f, struct diagnosis *d)
 	if (m->nthreads && m->wall_ns && m->thread_time_ns)
 		return false;
 	set_verdict(d, VERDICT_IDLE, "idle (nothing traced)", "idle");
-	d->confidence = 0.3;
+	d->confidence = TH.conf_empty;
 	say(d, "Nothing to diagnose: %u traced thread%s over a window of %.1f ms, no thread "
 	    "time measured. Check that the command ran and was traced.",
 	    m->nthreads, m->nthreads == 1 ? "" : "s", m->wall_ns / NS_PER_MS);
@@ -581,16 +643,18 @@ static bool try_oversubscribed(const struct facts *f, struct diagnosis *d)
 	double rq_share = ratio(f->cpu_rq, f->cpu_on + f->cpu_rq);
 	char w[64], p99[16];
 
-	if (f->ncpu <= (uint32_t)f->cores || f->demand < TH.oversub_demand * f->cores ||
+	/* demand never exceeds the threads alive, so more were alive than cores */
+	if (f->demand < TH.oversub_demand * f->cores ||
 	    (m->runq_p99_ns < TH.runq_slow_ns && rq_share < TH.runq_share_high))
 		return false;
 	set_verdict(d, VERDICT_OVERSUBSCRIBED, "oversubscribed, run-queue bound", "oversubscribed");
 	/* either long queues or a large queued share proves the point */
-	d->confidence = confidence(f, min_d(ramp(f->demand / f->cores, TH.oversub_demand, 3.0),
-					    max_d(ramp(rq_share, 0.3, 0.7),
+	d->confidence = confidence(f, min_d(ramp(f->demand / f->cores, TH.oversub_demand,
+						 TH.oversub_sure),
+					    max_d(ramp(rq_share, TH.runq_share_high, TH.runq_share_sure),
 						  ramp(m->runq_p99_ns, TH.runq_slow_ns,
-						       3.0 * TH.runq_slow_ns))));
-	say(d, "CPU-bound and run-queue bound: %s wanted a CPU at once, %.1f CPUs' worth on %d "
+						       TH.runq_slow_sure_ns))));
+	say(d, "CPU-bound and run-queue bound: %s wanted a CPU, %.1f at a time on average on %d "
 	    "cores (parallelism %.2f), and waited runnable for a core %.0f%% of that time; "
 	    "run-queue latency p99 %s (a scheduler slice is a few ms), %llu involuntary vs "
 	    "%llu voluntary switches, %llu migrations. More runnable threads than cores add "
@@ -621,8 +685,9 @@ static bool try_lock(const struct facts *f, struct diagnosis *d)
 		return false;
 	set_verdict(d, VERDICT_LOCK_SERIALIZED, "CPU-bound, serialized on a lock", "lock-serialized");
 	d->lock = l;
-	d->confidence = confidence(f, min_d(ramp(l->share_waiters, TH.lock_min_share, 0.3),
-					    ramp(got / cap, TH.lock_max_parallel, 0.5)));
+	d->confidence = confidence(f, min_d(ramp(l->share_waiters, TH.lock_min_share,
+						 TH.lock_share_sure),
+					    ramp(got / cap, TH.lock_max_parallel, TH.lock_parallel_sure)));
 	say(d, "Serialized on one lock: %s wanted to compute (on a CPU, runnable or waiting for "
 	    "the lock: %.2f CPUs' worth on %d cores) but ran only %.2f CPUs in parallel. Its %u "
 	    "waiter%s spent %.0f%% of %s time waiting in %.40s (process %s %u, futex 0x%llx: "
@@ -645,25 +710,34 @@ static bool try_lock(const struct facts *f, struct diagnosis *d)
 	return true;
 }
 
+/* Untraced tasks kept the cores busy while the CPU threads queued. */
+static bool shared_machine(const struct facts *f)
+{
+	return f->other_cpus >= TH.other_load_min &&
+	       ratio(f->cpu_rq, f->cpu_on + f->cpu_rq) >= TH.other_load_runq_min;
+}
+
 static void cpu_parallel_text(const struct facts *f, struct diagnosis *d)
 {
 	const struct model *m = f->m;
 	uint64_t life = f->cpu_on + f->cpu_rq;
 	char w[64], p99[16];
 
-	say(d, "%s wanted a CPU (on one or runnable) %.0f%% of %s time: %.2f CPUs' worth on "
-	    "%d cores, and ran %.2f in parallel; cores %.0f%% busy.",
-	    who(f->ncpu, f->ncpu_procs, w, sizeof(w)), pct(life, f->cpu_life),
+	say(d, "%s", who(f->ncpu, f->ncpu_procs, w, sizeof(w)));
+	if (f->ncpu > 1 && f->alive < TH.staggered_max * f->ncpu)
+		say(d, " (%.1f alive at a time)", f->alive);
+	say(d, " wanted a CPU (on one or runnable) %.0f%% of %s time: %.2f CPUs' worth on %d "
+	    "cores, and ran %.2f in parallel; cores %.0f%% busy.", pct(life, f->cpu_life),
 	    pl(f->ncpu, "its", "their"), f->demand, f->cores, ratio(f->cpu_on, m->wall_ns),
 	    m->busy_pct);
-	if (f->other_cpus >= TH.other_load_min && pct(f->cpu_rq, life) >= 10)
+	if (shared_machine(f))
 		say(d, " Untraced tasks took %.2f CPUs meanwhile: the %s waited %.0f%% of "
 		    "that time for a core (run-queue p99 %s).", f->other_cpus,
 		    pl(f->ncpu, "thread", "threads"),
 		    pct(f->cpu_rq, life), fmt_dur(m->runq_p99_ns, p99, sizeof(p99)));
-	if (f->ncpu < (uint32_t)f->cores)
-		say(d, " Only %u of %d cores %s wanted: more workers would use the rest.",
-		    f->ncpu, f->cores, pl(f->ncpu, "was", "were"));
+	if (f->demand <= f->cores - TH.spare_cores_min)
+		say(d, " Only %.1f of the %d cores were wanted: more workers running at once "
+		    "would use the rest.", f->demand, f->cores);
 	else
 		say(d, " The cores are the limit: more workers would not help.");
 	say(d, " Threads and processes both work for CPU-bound C code; an interpreter lock "
@@ -673,21 +747,25 @@ static void cpu_parallel_text(const struct facts *f, struct diagnosis *d)
 static bool try_cpu_parallel(const struct facts *f, struct diagnosis *d)
 {
 	const struct model *m = f->m;
-	double cap = min_d(f->ncpu, f->cores);
+	double cap = min_d(f->alive, f->cores);
 
-	if (!f->ncpu || f->demand < TH.parallel_min * cap ||
+	if (f->demand < TH.cpu_min_demand || f->demand < TH.parallel_min * cap ||
 	    f->cpu_on < TH.cpu_oncpu_min * m->oncpu_ns)
 		return false;
 	set_verdict(d, VERDICT_CPU_PARALLEL, f->ncpu == 1 ? "CPU-bound, one thread" :
-		    "CPU-bound, parallel", "cpu-parallel");
-	d->confidence = confidence(f, min_d(ramp(f->demand / cap, TH.parallel_min, 0.95),
-					    ramp(ratio(f->cpu_on, m->oncpu_ns), TH.cpu_oncpu_min, 0.9)));
+		    f->alive < TH.serial_alive_max ? "CPU-bound, one at a time" :
+		    "CPU-bound, parallel",
+		    "cpu-parallel");
+	d->confidence = confidence(f, min_d(ramp(f->demand / cap, TH.parallel_min, TH.parallel_sure),
+					    ramp(ratio(f->cpu_on, m->oncpu_ns), TH.cpu_oncpu_min,
+						 TH.cpu_oncpu_sure)));
 	/* others took the cores: the pool's own shape is clear, its speed less */
-	if (f->other_cpus >= TH.other_load_min && ratio(f->cpu_on, m->wall_ns) < 0.75 * f->demand)
-		d->confidence -= 0.1;
+	if (shared_machine(f))
+		d->confidence -= TH.cost_other_load;
 	cpu_parallel_text(f, d);
 	common_evidence(f, d);
 	evidence(d, "cpu_threads", f->ncpu, "threads");
+	evidence(d, "cpu_threads_alive", f->alive, "threads");
 	evidence(d, "want_cpu_pct", pct(f->cpu_on + f->cpu_rq, f->cpu_life), "%");
 	evidence(d, "busy_pct", m->busy_pct, "%");
 	evidence(d, "other_load_cpus", f->other_cpus, "cpus");
@@ -703,7 +781,7 @@ static void say_reasons(const struct facts *f, struct diagnosis *d, const char *
 	for (int i = 0; i < f->nreasons && shown < TOP_REASONS; i++) {
 		double share = pct(f->reasons[i].ns, f->block_ns);
 
-		if (share < 1)
+		if (share < REASON_MIN_PCT)
 			break;
 		if (shown)
 			say(d, ", %s (%.0f%%)", f->reasons[i].name, share);
@@ -734,10 +812,12 @@ static bool try_idle(const struct facts *f, struct diagnosis *d)
 	if (f->npool && !stacks_say(f, f->sleep_ns) && (stacks_say(f, f->io_ns) || !quiet))
 		return false;
 	set_verdict(d, VERDICT_IDLE, "idle", "idle");
-	d->confidence = confidence(f, min_d(ramp(on, TH.idle_max_oncpu, TH.idle_max_oncpu / 4),
+	d->confidence = confidence(f, min_d(ramp(on, TH.idle_max_oncpu, TH.idle_oncpu_sure),
 					    stacks_say(f, f->sleep_ns) ? 1 :
-					    max_d(ramp(rate, TH.idle_max_wait_rate, 1),
-						  ramp(f->pool_vol, TH.idle_max_waits, 2))));
+					    max_d(ramp(rate, TH.idle_max_wait_rate,
+						       TH.idle_wait_rate_sure),
+						  ramp(f->pool_vol, TH.idle_max_waits,
+						       TH.idle_waits_sure))));
 	if (!f->npool)
 		say(d, "Idle: all %u traced threads only waited on conditions (futex waits "
 		    "that were not contention) and did no work worth measuring.", f->nwaiters);
@@ -777,12 +857,12 @@ static bool try_io(const struct facts *f, struct diagnosis *d)
 	if (blocked < TH.io_min_blocked || on > TH.io_max_oncpu)
 		return false;
 	set_verdict(d, VERDICT_IO_BOUND, "IO-bound", "io-bound");
-	d->confidence = confidence(f, min_d(ramp(blocked, TH.io_min_blocked, 0.8),
-					    ramp(on, TH.io_max_oncpu, 0.1)));
+	d->confidence = confidence(f, min_d(ramp(blocked, TH.io_min_blocked, TH.io_blocked_sure),
+					    ramp(on, TH.io_max_oncpu, TH.io_oncpu_sure)));
 	/* without futex tracing lock waits look like IO; stacks showing
 	 * something else than IO weaken it too */
 	if (!f->m->snap->locks || (f->stacks && !stacks_say(f, f->io_ns)))
-		d->confidence -= 0.1;
+		d->confidence -= TH.cost_no_locks;
 	say(d, "IO-bound: %s spent %.0f%% of %s time blocked outside lock waits and %.1f%% "
 	    "on a CPU (parallelism %.2f of %d cores); %llu voluntary vs %llu involuntary "
 	    "switches.", who(f->npool, f->npool_procs, w, sizeof(w)), 100 * blocked,
@@ -814,7 +894,7 @@ static void mixed(const struct facts *f, struct diagnosis *d)
 	char w[64];
 
 	set_verdict(d, VERDICT_MIXED, "mixed", "mixed");
-	d->confidence = confidence(f, 0) - 0.1;
+	d->confidence = min_d(confidence(f, 0), TH.conf_mixed);
 	say(d, "Mixed: no single bottleneck. Of the time of %s, %.0f%% on a CPU, %.0f%% "
 	    "runnable waiting for a core, %.0f%% blocked (IO, sleep), %.0f%% in contended "
 	    "lock waits", who(f->npool, f->npool_procs, w, sizeof(w)),

@@ -1,0 +1,650 @@
+/* tests/unit/test_diagnose.c: the diagnosis on hand-made snapshots (no BPF):
+ * one run shape per verdict (CPU-parallel, lock-serialized, IO-bound with
+ * and without off-CPU stacks, oversubscribed, idle, mixed), the pool's
+ * waiting main thread left out, foreign load, edge cases (empty trace, zero
+ * wall time, one thread, dropped events), and the text and JSON outputs. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "check.h"
+#include "diagnose.h"
+
+#define MS 1000000ull
+#define START (1000 * MS)
+
+/* One traced thread: times in ms over its whole life (the window unless
+ * exit_ms), run-queue waits of about 2^rq_slot ns. */
+struct tspec {
+	uint32_t tid, tgid;
+	const char *comm;
+	uint64_t on_ms, rq_ms, off_ms, vol, invol;
+	int rq_slot;
+	uint64_t exit_ms;
+};
+
+static struct ps_snapshot snap;
+static struct model model;
+static struct diagnosis diag;
+
+/* A window of wall_ms on ncpu cores, busy_pct busy (any task) each; the
+ * traced threads' on-CPU time is spread evenly over the cores. */
+static void build(int ncpu, uint64_t wall_ms, double busy_pct, const struct tspec *t, int n)
+{
+	uint64_t on = 0;
+
+	memset(&snap, 0, sizeof(snap));
+	snap.start_ns = START;
+	snap.end_ns = START + wall_ms * MS;
+	snap.nr_cpus = ncpu;
+	snap.attach_mode = "tp_btf";
+	snap.locks = true;
+	snap.nthreads = n;
+	snap.threads = calloc(n ? n : 1, sizeof(struct ps_thread));
+	snap.thread_cpu_ns = calloc((n ? n : 1) * ncpu, sizeof(uint64_t));
+	snap.cpus = calloc(ncpu, sizeof(struct ps_cpu));
+	snap.migr = calloc(ncpu, sizeof(struct ps_cpu_migr));
+	for (int i = 0; i < n; i++) {
+		struct ps_thread *p = &snap.threads[i];
+
+		p->tid = t[i].tid;
+		p->tgid = t[i].tgid;
+		snprintf(p->comm, sizeof(p->comm), "%s", t[i].comm);
+		p->first_ns = START;
+		p->exit_ns = t[i].exit_ms ? START + t[i].exit_ms * MS : 0;
+		p->oncpu_ns = t[i].on_ms * MS;
+		p->runq_wait_ns = t[i].rq_ms * MS;
+		p->blocked_ns = t[i].off_ms * MS;
+		p->vol = t[i].vol;
+		p->invol = t[i].invol;
+		p->runq_count = t[i].vol + t[i].invol;
+		p->runq_hist[t[i].rq_slot] = (uint32_t)p->runq_count;
+		p->runq_max_ns = p->runq_count ? 2ull << t[i].rq_slot : 0;
+		for (int c = 0; c < ncpu; c++)
+			snap.thread_cpu_ns[i * ncpu + c] = p->oncpu_ns / ncpu;
+		on += p->oncpu_ns;
+	}
+	for (int c = 0; c < ncpu; c++) {
+		uint64_t busy = (uint64_t)(busy_pct / 100 * wall_ms * MS);
+
+		snap.cpus[c].traced_ns = on / ncpu;
+		snap.cpus[c].busy_ns = busy > on / ncpu ? busy : on / ncpu;
+	}
+}
+
+static char *xstrdup_t(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		abort();
+	return p;
+}
+
+/* A stack (names leaf first, as the kernel records them). */
+static int32_t add_stack(uint32_t tgid, bool user, const char *const *names, uint32_t n)
+{
+	struct ps_stack *st;
+
+	snap.stacks = realloc(snap.stacks, (snap.nstacks + 1) * sizeof(*snap.stacks));
+	st = &snap.stacks[snap.nstacks];
+	memset(st, 0, sizeof(*st));
+	st->id = (int32_t)snap.nstacks + 1;
+	st->tgid = user ? tgid : 0;
+	st->user = user;
+	st->nframes = n;
+	st->ips = calloc(n, sizeof(uint64_t));
+	st->names = calloc(n, sizeof(char *));
+	for (uint32_t k = 0; k < n; k++) {
+		st->ips[k] = 0x1000 + k;
+		st->names[k] = xstrdup_t(names[k]);
+	}
+	snap.nstacks++;
+	return st->id;
+}
+
+/* A futex wait aggregate of thread tid; busy_ms: the holder was active. */
+static void add_futex(uint32_t tgid, uint32_t tid, int32_t ustack, uint64_t uaddr, uint64_t waits,
+		      uint64_t wait_ms, uint64_t busy_ms)
+{
+	struct ps_futex_rec *r;
+
+	snap.futex_recs = realloc(snap.futex_recs, (snap.n_futex + 1) * sizeof(*r));
+	r = &snap.futex_recs[snap.n_futex++];
+	memset(r, 0, sizeof(*r));
+	r->key.tgid = tgid;
+	r->key.pid = tid;
+	r->key.ustack = ustack;
+	r->key.uaddr = uaddr;
+	r->st.waits = waits;
+	r->st.wait_ns = wait_ms * MS;
+	r->st.busy_ns = busy_ms * MS;
+	r->st.max_ns = wait_ms * MS;
+	r->st.waker_ustack = -1;
+}
+
+/* Off-CPU time of thread tid in the syscall whose kernel stack is kframes. */
+static void add_offcpu(uint32_t tgid, uint32_t tid, const char *const *kframes, uint32_t n,
+		       uint64_t ms, uint64_t count)
+{
+	struct ps_stack_rec *r;
+	int32_t k = add_stack(0, false, kframes, n);
+
+	snap.offcpu = true;
+	snap.offcpu_recs = realloc(snap.offcpu_recs, (snap.n_offcpu + 1) * sizeof(*r));
+	r = &snap.offcpu_recs[snap.n_offcpu++];
+	memset(r, 0, sizeof(*r));
+	r->key.tgid = tgid;
+	r->key.pid = tid;
+	r->key.ustack = -1;
+	r->key.kstack = k;
+	r->val.value = ms * MS;
+	r->val.count = count;
+}
+
+static const char *const cond_wait[] = { "__futex_abstimed_wait_common", "threadpool_run",
+					  "pool_run", "main" };
+static const char *const gil_wait[] = { "__futex_abstimed_wait_common", "gil_acquire",
+					 "square_task", "threadpool_worker", "start_thread" };
+static const char *const poll_k[] = { "__schedule_[k]", "schedule_[k]",
+				       "schedule_hrtimeout_range_clock_[k]", "do_sys_poll_[k]",
+				       "__x64_sys_poll_[k]", "do_syscall_64_[k]",
+				       "entry_SYSCALL_64_after_hwframe_[k]" };
+static const char *const recv_k[] = { "__schedule_[k]", "schedule_[k]", "sock_recvmsg_[k]",
+				       "__x64_sys_recvfrom_[k]", "do_syscall_64_[k]",
+				       "entry_SYSCALL_64_after_hwframe_[k]" };
+static const char *const sleep_k[] = { "__schedule_[k]", "schedule_[k]", "do_nanosleep_[k]",
+					"hrtimer_nanosleep_[k]", "__x64_sys_clock_nanosleep_[k]",
+					"do_syscall_64_[k]", "entry_SYSCALL_64_after_hwframe_[k]" };
+static const char *const preempt_k[] = { "__schedule_[k]", "schedule_[k]",
+					  "irqentry_exit_to_user_mode_[k]",
+					  "asm_sysvec_apic_timer_interrupt_[k]" };
+
+static void run(void)
+{
+	model_build(&snap, &model);
+	diagnose(&model, &diag);
+}
+
+static void done(void)
+{
+	model_free(&model);
+	snapshot_free(&snap);
+}
+
+static double ev(const char *name)
+{
+	for (int i = 0; i < diag.nev; i++)
+		if (!strcmp(diag.ev[i].name, name))
+			return diag.ev[i].value;
+	return NAN;
+}
+
+/* Whether the paragraph says phrase (wherever the wrap broke its lines). */
+static bool has(const char *phrase)
+{
+	char flat[sizeof(diag.text)];
+
+	snprintf(flat, sizeof(flat), "%s", diag.text);
+	for (char *p = flat; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	return strstr(flat, phrase) != NULL;
+}
+
+static bool key_is(const char *key)
+{
+	return diag.key && !strcmp(diag.key, key);
+}
+
+static int widest_line(const char *s)
+{
+	int w = 0, cur = 0;
+
+	for (; *s; s++) {
+		if (*s == '\n') {
+			cur = 0;
+			continue;
+		}
+		if (++cur > w)
+			w = cur;
+	}
+	return w;
+}
+
+/* What every diagnosis must satisfy, whatever the verdict. */
+static void check_common(const char *what)
+{
+	char name[128];
+	bool unique = true, finite = true;
+
+	for (int i = 0; i < diag.nev; i++) {
+		finite &= isfinite(diag.ev[i].value) && diag.ev[i].name && diag.ev[i].unit;
+		for (int k = 0; k < i; k++)
+			unique &= strcmp(diag.ev[i].name, diag.ev[k].name) != 0;
+	}
+	snprintf(name, sizeof(name), "%s: confidence in 0..1 with a word, label, key and text", what);
+	CHECK(name, diag.confidence >= 0 && diag.confidence <= 1 && diag.label && diag.key &&
+	      strlen(diag.text) > 40 && diagnose_confidence_word(diag.confidence),
+	      "confidence %f label %s text '%s'", diag.confidence, diag.label, diag.text);
+	snprintf(name, sizeof(name), "%s: text wrapped to 78 columns", what);
+	CHECK(name, widest_line(diag.text) <= 78, "widest %d:\n%s", widest_line(diag.text), diag.text);
+	snprintf(name, sizeof(name), "%s: evidence present, finite, names unique", what);
+	CHECK(name, diag.nev > 0 && diag.nev <= DIAG_MAX_EVIDENCE && unique && finite, "nev %d", diag.nev);
+}
+
+/* 2 CPU-bound workers on 2 cores; the main thread waits for their results
+ * on a condition variable (awaiting-work, not contention). */
+static void build_cpu_pool(bool foreign_load, bool locks)
+{
+	uint64_t on = foreign_load ? 400 : 960, rq = foreign_load ? 590 : 30;
+	struct tspec t[] = {
+		{ 100, 100, "pool", 2, 1, 997, 12, 1, 12, 0 },
+		{ 101, 100, "pool", on, rq, 10, 2, 300, 22, 0 },
+		{ 102, 100, "pool", on, rq, 10, 2, 300, 22, 0 },
+	};
+
+	build(2, 1000, 100, t, 3);
+	snap.locks = locks;
+	if (locks)
+		add_futex(100, 100, add_stack(100, true, cond_wait, 4), 0x7000, 6, 995, 950);
+}
+
+static void test_cpu_parallel(void)
+{
+	build_cpu_pool(false, true);
+	run();
+	check_common("cpu-parallel");
+	CHECK("cpu-parallel: 2 busy workers on 2 cores are CPU-bound and parallel",
+	      key_is("cpu-parallel") && diag.verdict == VERDICT_CPU_PARALLEL, "got %s: %s", diag.key,
+	      diag.text);
+	CHECK("cpu-parallel: the waiting main thread is not counted as a worker",
+	      ev("cpu_threads") == 2, "cpu_threads %f", ev("cpu_threads"));
+	CHECK("cpu-parallel: parallelism and demand near 2 are the evidence",
+	      ev("parallelism") > 1.9 && ev("cpu_demand") > 1.95 && ev("cores") == 2,
+	      "parallelism %f demand %f", ev("parallelism"), ev("cpu_demand"));
+	CHECK("cpu-parallel: high confidence", diag.confidence >= 0.75, "%f", diag.confidence);
+	CHECK("cpu-parallel: says threads and processes both work, and the GIL caveat",
+	      has("Threads and processes both work") && has("GIL"),
+	      "%s", diag.text);
+	CHECK("cpu-parallel: no lock named", diag.lock == NULL, "lock %p", (void *)diag.lock);
+	done();
+}
+
+static void test_cpu_foreign_load(void)
+{
+	build_cpu_pool(true, true);
+	run();
+	check_common("cpu-parallel, shared machine");
+	CHECK("cpu-parallel on a shared machine: still CPU-parallel when untraced tasks take the "
+	      "cores (2 threads wanting 2 cores is not oversubscription)",
+	      key_is("cpu-parallel"), "got %s: %s", diag.key, diag.text);
+	CHECK("cpu-parallel on a shared machine: the untraced load is named with its CPUs",
+	      has("Untraced tasks took 1.20 CPUs") && ev("other_load_cpus") > 1.1,
+	      "%s", diag.text);
+	done();
+}
+
+static void test_cpu_no_locks(void)
+{
+	build_cpu_pool(false, false);
+	run();
+	CHECK("cpu-parallel without futex tracing: the idle main thread does not hide the workers",
+	      key_is("cpu-parallel"), "got %s: %s", diag.key, diag.text);
+	done();
+}
+
+static void test_one_thread(void)
+{
+	struct tspec t[] = { { 300, 300, "crunch", 980, 15, 5, 3, 40, 20, 0 } };
+
+	build(2, 1000, 50, t, 1);
+	run();
+	check_common("one thread");
+	CHECK("one CPU-bound thread: CPU-parallel for its one worker, labelled as one thread",
+	      key_is("cpu-parallel") && !strcmp(diag.label, "CPU-bound, one thread"), "got %s / %s",
+	      diag.key, diag.label);
+	CHECK("one CPU-bound thread: says the other core was left unused",
+	      has("Only 1.0 of the 2 cores were wanted"), "%s", diag.text);
+	done();
+}
+
+/* sh -c 'for ...; do crunch; done': one CPU-bound process after another
+ * while the shell waits; then a short burst before a long sleep. */
+static void test_sequential(void)
+{
+	struct tspec t[7] = { { 310, 310, "sh", 2, 1, 997, 7, 0, 12, 0 } };
+
+	for (int i = 1; i < 7; i++)
+		t[i] = (struct tspec){ 310 + i, 310 + i, "crunch", 160, 5, 1, 1, 30, 20, 0 };
+	build(2, 1000, 55, t, 7);
+	for (int i = 1; i < 7; i++) {
+		snap.threads[i].first_ns = START + (i - 1) * 166 * MS;
+		snap.threads[i].exit_ns = START + i * 166 * MS;
+	}
+	run();
+	check_common("one at a time");
+	CHECK("sequential CPU-bound processes: CPU-bound one at a time, not mixed",
+	      key_is("cpu-parallel") && !strcmp(diag.label, "CPU-bound, one at a time") &&
+	      ev("cpu_threads") == 6 && ev("cpu_threads_alive") < 1.05, "got %s / %s: %s",
+	      diag.key, diag.label, diag.text);
+	CHECK("sequential CPU-bound processes: says how many ran at a time and that cores idled",
+	      has("(1.0 alive at a time)") && has("Only 1.0 of the 2 cores"), "%s", diag.text);
+	done();
+
+	struct tspec b[] = { { 320, 320, "burst", 60, 2, 938, 3, 5, 12, 0 },
+			     { 321, 321, "gzip", 50, 2, 0, 1, 5, 12, 52 } };
+	build(2, 1000, 10, b, 2);
+	run();
+	CHECK("a 50 ms CPU burst in a 1 s mostly sleeping run is not CPU-bound",
+	      !key_is("cpu-parallel") && !key_is("oversubscribed"), "got %s: %s", diag.key,
+	      diag.text);
+	done();
+}
+
+/* gil-threads: 2 workers take turns behind one lock; each computes half the
+ * time and waits on the lock the other half while the holder runs. */
+static void build_gil(int ncpu)
+{
+	struct tspec t[] = {
+		{ 200, 200, "gil", 1, 1, 998, 9, 0, 12, 0 },
+		{ 201, 200, "gil", 480, 40, 480, 300, 200, 20, 0 },
+		{ 202, 200, "gil", 480, 40, 480, 300, 200, 20, 0 },
+	};
+	int32_t gil;
+
+	build(ncpu, 1000, 100, t, 3);
+	add_futex(200, 200, add_stack(200, true, cond_wait, 4), 0x7000, 6, 995, 5);
+	gil = add_stack(200, true, gil_wait, 5);
+	add_futex(200, 201, gil, 0x55550000, 200, 470, 470);
+	add_futex(200, 202, gil, 0x55550000, 200, 470, 470);
+	add_futex(200, 202, gil, 0x55550004, 5, 4, 4);
+}
+
+static void test_lock_serialized(void)
+{
+	build_gil(2);
+	run();
+	check_common("lock-serialized");
+	CHECK("lock-serialized: 2 threads taking turns behind one lock on 2 cores",
+	      key_is("lock-serialized") && diag.verdict == VERDICT_LOCK_SERIALIZED, "got %s: %s",
+	      diag.key, diag.text);
+	CHECK("lock-serialized: the lock is named by its caller, process and address",
+	      diag.lock && diag.lock->caller && !strcmp(diag.lock->caller, "gil_acquire") &&
+	      has("gil_acquire") && has("0x55550000") &&
+	      has("gil 200"), "%s", diag.text);
+	CHECK("lock-serialized: the waiters' share of time on the lock is the evidence",
+	      ev("lock_share_pct") > 40 && ev("lock_share_pct") < 55 && ev("lock_waiters") == 2,
+	      "share %f waiters %f", ev("lock_share_pct"), ev("lock_waiters"));
+	CHECK("lock-serialized: says processes (or releasing the lock) would help",
+	      has("processes") && has("releasing the lock"), "%s",
+	      diag.text);
+	done();
+}
+
+static void test_lock_one_core(void)
+{
+	build_gil(1);
+	run();
+	CHECK("lock on 1 core: nothing to serialize, so not lock-serialized",
+	      !key_is("lock-serialized"), "got %s: %s", diag.key, diag.text);
+	done();
+}
+
+/* io-threads: 10 workers blocked in poll most of the time, a single-threaded
+ * server process, the main thread waiting on the queue's condition. */
+static void build_io(bool stacks)
+{
+	struct tspec t[12] = {
+		{ 400, 400, "io", 9, 1, 990, 30, 2, 14, 0 },
+		{ 411, 411, "httpd-sim", 2, 1, 997, 60, 5, 14, 0 },
+	};
+
+	for (int i = 2; i < 12; i++)
+		t[i] = (struct tspec){ 400 + i - 1, 400, "io", 1, 1, 998, 21, 1, 14, 0 };
+	build(2, 1000, 5, t, 12);
+	add_futex(400, 400, add_stack(400, true, cond_wait, 4), 0x7000, 30, 985, 10);
+	if (!stacks)
+		return;
+	for (int i = 2; i < 12; i++) {
+		add_offcpu(400, t[i].tid, poll_k, 7, 900, 20);
+		add_offcpu(400, t[i].tid, recv_k, 6, 90, 4);
+		add_offcpu(400, t[i].tid, preempt_k, 4, 30, 1);
+	}
+	add_offcpu(411, 411, poll_k, 7, 990, 60);
+}
+
+static void test_io(void)
+{
+	build_io(false);
+	run();
+	check_common("io-bound");
+	CHECK("io-bound: threads blocked outside locks with little CPU", key_is("io-bound") &&
+	      diag.verdict == VERDICT_IO_BOUND, "got %s: %s", diag.key, diag.text);
+	CHECK("io-bound: the server process counts, the waiting main thread does not",
+	      ev("io_threads") == 11 && has("in 2 processes") &&
+	      has("1 more thread only waited"), "io_threads %f: %s",
+	      ev("io_threads"), diag.text);
+	CHECK("io-bound without stacks: suggests --stacks offcpu",
+	      has("--stacks offcpu"), "%s", diag.text);
+	CHECK("io-bound: says more threads or async IO help, processes do not",
+	      has("more threads or async IO") && has("processes would not help"),
+	      "%s", diag.text);
+	done();
+
+	build_io(true);
+	run();
+	check_common("io-bound, stacks");
+	CHECK("io-bound with stacks: names where they block, preemptions left out",
+	      key_is("io-bound") && has("poll (") && has("recvfrom (") &&
+	      !has("irqentry") && !has("--stacks offcpu"), "%s", diag.text);
+	CHECK("io-bound with stacks: the top blocking syscall's share is evidence",
+	      ev("top_block_pct") > 85 && ev("top_block_pct") < 95, "top %f", ev("top_block_pct"));
+	done();
+}
+
+/* oversubscribed -w 16: 16 CPU-bound threads on 2 cores. */
+static void test_oversubscribed(void)
+{
+	struct tspec t[17] = { { 500, 500, "over", 2, 10, 988, 30, 3, 22, 0 } };
+
+	for (int i = 1; i < 17; i++)
+		t[i] = (struct tspec){ 500 + i, 500, "over", 122, 875, 3, 1, 150, 26, 0 };
+	build(2, 1000, 100, t, 17);
+	add_futex(500, 500, add_stack(500, true, cond_wait, 4), 0x7000, 16, 985, 30);
+	run();
+	check_common("oversubscribed");
+	CHECK("oversubscribed: 16 CPU threads on 2 cores are run-queue bound",
+	      key_is("oversubscribed") && diag.verdict == VERDICT_OVERSUBSCRIBED, "got %s: %s",
+	      diag.key, diag.text);
+	CHECK("oversubscribed: says it is CPU-bound as well", has("CPU-bound"), "%s",
+	      diag.text);
+	CHECK("oversubscribed: run-queue p99, runq share and involuntary switches are evidence",
+	      ev("runq_p99_ms") > 10 && ev("runq_share_pct") > 80 && ev("invol") == 16 * 150 + 3 &&
+	      ev("cpu_threads") == 16, "p99 %f share %f invol %f", ev("runq_p99_ms"),
+	      ev("runq_share_pct"), ev("invol"));
+	CHECK("oversubscribed: recommends about one worker per core",
+	      has("use about 2 workers"), "%s", diag.text);
+	done();
+}
+
+static void test_idle(void)
+{
+	struct tspec t[] = { { 600, 600, "sleep", 1, 0, 999, 3, 1, 12, 0 } };
+
+	build(2, 1000, 3, t, 1);
+	run();
+	check_common("idle");
+	CHECK("idle: sleep 1 (one thread blocked the whole time) is idle, not CPU-bound",
+	      key_is("idle") && diag.verdict == VERDICT_IDLE, "got %s: %s", diag.key, diag.text);
+	CHECK("idle: high confidence", diag.confidence >= 0.75, "%f", diag.confidence);
+	CHECK("idle: singular grammar for one thread", has("was blocked") &&
+	      has("of its time"), "%s", diag.text);
+	done();
+
+	/* a loop of short sleeps wakes often, but its stacks say it sleeps */
+	struct tspec p[] = { { 601, 601, "poller", 5, 1, 994, 200, 2, 12, 0 } };
+	build(2, 1000, 3, p, 1);
+	add_offcpu(601, 601, sleep_k, 7, 990, 200);
+	run();
+	CHECK("idle: frequent wakeups in nanosleep are still idle (stacks decide)",
+	      key_is("idle") && has("clock_nanosleep"), "got %s: %s", diag.key,
+	      diag.text);
+	done();
+
+	/* the same wake rate without stacks looks like IO */
+	build(2, 1000, 3, p, 1);
+	run();
+	CHECK("idle vs IO: 200 wakeups a second without stacks is IO-bound, not idle",
+	      key_is("io-bound"), "got %s: %s", diag.key, diag.text);
+	done();
+}
+
+static void test_mixed(void)
+{
+	struct tspec t[] = {
+		{ 700, 700, "mix", 400, 20, 580, 200, 10, 14, 0 },
+		{ 701, 700, "mix", 400, 20, 580, 200, 10, 14, 0 },
+	};
+
+	build(2, 1000, 45, t, 2);
+	run();
+	check_common("mixed");
+	CHECK("mixed: threads computing 40% and blocked 58% have no single bottleneck",
+	      key_is("mixed") && diag.verdict == VERDICT_MIXED, "got %s: %s", diag.key, diag.text);
+	CHECK("mixed: gives the time shares and low confidence",
+	      has("40% on a CPU") && has("58% blocked") &&
+	      diag.confidence < 0.5, "conf %f: %s", diag.confidence, diag.text);
+	done();
+}
+
+static void test_edges(void)
+{
+	build(2, 1000, 0, NULL, 0);
+	run();
+	CHECK("empty trace: idle with low confidence, no crash", key_is("idle") &&
+	      diag.confidence < 0.5 && has("Nothing to diagnose"), "got %s %f: %s",
+	      diag.key, diag.confidence, diag.text);
+	done();
+
+	struct tspec t[] = { { 800, 800, "x", 0, 0, 0, 0, 0, 0, 0 } };
+	build(2, 0, 0, t, 1);
+	run();
+	CHECK("zero wall time: idle with low confidence, finite numbers", key_is("idle") &&
+	      diag.confidence < 0.5 && isfinite(ev("wall_ms")), "got %s %f: %s", diag.key,
+	      diag.confidence, diag.text);
+	done();
+
+	/* dropped events make any verdict less sure, and say so */
+	double clean;
+	build_cpu_pool(false, true);
+	run();
+	clean = diag.confidence;
+	done();
+	build_cpu_pool(false, true);
+	snap.drops.no_slot_events = 12;
+	run();
+	CHECK("dropped events: lower confidence and a warning in the text",
+	      diag.confidence < clean && has("dropped (12)"), "%f vs %f: %s",
+	      diag.confidence, clean, diag.text);
+	done();
+
+	/* a 30 ms trace: few events decide the shares */
+	struct tspec s[] = { { 900, 900, "short", 29, 0, 1, 1, 2, 10, 0 } };
+	build(2, 30, 50, s, 1);
+	run();
+	CHECK("short trace: says so and lowers confidence", has("only 30 ms") &&
+	      diag.confidence < 0.9, "%f: %s", diag.confidence, diag.text);
+	done();
+}
+
+static char *capture_print(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	diagnose_print(f, &diag);
+	fclose(f);
+	return buf;
+}
+
+static void test_print(void)
+{
+	build_gil(2);
+	run();
+	char *out = capture_print();
+	CHECK("print: header line with label and confidence",
+	      !strncmp(out, "\nDIAGNOSIS  CPU-bound, serialized on a lock (confidence 0.", 57) &&
+	      strstr(out, ", high)\n  Serialized on one lock"), "%s", out);
+	CHECK("print: paragraph indented, fits 80 columns", widest_line(out) <= 80 &&
+	      !strstr(out, "\n\n  ") && strstr(out, "\n  "), "%s", out);
+	free(out);
+	done();
+}
+
+/* diagnose_json inside an object, parsed by python3. */
+static int json_check(const char *python_asserts)
+{
+	char path[] = "/tmp/poolscope-diag-XXXXXX", cmd[2048];
+	int fd = mkstemp(path), rc;
+	FILE *f = fdopen(fd, "w");
+	struct json j;
+
+	json_init(&j, f, true);
+	json_object_begin(&j);
+	json_kv_u64(&j, "before", 1);
+	diagnose_json(&j, &diag);
+	json_object_end(&j);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); "
+		 "d=r[\"diagnosis\"]; %s' %s", python_asserts, path);
+	rc = system(cmd);
+	if (rc == 0)
+		unlink(path);
+	return rc;
+}
+
+static void test_json(void)
+{
+	build_gil(2);
+	run();
+	CHECK("json: key, verdict, label, confidence, one-line text, evidence object, lock",
+	      json_check("assert r[\"before\"]==1; assert d[\"key\"]==\"lock-serialized\"; "
+			 "assert d[\"verdict\"]==d[\"key\"]; assert d[\"label\"]; "
+			 "assert 0<=d[\"confidence\"]<=1; assert d[\"confidence_word\"]==\"high\"; "
+			 "assert \"\\n\" not in d[\"text\"] and \"gil_acquire\" in d[\"text\"]; "
+			 "assert d[\"evidence\"][\"lock_waiters\"]==2; "
+			 "assert d[\"lock\"][\"caller\"]==\"gil_acquire\"; "
+			 "assert d[\"lock\"][\"tgid\"]==200; assert d[\"lock\"][\"waiters\"]==2; "
+			 "assert d[\"lock\"][\"addrs\"][0]==0x55550000") == 0,
+	      "python3 check failed");
+	done();
+
+	build_io(true);
+	run();
+	CHECK("json: lock is null when no lock is named",
+	      json_check("assert d[\"key\"]==\"io-bound\"; assert d[\"lock\"] is None; "
+			 "assert d[\"evidence\"][\"io_threads\"]==11") == 0,
+	      "python3 check failed");
+	done();
+}
+
+int main(void)
+{
+	test_cpu_parallel();
+	test_cpu_foreign_load();
+	test_cpu_no_locks();
+	test_one_thread();
+	test_sequential();
+	test_lock_serialized();
+	test_lock_one_core();
+	test_io();
+	test_oversubscribed();
+	test_idle();
+	test_mixed();
+	test_edges();
+	test_print();
+	test_json();
+	return check_failures() != 0;
+}
