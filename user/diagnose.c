@@ -34,9 +34,6 @@
 #define MAX_REASONS 32   /* distinct blocking syscalls kept from off-CPU stacks */
 #define TOP_REASONS 3    /* of which the text names ... */
 #define REASON_MIN_PCT 1 /* ... if they hold 1% of the blocked time or more */
-/* futex words this close belong to one lock object, as model_stacks.c
- * merges them (a glibc pthread_cond_t is 48 bytes, a pthread_mutex_t 40) */
-#define LOCK_OBJECT_BYTES 64
 
 /* Every threshold of the classification and of its confidence. A verdict's
  * confidence grows from 0.5, with its deciding numbers just at their
@@ -240,11 +237,6 @@ static double ramp(double x, double lo, double hi)
 	return r < 0 ? 0 : r > 1 ? 1 : r;
 }
 
-static bool same_str(const char *a, const char *b)
-{
-	return !strcmp(a ? a : "", b ? b : "");
-}
-
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -320,63 +312,6 @@ static void wrap(char *s, int cols)
 
 /* --- per-thread facts ---------------------------------------------------- */
 
-static bool has_addr(const struct lock_summary *l, uint64_t uaddr)
-{
-	for (uint32_t a = 0; a < l->naddrs; a++)
-		if (l->addrs[a] == uaddr)
-			return true;
-	return false;
-}
-
-/* The lock a futex record was merged into: same process, same waiting
- * function, one of its addresses, or else an address within one lock object
- * of its first (model_build_locks merges that way, keeping 4 addresses). */
-static const struct lock_summary *lock_of(const struct model *m, const struct ps_futex_rec *r)
-{
-	const char *caller = stack_caller(m->snap, r->key.ustack, r->key.tgid);
-	const struct lock_summary *near = NULL;
-
-	for (uint32_t k = 0; k < m->nlocks; k++) {
-		const struct lock_summary *l = &m->locks[k];
-
-		if (l->tgid != r->key.tgid || !same_str(l->caller, caller))
-			continue;
-		if (has_addr(l, r->key.uaddr))
-			return l;
-		if (!near && l->naddrs &&
-		    r->key.uaddr - l->addrs[0] + LOCK_OBJECT_BYTES < 2 * LOCK_OBJECT_BYTES)
-			near = l;
-	}
-	return near;
-}
-
-static int32_t thread_index(const struct model *m, uint32_t tgid, uint32_t tid)
-{
-	for (uint32_t i = 0; i < m->nthreads; i++)
-		if (m->threads[i].t->tid == tid && m->threads[i].t->tgid == tgid)
-			return (int32_t)i;
-	return -1;
-}
-
-/* Split each thread's futex wait time into contended and other waits. */
-static void attribute_futex(const struct model *m, struct thread_facts *tf)
-{
-	const struct ps_snapshot *s = m->snap;
-
-	for (uint32_t i = 0; i < s->n_futex; i++) {
-		const struct ps_futex_rec *r = &s->futex_recs[i];
-		const struct lock_summary *l = lock_of(m, r);
-		int32_t t = thread_index(m, r->key.tgid, r->key.pid);
-
-		if (t < 0)
-			continue;
-		if (l && l->cls == LOCK_CONTENDED)
-			tf[t].lock_ns += r->st.wait_ns;
-		else
-			tf[t].cond_ns += r->st.wait_ns;
-	}
-}
-
 static void classify_thread(const struct model *m, const struct thread_summary *ts,
 			    struct thread_facts *tf)
 {
@@ -386,6 +321,8 @@ static void classify_thread(const struct model *m, const struct thread_summary *
 	tf->on = ts->t->oncpu_ns;
 	tf->rq = ts->t->runq_wait_ns;
 	tf->off = ts->offcpu_ns;
+	tf->lock_ns = ts->lock_wait_ns;
+	tf->cond_ns = ts->other_wait_ns;
 	/* futex waits are measured from the syscall, off-CPU time from the
 	 * switch: never let them exceed the blocked time */
 	if (tf->lock_ns > tf->off)
@@ -437,7 +374,6 @@ static void gather_threads(struct facts *f)
 	/* tgids of the pool, CPU and wanting threads, to count their processes */
 	uint32_t *tg = xcalloc(3 * (size_t)(m->nthreads ? m->nthreads : 1), sizeof(*tg));
 
-	attribute_futex(m, tf);
 	for (uint32_t i = 0; i < m->nthreads; i++) {
 		classify_thread(m, &m->threads[i], &tf[i]);
 		add_thread(f, &m->threads[i], &tf[i], tg, tg + m->nthreads, tg + 2 * m->nthreads);

@@ -22,6 +22,8 @@ struct thread_summary {
 	uint64_t offcpu_ns;                 /* blocked, not runnable */
 	uint64_t runq_p50_ns, runq_p99_ns;
 	uint64_t lifetime_ns;               /* within the trace window */
+	uint64_t lock_wait_ns;              /* futex waits on contended locks */
+	uint64_t other_wait_ns;             /* other futex waits (results, join, queue) */
 };
 
 struct process_summary {

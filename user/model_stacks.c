@@ -41,15 +41,25 @@ static int cmp_lock(const void *a, const void *b)
 	return x->wait_ns < y->wait_ns ? 1 : x->wait_ns > y->wait_ns ? -1 : 0;
 }
 
+static struct thread_summary *thread_of_rec(struct model *m, const struct ps_futex_key *k)
+{
+	for (uint32_t i = 0; i < m->nthreads; i++)
+		if (m->threads[i].t->tid == k->pid && m->threads[i].t->tgid == k->tgid)
+			return &m->threads[i];
+	return NULL;
+}
+
 void model_build_locks(struct model *m)
 {
 	const struct ps_snapshot *s = m->snap;
 	uint32_t (*waiters)[MAX_WAITERS] = NULL;
+	uint32_t *lock_of;   /* record -> index of the lock it was merged into */
 
 	if (!s->n_futex)
 		return;
 	m->locks = xcalloc(s->n_futex, sizeof(*m->locks));
 	waiters = xcalloc(s->n_futex, sizeof(*waiters));
+	lock_of = xcalloc(s->n_futex, sizeof(*lock_of));
 	for (uint32_t i = 0; i < s->n_futex; i++) {
 		const struct ps_futex_rec *r = &s->futex_recs[i];
 		struct lock_summary *l = NULL;
@@ -85,6 +95,7 @@ void model_build_locks(struct model *m)
 			l->where_ns = r->st.wait_ns;
 			snprintf(l->where, sizeof(l->where), "%s", where);
 		}
+		lock_of[i] = l - m->locks;
 		bool seen = false;
 		for (uint32_t a = 0; a < l->naddrs; a++)
 			seen |= l->addrs[a] == r->key.uaddr;
@@ -134,6 +145,18 @@ void model_build_locks(struct model *m)
 			l->cls = LOCK_IDLE;
 		l->contended = l->cls == LOCK_CONTENDED;
 	}
+	/* each thread's futex time: on contended locks, or other waits */
+	for (uint32_t i = 0; i < s->n_futex; i++) {
+		struct thread_summary *ts = thread_of_rec(m, &s->futex_recs[i].key);
+
+		if (!ts)
+			continue;
+		if (m->locks[lock_of[i]].contended)
+			ts->lock_wait_ns += s->futex_recs[i].st.wait_ns;
+		else
+			ts->other_wait_ns += s->futex_recs[i].st.wait_ns;
+	}
+	free(lock_of);
 	free(waiters);
 	qsort(m->locks, m->nlocks, sizeof(*m->locks), cmp_lock);
 }
