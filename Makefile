@@ -18,7 +18,8 @@ VMLINUX_H := vmlinux/$(ARCH)/vmlinux.h
 # Debian packages the project needs (build, run, test). `make deps` installs the
 # missing ones only.
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcurl4-openssl-dev \
-            pkg-config make gcc linux-perf libxml2-utils procps python3
+            pkg-config make gcc linux-perf libxml2-utils procps python3 \
+            qemu-system-x86 busybox-static cpio
 
 PKG_CFLAGS := $(shell pkg-config --cflags libbpf libelf zlib 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz)
@@ -54,6 +55,7 @@ WORKLOAD_BINS :=
 -include workloads/workloads.mk
 -include tests/tests.mk
 -include tests/progs/progs.mk
+-include tests/kernel/kernel.mk
 workloads: $(WORKLOAD_BINS)
 unit: $(UNIT_BINS)
 

@@ -157,6 +157,12 @@ struct {
 	__type(value, struct ps_cpu_migr);
 } cpu_migr SEC(".maps");
 
+/* TIF_SIGPENDING in arch/<arch>/include/asm/thread_info.h */
+#if defined(__TARGET_ARCH_arm64)
+#define TIF_SIGPENDING_ 0
+#else
+#define TIF_SIGPENDING_ 2
+#endif
 /* TASK_DEAD in include/linux/sched.h (0x80 since 4.14) */
 #define TASK_DEAD_STATE 0x80
 
@@ -178,8 +184,12 @@ static __always_inline __u32 log2_u64(__u64 v)
 
 static __always_inline __u32 hist_slot(__u64 ns)
 {
-	__u32 s = log2_u64(ns);
+	__u64 s = log2_u64(ns);
 
+	/* Bound all 64 bits: the 6.1 verifier forgets a register entirely after
+	 * an OR with a non-constant operand, and a 32-bit compare would leave
+	 * the upper half unbounded for the histogram index. */
+	barrier_var(s);
 	return s < PS_HIST_SLOTS ? s : PS_HIST_SLOTS - 1;
 }
 
@@ -430,8 +440,11 @@ static __always_inline void handle_switch(void *ctx, bool preempt, struct task_s
 			pt->off_start = now;
 		}
 		/* As __schedule() counts nivcsw/nvcsw: a preemption, or a task
-		 * that was still runnable, is involuntary. */
-		if (preempt || prev_state == 0) {
+		 * that was still runnable, is involuntary. Since 6.16 a sleep cut
+		 * short by a pending signal reports prev_state 0 yet counts as
+		 * voluntary: tell it by the task's TIF_SIGPENDING. */
+		if (preempt || (prev_state == 0 &&
+				!(TASK_FIELD(btf, prev, thread_info.flags) & (1UL << TIF_SIGPENDING_)))) {
 			pt->invol++;
 			c->invol++;
 			pt->runnable_since = now;
