@@ -409,18 +409,18 @@ int cmd_attach(int argc, char **argv)
 		err = tracer_add_tid(ss.tracer, o.tids[i]);
 	if (err) {
 		ps_err("attach: cannot add the targets: %s", strerror(-err));
-		session_close(&ss);
+		session_close(&ss, NULL);
 		return EXIT_TRACE;
 	}
 	signal(SIGINT, on_stop);
 	signal(SIGTERM, on_stop);
 	if (tracer_start(ss.tracer)) {
-		session_close(&ss);
+		session_close(&ss, NULL);
 		return EXIT_TRACE;
 	}
 	if (!targets_alive(&o, &ss)) {
 		ps_err("attach: the target%s exited before tracing started", o.npids + o.ntids > 1 ? "s" : "");
-		session_close(&ss);
+		session_close(&ss, NULL);
 		return EXIT_TRACE;
 	}
 	start = mono_ns();
@@ -458,7 +458,7 @@ int cmd_attach(int argc, char **argv)
 	}
 	progress(ss.tracer, 0, true);
 	err = session_snapshot(&ss, &snap);
-	session_close(&ss);
+	session_close(&ss, err ? NULL : &snap);
 	if (err) {
 		ps_err("attach: cannot read the trace: %s", strerror(-err));
 		snapshot_free(&prev);

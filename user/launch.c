@@ -171,14 +171,14 @@ int launch_traced(const struct launch *l, struct ps_snapshot *snap, int *status_
 		close(go[1]);
 		close(errp[0]);
 		waitpid(pid, NULL, 0);
-		session_close(&ss);
+		session_close(&ss, NULL);
 		return EXIT_TRACE;
 	}
 	close(go[1]);
 
 	exited = wait_traced(&ss, pid, &status);
 	err = session_snapshot(&ss, snap);
-	session_close(&ss);
+	session_close(&ss, err ? NULL : snap);
 	int exec_err = 0;
 	if (read(errp[0], &exec_err, sizeof(exec_err)) != sizeof(exec_err))
 		exec_err = 0;

@@ -72,6 +72,7 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+	ps_mark_start();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

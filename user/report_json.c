@@ -275,6 +275,13 @@ void report_json(FILE *out, const struct model *m, const struct report_opts *o)
 	json_kv_u64(&j, "oncpu_full", d->oncpu_full);
 	json_kv_u64(&j, "futex_full", d->futex_full);
 	json_object_end(&j);
+	json_key(&j, "timing");
+	json_object_begin(&j);
+	json_kv_u64(&j, "setup_ns", s->timing.setup_ns);
+	json_kv_u64(&j, "detach_ns", s->timing.detach_ns);
+	json_kv_u64(&j, "map_bytes", s->timing.map_bytes);
+	json_kv_u64(&j, "peak_rss_kb", s->timing.peak_rss_kb);
+	json_object_end(&j);
 	json_key(&j, "features");
 	json_object_begin(&j);
 	json_kv_bool(&j, "locks", s->locks);

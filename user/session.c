@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 int session_open(struct session *s, const struct tracer_opts *opts)
@@ -87,9 +88,17 @@ int session_snapshot(struct session *s, struct ps_snapshot *snap)
 	return 0;
 }
 
-void session_close(struct session *s)
+void session_close(struct session *s, struct ps_snapshot *snap)
 {
+	uint64_t t0 = mono_ns();
+	struct rusage ru;
+
 	tracer_close(s->tracer);
+	if (snap) {
+		snap->timing.detach_ns = mono_ns() - t0;
+		if (getrusage(RUSAGE_SELF, &ru) == 0)
+			snap->timing.peak_rss_kb = ru.ru_maxrss;
+	}
 	symbolizer_free(s->sym);
 	free(s->procs);
 	memset(s, 0, sizeof(*s));

@@ -21,6 +21,8 @@ void session_poll(struct session *s);
 /* End the window: refresh maps of live processes, read everything, name the
  * stacks. The caller then closes. */
 int session_snapshot(struct session *s, struct ps_snapshot *snap);
-void session_close(struct session *s);
+/* Detach and free; when snap is given, record the detach time and peak RSS
+ * in it. */
+void session_close(struct session *s, struct ps_snapshot *snap);
 
 #endif

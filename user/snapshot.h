@@ -42,6 +42,14 @@ struct ps_snapshot {
 	uint32_t n_wake;
 	struct ps_stack *stacks;       /* every stack the records name */
 	uint32_t nstacks;
+
+	/* poolscope's own cost */
+	struct {
+		uint64_t setup_ns;     /* from poolscope's start to tracing active */
+		uint64_t detach_ns;    /* detaching and freeing the BPF objects */
+		uint64_t map_bytes;    /* kernel memory of the BPF maps (memlock) */
+		uint64_t peak_rss_kb;  /* poolscope's peak resident set */
+	} timing;
 };
 
 struct ps_stack_rec { struct ps_stack_key key; struct ps_stack_val val; };

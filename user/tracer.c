@@ -6,6 +6,7 @@
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <linux/perf_event.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
@@ -25,7 +26,7 @@ struct tracer {
 	size_t threads_mm_len;
 	const uint64_t *tcpu_mm;                /* mmapped `thread_cpu_ns` */
 	size_t tcpu_mm_len;
-	uint64_t start_ns;
+	uint64_t start_ns, active_ns;
 	bool locks_active;
 	struct bpf_link **perf_links;           /* nr_cpus on-CPU sampling events */
 	struct ps_cpu *cpu_buf;                 /* nr_cpus, scratch for reads */
@@ -314,6 +315,66 @@ static void record_sample(struct tracer *t, uint64_t now)
 	t->slice_end[t->nslices++] = now;
 }
 
+/* Syscall tracepoints (the futex programs) each wait for RCU grace periods
+ * when they are attached and detached: one after another that is ~60 ms
+ * each. Done in parallel threads, the grace periods overlap. */
+struct link_job {
+	struct bpf_program *prog;
+	struct bpf_link **link;
+	int err;
+};
+
+static void *attach_job(void *arg)
+{
+	struct link_job *j = arg;
+
+	*j->link = bpf_program__attach(j->prog);
+	j->err = *j->link ? 0 : -errno;
+	return NULL;
+}
+
+static void *detach_job(void *arg)
+{
+	struct link_job *j = arg;
+
+	bpf_link__destroy(*j->link);
+	*j->link = NULL;
+	return NULL;
+}
+
+/* Run fn over the loaded futex programs, one thread each. */
+static int futex_links_parallel(struct tracer *t, void *(*fn)(void *), bool attaching)
+{
+	struct bpf_object_skeleton *sk = t->skel->skeleton;
+	struct link_job jobs[16];
+	pthread_t th[16];
+	bool started[16] = { false };
+	int n = 0, err = 0;
+
+	for (int i = 0; i < sk->prog_cnt && n < 16; i++) {
+		struct bpf_program *prog = *sk->progs[i].prog;
+
+		if (strncmp(bpf_program__name(prog), "ps_futex", 8) || !bpf_program__autoload(prog))
+			continue;
+		if (!attaching && !*sk->progs[i].link)
+			continue;
+		jobs[n] = (struct link_job){ .prog = prog, .link = sk->progs[i].link };
+		started[n] = pthread_create(&th[n], NULL, fn, &jobs[n]) == 0;
+		if (!started[n])
+			fn(&jobs[n]);
+		n++;
+	}
+	for (int i = 0; i < n; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		if (attaching && jobs[i].err && !err) {
+			err = jobs[i].err;
+			ps_err("failed to attach %s: %s", bpf_program__section_name(jobs[i].prog), strerror(-err));
+		}
+	}
+	return err;
+}
+
 /* One software cpu-clock sampling event per CPU runs ps_oncpu. */
 static int attach_oncpu(struct tracer *t)
 {
@@ -353,6 +414,9 @@ int tracer_start(struct tracer *t)
 
 	t->start_ns = mono_ns();
 	t->skel->bss->trace_start_ns = t->start_ns;
+	/* the skeleton's attach skips programs that already have a link */
+	if (t->locks_active && (err = futex_links_parallel(t, attach_job, true)))
+		return err;
 	err = poolscope__attach(t->skel);
 	if (err) {
 		ps_err("failed to attach tracepoints: %s", strerror(-err));
@@ -361,7 +425,30 @@ int tracer_start(struct tracer *t)
 	if (t->opts.oncpu && (err = attach_oncpu(t)))
 		return err;
 	visit_every_cpu(t->nr_cpus);
+	t->active_ns = mono_ns();
 	return 0;
+}
+
+/* Kernel memory of the BPF maps, as the kernel charges it (fdinfo memlock). */
+static uint64_t map_bytes(struct tracer *t)
+{
+	struct bpf_map *map;
+	uint64_t total = 0;
+
+	bpf_object__for_each_map(map, t->skel->obj) {
+		char path[64], line[128];
+		unsigned long long v;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", bpf_map__fd(map));
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "memlock: %llu", &v) == 1)
+				total += v;
+		if (f)
+			fclose(f);
+	}
+	return total;
 }
 
 bool tracer_locks_active(const struct tracer *t)
@@ -569,6 +656,8 @@ int tracer_snapshot(struct tracer *t, struct ps_snapshot *s)
 		s->events += s->cpus[c].all_switches;
 	}
 	s->drops = t->skel->bss->drops;
+	s->timing.setup_ns = t->active_ns > ps_started_ns() ? t->active_ns - ps_started_ns() : 0;
+	s->timing.map_bytes = map_bytes(t);
 	for (uint32_t i = 0; i < n; i++)
 		s->events += s->threads[i].wakeups;
 	close_open_spans(s);
@@ -605,6 +694,8 @@ void tracer_close(struct tracer *t)
 	for (int c = 0; t->perf_links && c < t->nr_cpus; c++)
 		bpf_link__destroy(t->perf_links[c]);
 	free(t->perf_links);
+	if (t->skel && t->locks_active)
+		futex_links_parallel(t, detach_job, false);
 	poolscope__destroy(t->skel);
 	free(t->cpu_buf);
 	free(t->slice_end);

@@ -40,6 +40,18 @@ uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+static uint64_t started_ns;
+
+void ps_mark_start(void)
+{
+	started_ns = mono_ns();
+}
+
+uint64_t ps_started_ns(void)
+{
+	return started_ns;
+}
+
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;

@@ -14,6 +14,9 @@ void ps_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads. */
 uint64_t mono_ns(void);
+/* When poolscope started (main() marks it), for the setup time it reports. */
+void ps_mark_start(void);
+uint64_t ps_started_ns(void);
 
 /* Parse a whole decimal number in [min, max]; 0 or -EINVAL / -ERANGE. */
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
