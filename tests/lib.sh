@@ -21,6 +21,18 @@ check() {
 # Float comparison through awk: fcmp "1.7 > 1.5"
 fcmp() { awk "BEGIN { exit !($1) }"; }
 
+# no_programs_left NAME: after a test, no poolscope BPF program (ps_*) is
+# loaded (the kernel frees them after an RCU grace period: wait up to 2 s).
+no_programs_left() {
+	local left i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		left=$(bpftool prog show 2>/dev/null | grep -cE 'name ps_') || true
+		[ "$left" -eq 0 ] && break
+		sleep 0.2
+	done
+	check "$1: no BPF program left loaded" "bpftool prog show lists $left ps_* programs" [ "$left" -eq 0 ]
+}
+
 # Fresh scratch directory per test file, removed on exit.
 TMPD=$(mktemp -d /tmp/poolscope-test.XXXXXX)
 trap 'rm -rf "$TMPD"' EXIT

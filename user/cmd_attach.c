@@ -105,10 +105,11 @@ static int parse_ids(const char *arg, const char *what, int *ids, int *n)
 	return 0;
 }
 
-/* A process or thread is alive when it exists and is not a zombie. */
-static bool task_alive(int id)
+/* The part of /proc/ID/stat after the comm's ')' into buf, the comm into
+ * comm; false if there is no such task. */
+static bool read_stat(int id, char *buf, size_t len, char *comm, size_t clen, const char **rest)
 {
-	char path[64], buf[512], *p;
+	char path[64], *l, *r;
 	FILE *f;
 	size_t n;
 
@@ -116,32 +117,38 @@ static bool task_alive(int id)
 	f = fopen(path, "r");
 	if (!f)
 		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
+	n = fread(buf, 1, len - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	l = strchr(buf, '(');
+	r = strrchr(buf, ')');
+	if (!l || !r || r < l || r[1] != ' ')
+		return false;
+	if (comm)
+		snprintf(comm, clen, "%.*s", (int)(r - l - 1), l + 1);
+	*rest = r + 2;
+	return true;
+}
+
+/* A process or thread is alive when it exists and is not a zombie. */
+static bool task_alive(int id)
+{
+	char buf[512];
+	const char *rest;
+
+	return read_stat(id, buf, sizeof(buf), NULL, 0, &rest) && *rest != 'Z' && *rest != 'X';
 }
 
 static bool is_kernel_thread(int pid, char *comm, size_t len)
 {
-	char path[64], buf[512];
+	char buf[512];
+	const char *rest;
 	unsigned long flags = 0;
-	FILE *f;
-	size_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
+	if (!read_stat(pid, buf, sizeof(buf), comm, len, &rest))
 		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *l = strchr(buf, '('), *r = strrchr(buf, ')');
-	if (l && r && r > l)
-		snprintf(comm, len, "%.*s", (int)(r - l - 1), l + 1);
-	/* field 9, after ") S ppid pgrp session tty tpgid" */
-	if (r && sscanf(r + 2, "%*c %*d %*d %*d %*d %*d %lu", &flags) == 1)
+	/* field 9, after "S ppid pgrp session tty tpgid" */
+	if (sscanf(rest, "%*c %*d %*d %*d %*d %*d %lu", &flags) == 1)
 		return flags & 0x00200000; /* PF_KTHREAD */
 	return false;
 }

@@ -9,15 +9,6 @@ if [ "$(id -u)" -ne 0 ]; then
 	fail "attach tests need root" "run make test as root (BPF tracing)"
 	exit 1
 fi
-no_programs_left() {
-	local left i
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		left=$(bpftool prog show 2>/dev/null | grep -cE 'name ps_') || true
-		[ "$left" -eq 0 ] && break
-		sleep 0.2
-	done
-	check "$1: no BPF program left loaded" "bpftool prog show lists $left ps_* programs" [ "$left" -eq 0 ]
-}
 # "TID vol invol run_ns wait_ns" for every thread of process $1
 proc_counters() {
 	local t

@@ -37,6 +37,5 @@ check "compare: an unknown workload is a usage error before anything runs" "stat
 	[ $rc -eq 2 -a "$(wc -l <"$TMPD/bad.err")" -eq 1 ]
 "$POOLSCOPE" compare >/dev/null 2>"$TMPD/bad.err"
 check "compare: nothing to compare is a usage error" "status $?: $(cat "$TMPD/bad.err")" grep -q 'nothing to compare' "$TMPD/bad.err"
-left=$(bpftool prog show | grep -c 'name ps_')
-check "compare: no BPF program left loaded" "$left left" [ "$left" -eq 0 ]
+no_programs_left "compare"
 exit 0

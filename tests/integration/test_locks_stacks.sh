@@ -10,15 +10,6 @@ if [ "$(id -u)" -ne 0 ]; then
 	fail "lock and stack tests need root" "run make test as root (BPF tracing)"
 	exit 1
 fi
-no_programs_left() {
-	local left i
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		left=$(bpftool prog show 2>/dev/null | grep -cE 'name ps_') || true
-		[ "$left" -eq 0 ] && break
-		sleep 0.2
-	done
-	check "$1: no BPF program left loaded" "bpftool prog show lists $left ps_* programs" [ "$left" -eq 0 ]
-}
 folded_ok() { # every line is "stack SPACE integer"
 	[ -s "$1" ] && ! grep -qvE '^[^ ].* [0-9]+$' "$1"
 }

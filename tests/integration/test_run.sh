@@ -11,17 +11,6 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 [ -x "$POOLSCOPE" ] || { fail "poolscope built" "$POOLSCOPE missing: run make"; exit 1; }
 
-# Every test ends with no poolscope program left in the kernel.
-no_programs_left() {
-	local left i
-	for i in 1 2 3 4 5 6 7 8 9 10; do   # the kernel frees programs after an RCU grace period
-		left=$(bpftool prog show 2>/dev/null | grep -cE 'name ps_') || true
-		[ "$left" -eq 0 ] && break
-		sleep 0.2
-	done
-	check "$1: no BPF program left loaded" "bpftool prog show lists $left ps_* programs" \
-		[ "$left" -eq 0 ]
-}
 
 # --- switch counts and run-queue wait against /proc, tp_btf and raw_tp
 for mode in tp_btf raw_tp; do
