@@ -22,6 +22,7 @@
  * machine other tasks can take the cores, which lowers the parallelism
  * achieved but not what the pool asked for. */
 #include "diagnose.h"
+#include "report.h"
 #include "stacks.h"
 #include "util.h"
 #include <stdarg.h>
@@ -901,19 +902,7 @@ static void lock_json(struct json *j, const struct lock_summary *l)
 		return;
 	}
 	json_object_begin(j);
-	json_kv_string(j, "caller", l->caller ? l->caller : "");
-	json_kv_u64(j, "tgid", l->tgid);
-	json_kv_string(j, "comm", l->comm);
-	json_key(j, "addrs");
-	json_array_begin(j);
-	for (uint32_t a = 0; a < l->naddrs; a++)
-		json_u64(j, l->addrs[a]);
-	json_array_end(j);
-	json_kv_string(j, "stack", l->where);
-	json_kv_double(j, "share_waiters", l->share_waiters);
-	json_kv_u64(j, "wait_ns", l->wait_ns);
-	json_kv_u64(j, "waits", l->waits);
-	json_kv_u64(j, "waiters", l->nwaiters);
+	json_lock_fields(j, l);
 	json_object_end(j);
 }
 

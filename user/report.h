@@ -21,4 +21,10 @@ struct report_opts {
 void report_text(FILE *out, const struct model *m, const struct report_opts *o);
 void report_json(FILE *out, const struct model *m, const struct report_opts *o);
 
+struct json;
+/* The fields that name a lock and size its waiting (tgid, comm, caller,
+ * stack, addrs, waiters, waits, wait_ns, share_waiters), into the current
+ * JSON object: one writer for the report's locks and the diagnosis's. */
+void json_lock_fields(struct json *j, const struct lock_summary *l);
+
 #endif

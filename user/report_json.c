@@ -180,6 +180,23 @@ static void write_procs(struct json *j, const struct model *m)
 	json_array_end(j);
 }
 
+void json_lock_fields(struct json *j, const struct lock_summary *l)
+{
+	json_kv_u64(j, "tgid", l->tgid);
+	json_kv_string(j, "comm", l->comm);
+	json_kv_string(j, "caller", l->caller ? l->caller : "");
+	json_kv_string(j, "stack", l->where);
+	json_key(j, "addrs");
+	json_array_begin(j);
+	for (uint32_t a = 0; a < l->naddrs; a++)
+		json_u64(j, l->addrs[a]);
+	json_array_end(j);
+	json_kv_u64(j, "waiters", l->nwaiters);
+	json_kv_u64(j, "waits", l->waits);
+	json_kv_u64(j, "wait_ns", l->wait_ns);
+	json_kv_double(j, "share_waiters", l->share_waiters);
+}
+
 static void write_locks(struct json *j, const struct model *m)
 {
 	json_key(j, "locks");
@@ -188,26 +205,14 @@ static void write_locks(struct json *j, const struct model *m)
 		const struct lock_summary *l = &m->locks[i];
 
 		json_object_begin(j);
-		json_kv_u64(j, "tgid", l->tgid);
-		json_kv_string(j, "comm", l->comm);
-		json_kv_string(j, "caller", l->caller ? l->caller : "");
-		json_kv_string(j, "stack", l->where);
-		json_key(j, "addrs");
-		json_array_begin(j);
-		for (uint32_t a = 0; a < l->naddrs; a++)
-			json_u64(j, l->addrs[a]);
-		json_array_end(j);
+		json_lock_fields(j, l);
 		json_kv_bool(j, "contended", l->contended);
 		json_kv_string(j, "class", lock_class_name(l->cls));
 		json_kv_bool(j, "mutex", l->mutex);
-		json_kv_u64(j, "waiters", l->nwaiters);
-		json_kv_u64(j, "waits", l->waits);
-		json_kv_u64(j, "wait_ns", l->wait_ns);
 		json_kv_u64(j, "max_ns", l->max_ns);
 		json_kv_u64(j, "busy_ns", l->busy_ns);
 		json_kv_double(j, "busy_frac", l->busy_frac);
 		json_kv_double(j, "proc_busy_frac", l->proc_busy_frac);
-		json_kv_double(j, "share_waiters", l->share_waiters);
 		json_kv_double(j, "share_all", l->share_all);
 		json_kv_u64(j, "timeouts", l->timeouts);
 		json_kv_u64(j, "interrupted", l->interrupted);
