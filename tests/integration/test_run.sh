@@ -60,6 +60,23 @@ python3 -c 'import sys; sys.exit(any(len(l.rstrip("\n")) > 80 for l in open(sys.
 check "text report fits 80 columns" "a line is longer than 80 characters" [ $? -eq 0 ]
 no_programs_left "process pool"
 
+# --- -a: every task on the machine, not just the command's
+sleep 5 & bystander=$!
+"$POOLSCOPE" run -a -q --json "$TMPD/all.json" -- sh -c 'kill -STOP '$bystander'; kill -CONT '$bystander'; sleep 0.3' \
+	>/dev/null 2>&1
+rc=$?
+kill $bystander 2>/dev/null
+python3 - "$TMPD/all.json" $bystander <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+tids = set(t["tid"] for t in r["threads"])
+ok = r["all_tasks"] and int(sys.argv[2]) in tids and len(r["processes"]) > 3
+print(("PASS: " if ok else "FAIL: ") + "run -a: tasks that are not the command's are traced too" +
+      ("" if ok else ": all_tasks %s, bystander in %s, %d processes" % (r["all_tasks"], sorted(tids)[:20], len(r["processes"]))))
+PY
+check "run -a: exit status 0" "status $rc" [ $rc -eq 0 ]
+no_programs_left "run -a"
+
 # --- exit status passes through
 "$POOLSCOPE" run -q -- sh -c 'exit 3' >/dev/null 2>&1
 rc=$?
