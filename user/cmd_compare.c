@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ struct entry {
 	struct model m;
 	struct diagnosis d;
 	int status;
-	bool ok;
+	bool ok, ran;            /* traced and read / attempted */
 };
 
 struct compare_opts {
@@ -67,6 +68,9 @@ void compare_usage(FILE *out)
 "                      their stderr is kept)\n"
 "  -v, --verbose       print libbpf's messages\n"
 "  -h, --help          this help\n"
+"\n"
+"Ctrl-C stops the entry that is running (as poolscope run does) and the\n"
+"series; the table shows what was gathered.\n"
 "\n"
 "Example (the classic lesson, on this machine's cores):\n"
 "  sudo poolscope compare cpu-procs cpu-threads gil-threads io-threads io-procs\n",
@@ -212,7 +216,7 @@ static void print_table(const struct compare_opts *o)
 		size_t n = 0;
 
 		if (!e->ok) {
-			printf("%-20.20s (failed)\n", e->name);
+			printf("%-20.20s (%s)\n", e->name, e->ran ? "failed" : "not run: stopped");
 			continue;
 		}
 		busy[0] = '\0';
@@ -298,6 +302,7 @@ int cmd_compare(int argc, char **argv)
 	struct invoker inv;
 	FILE *json = NULL;
 	int rc = 0, devnull = -1;
+	bool stopped = false;
 
 	int err = parse_args(argc, argv, o);
 	if (err) {
@@ -324,6 +329,7 @@ int cmd_compare(int argc, char **argv)
 		};
 
 		fprintf(stderr, "poolscope: compare: %d/%d %s\n", i + 1, o->n, e->name);
+		e->ran = true;
 		rc = launch_traced(&l, &e->snap, &e->status);
 		if (rc) {
 			/* tracing itself failed: the next entries would too */
@@ -336,6 +342,11 @@ int cmd_compare(int argc, char **argv)
 		diagnose(&e->m, &e->d);
 		if (e->status != 0)
 			ps_warn("compare: %s exited with status %d", e->name, e->status);
+		if (launch_stopped()) {
+			ps_warn("compare: stopped by a signal after %d of %d entries", i + 1, o->n);
+			stopped = true;
+			break;
+		}
 	}
 	if (devnull >= 0)
 		close(devnull);
@@ -350,7 +361,7 @@ int cmd_compare(int argc, char **argv)
 		if (o->e[i].ok) {
 			model_free(&o->e[i].m);
 			snapshot_free(&o->e[i].snap);
-		} else if (!rc) {
+		} else if (!rc && !stopped) {
 			rc = EXIT_TRACE;
 		}
 		if (o->e[i].ok && o->e[i].status != 0 && !rc)
@@ -358,5 +369,5 @@ int cmd_compare(int argc, char **argv)
 		free(o->e[i].owned);
 	}
 	free(o);
-	return rc;
+	return stopped ? 128 + SIGINT : rc;
 }

@@ -17,12 +17,14 @@
 #include "util.h"
 
 static volatile sig_atomic_t stop_signal;     /* SIGINT/SIGTERM received */
+static volatile sig_atomic_t stopped;         /* a stop signal came during a launch */
 static volatile sig_atomic_t stop_from_user;  /* sent by kill(2), not the tty */
 
 static void on_stop(int sig, siginfo_t *si, void *ctx)
 {
 	(void)ctx;
 	stop_signal = sig;
+	stopped = 1;
 	stop_from_user = si && si->si_code <= 0; /* SI_USER, SI_QUEUE: kill(1) */
 }
 
@@ -120,6 +122,11 @@ static int wait_traced(struct session *ss, pid_t pid, int *status)
 	}
 }
 
+
+bool launch_stopped(void)
+{
+	return stopped;
+}
 
 int launch_traced(const struct launch *l, struct ps_snapshot *snap, int *status_out)
 {

@@ -22,6 +22,9 @@ struct launch {
  * *status: the child's exit status (128+N if killed by signal N), -1 if it
  * was still running. 0, or an EXIT_* code after printing one error line. */
 int launch_traced(const struct launch *l, struct ps_snapshot *snap, int *status);
+/* Whether a stop signal (SIGINT/SIGTERM) arrived during a launch: a series
+ * of launches (compare) stops there and reports what it has. */
+bool launch_stopped(void);
 /* Find an executable the way execvp would; 0 or -ENOENT / -EACCES. */
 int launch_resolve_command(const char *cmd, char *out, size_t len);
 
