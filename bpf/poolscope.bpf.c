@@ -386,14 +386,53 @@ static __always_inline void stack_add(void *agg, struct ps_stack_key *key, __u64
 }
 
 #define EFAULT_ 14
+#define EEXIST_ 17
+
+/* FNV-1a over the first n addresses: the id of a stack kept in `ustacks`. */
+static __always_inline __s32 ustacks_put(struct ps_ustack *st, __u32 n)
+{
+	__u64 hash = 2166136261u;
+	__u32 id;
+
+	for (int i = 0; i < PS_STACK_DEPTH; i++) {
+		if (i >= n)
+			break;
+		hash = (hash ^ st->ips[i]) * 16777619u;
+	}
+	if (n < PS_STACK_DEPTH)
+		st->ips[n] = 0; /* readers stop at the first 0 */
+	id = ((__u32)hash & (PS_RECOVERED_STACK - 1)) | PS_RECOVERED_STACK;
+	if (bpf_map_update_elem(&ustacks, &id, st, BPF_ANY))
+		return -1;
+	return id;
+}
+
+/* The stack map's buckets are its hash: another stack in the same bucket
+ * makes bpf_get_stackid fail (-EEXIST) every time this stack is seen. Keep
+ * such a stack in `ustacks` under its own hash instead. */
+static __noinline __s32 stack_fallback(void *ctx, __u64 flags)
+{
+	__u32 zero = 0;
+	struct ps_scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	long bytes;
+
+	if (!sc)
+		return -1;
+	bytes = bpf_get_stack(ctx, sc->st.ips, sizeof(sc->st.ips), flags);
+	if (bytes <= 0)
+		return -1;
+	return ustacks_put(&sc->st, bytes / 8);
+}
 
 /* A stack id, or a negative error. -EFAULT means there was no stack to take
- * (no user context: an exiting task); any other error (map full, hash
- * collision) loses a stack and is counted. */
+ * (no user context: an exiting task); any other failure loses a stack and is
+ * counted. */
 static __always_inline __s32 stack_id(void *ctx, __u64 flags)
 {
 	long id = bpf_get_stackid(ctx, &stacks, flags);
 
+	if (id == -EEXIST_)
+		id = stack_fallback(ctx, flags);
 	if (id < 0 && id != -EFAULT_)
 		__sync_fetch_and_add(&drops.stack_fail, 1);
 	return id;
@@ -767,8 +806,6 @@ static __noinline __s32 ustack_recover(void *ctx, struct ps_scratch *sc, __u32 d
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	struct scan_ctx c = { .sc = sc };
-	__u64 hash = 2166136261u;
-	__u32 id;
 
 	if (!regs || depth == 0 || depth >= PS_STACK_DEPTH)
 		return -1;
@@ -783,17 +820,7 @@ static __noinline __s32 ustack_recover(void *ctx, struct ps_scratch *sc, __u32 d
 	sc->st.ips[depth] = c.first_ret;
 	c.n = depth + 1;
 	bpf_loop(32, walk_frame, &c, 0);
-	if (c.n < PS_STACK_DEPTH)
-		sc->st.ips[c.n] = 0; /* readers stop at the first 0 */
-	for (int i = 0; i < PS_STACK_DEPTH; i++) {
-		if (i >= c.n)
-			break;
-		hash = (hash ^ sc->st.ips[i]) * 16777619u;
-	}
-	id = ((__u32)hash & (PS_RECOVERED_STACK - 1)) | PS_RECOVERED_STACK;
-	if (bpf_map_update_elem(&ustacks, &id, &sc->st, BPF_ANY))
-		return -1;
-	return id;
+	return ustacks_put(&sc->st, c.n);
 }
 
 /* The user stack of the current task, recovered past frame-pointer-less

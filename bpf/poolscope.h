@@ -15,8 +15,9 @@
 #define PS_MAX_STACKS 8192        /* distinct stacks (stack map entries) */
 #define PS_MAX_STACK_KEYS 16384   /* (thread, stack) aggregates per kind */
 #define PS_MAX_FUTEX_KEYS 4096    /* (process, futex, waiter stack) aggregates */
-/* User stacks recovered by scanning (see ustack_id in the BPF code) have ids
- * with this bit set and live in the `ustacks` map, not the stack map. */
+/* Stacks with ids with this bit set live in the `ustacks` map, not the stack
+ * map: user stacks recovered by scanning (see ustack_recover in the BPF code)
+ * and stacks whose stack-map bucket was taken by another stack. */
 #define PS_RECOVERED_STACK 0x40000000
 #define PS_SCAN_WORDS 96          /* user stack words scanned for frames */
 

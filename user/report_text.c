@@ -41,11 +41,24 @@ static void print_header(FILE *out, const struct model *m, const struct report_o
 		m->snap->offcpu ? ", off-CPU stacks" : "", m->snap->oncpu ? ", on-CPU samples" : "");
 	if (m->dropped) {
 		const struct ps_drops *d = &m->snap->drops;
+		const struct { const char *what; uint64_t n; } lost[] = {
+			{ "threads beyond --max-threads", d->no_slot_threads },
+			{ "events of those threads", d->no_slot_events },
+			{ "task-storage failures", d->storage_fail },
+			{ "forked processes not followed", d->tgid_full },
+			{ "processes without lock evidence", d->proc_full },
+			{ "stacks not captured", d->stack_fail },
+			{ "off-CPU records (map full)", d->offcpu_full },
+			{ "on-CPU samples (map full)", d->oncpu_full },
+			{ "futex records (map full)", d->futex_full },
+		};
 
-		fprintf(out, "WARNING: data lost: %llu threads beyond --max-threads (%llu of their "
-			"events), %llu task-storage failures, %llu forked processes not followed\n",
-			(unsigned long long)d->no_slot_threads, (unsigned long long)d->no_slot_events,
-			(unsigned long long)d->storage_fail, (unsigned long long)d->tgid_full);
+		fprintf(out, "WARNING: data lost:");
+		for (size_t i = 0, k = 0; i < ARRAY_LEN(lost); i++)
+			if (lost[i].n)
+				fprintf(out, "%s %llu %s", k++ ? "," : "", (unsigned long long)lost[i].n,
+					lost[i].what);
+		fputc('\n', out);
 	}
 }
 

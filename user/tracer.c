@@ -148,7 +148,9 @@ static int open_and_load(struct tracer *t, bool raw)
 	bpf_map__set_max_entries(skel->maps.oncpu, o->oncpu ? PS_MAX_STACK_KEYS : 1);
 	bpf_map__set_max_entries(skel->maps.stacks, o->offcpu || o->oncpu ? PS_MAX_STACKS :
 						    any_stacks ? PS_MAX_STACKS / 4 : 1);
-	bpf_map__set_max_entries(skel->maps.ustacks, o->locks ? PS_MAX_STACKS / 4 : 1);
+	/* recovered user stacks (--locks) and stacks whose stack-map bucket
+	 * was taken (--stacks) */
+	bpf_map__set_max_entries(skel->maps.ustacks, any_stacks ? PS_MAX_STACKS / 4 : 1);
 	if (raw)
 		bpf_map__set_autocreate(skel->maps.task_store, false);
 	set_autoload(skel, o, raw);
