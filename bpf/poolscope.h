@@ -71,6 +71,9 @@ struct ps_thread {
 	__s32 off_ustack;
 	__s32 off_kstack;
 	__u64 off_start;
+	__u64 off_site;       /* where it left the CPU: user ip, sp, syscall, kind */
+	__u32 off_reused;     /* switch-outs since the stacks were last captured */
+	__u32 pad2;
 	/* active (running or runnable, not blocked) since, 0 when blocked; kept
 	 * with --locks as evidence of whether a lock's holder was busy */
 	__u64 active_since;
