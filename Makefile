@@ -56,6 +56,7 @@ WORKLOAD_BINS :=
 -include tests/tests.mk
 -include tests/progs/progs.mk
 -include tests/kernel/kernel.mk
+-include tests/bench/bench.mk
 workloads: $(WORKLOAD_BINS)
 unit: $(UNIT_BINS)
 

@@ -388,17 +388,32 @@ static __always_inline void stack_add(void *agg, struct ps_stack_key *key, __u64
 #define EFAULT_ 14
 #define EEXIST_ 17
 
+struct hash_ctx {
+	struct ps_ustack *st;
+	__u64 hash;
+};
+
+/* bpf_loop callback: FNV-1a step over address i (a loop the verifier
+ * checks once, not once per iteration: it keeps program loads fast) */
+static long hash_ip(__u32 i, struct hash_ctx *c)
+{
+	if (i >= PS_STACK_DEPTH)
+		return 1;
+	c->hash = (c->hash ^ c->st->ips[i]) * 16777619u;
+	return 0;
+}
+
 /* FNV-1a over the first n addresses: the id of a stack kept in `ustacks`. */
 static __always_inline __s32 ustacks_put(struct ps_ustack *st, __u32 n)
 {
-	__u64 hash = 2166136261u;
+	struct hash_ctx c = { .st = st, .hash = 2166136261u };
+	__u64 hash;
 	__u32 id;
 
-	for (int i = 0; i < PS_STACK_DEPTH; i++) {
-		if (i >= n)
-			break;
-		hash = (hash ^ st->ips[i]) * 16777619u;
-	}
+	if (n > PS_STACK_DEPTH)
+		n = PS_STACK_DEPTH;
+	bpf_loop(n, hash_ip, &c, 0);
+	hash = c.hash;
 	if (n < PS_STACK_DEPTH)
 		st->ips[n] = 0; /* readers stop at the first 0 */
 	id = ((__u32)hash & (PS_RECOVERED_STACK - 1)) | PS_RECOVERED_STACK;
@@ -788,27 +803,49 @@ static __always_inline bool in_text(__u64 a, __u64 start, __u64 end)
 	return a >= start && a < end;
 }
 
+#define SCAN_CANDIDATES 16   /* a power of 2: indexes are masked */
+
 struct scan_ctx {
 	struct ps_scratch *sc;
 	__u64 sp, start, end;
 	__u64 first_ret, fp;
+	__u64 cand[SCAN_CANDIDATES];   /* words that look like saved frame pointers */
+	__u32 ncand;
 	__u32 n;
 };
 
-/* bpf_loop callback: word i of the scanned user stack. */
+/* bpf_loop callback: word i of the scanned user stack. Only arithmetic here
+ * (candidates are checked after the loop), so the verifier's pass over it
+ * stays short and program loads stay fast. */
 static long scan_word(__u32 i, struct scan_ctx *c)
 {
-	__u64 w, ret;
+	__u64 w;
+	__u32 k = c->ncand;
 
 	if (i >= PS_SCAN_WORDS)
 		return 1;
 	w = c->sc->words[i];
 	if (!c->first_ret && in_text(w, c->start, c->end))
 		c->first_ret = w;
-	if (!c->fp && w > c->sp + i * 8 && w < c->sp + 65536 && !(w & 7) &&
-	    !bpf_probe_read_user(&ret, sizeof(ret), (void *)(w + 8)) && in_text(ret, c->start, c->end))
-		c->fp = w;
-	return c->first_ret && c->fp;
+	else if (k < SCAN_CANDIDATES && w > c->sp + i * 8 && w < c->sp + 65536 && !(w & 7)) {
+		/* a masked index needs no exact bounds: the verifier's pass
+		 * over this callback converges at once */
+		c->cand[k & (SCAN_CANDIDATES - 1)] = w;
+		c->ncand = k + 1;
+	}
+	return c->first_ret && c->ncand >= SCAN_CANDIDATES;
+}
+
+/* bpf_loop callback: candidate k is the saved frame pointer when the word
+ * above it is a return address into the executable. */
+static long check_cand(__u32 k, struct scan_ctx *c)
+{
+	__u64 w = c->cand[k & (SCAN_CANDIDATES - 1)], ret;
+
+	if (bpf_probe_read_user(&ret, sizeof(ret), (void *)(w + 8)) || !in_text(ret, c->start, c->end))
+		return 0;
+	c->fp = w;
+	return 1;
 }
 
 /* bpf_loop callback: one step of the frame-pointer walk from c->fp. */
@@ -845,6 +882,8 @@ static __noinline __s32 ustack_recover(void *ctx, struct ps_scratch *sc, __u32 d
 	bpf_loop(PS_SCAN_WORDS, scan_word, &c, 0);
 	if (!c.first_ret)
 		return -1;
+	/* the first candidate with a return address into the executable above it */
+	bpf_loop(c.ncand < SCAN_CANDIDATES ? c.ncand : SCAN_CANDIDATES, check_cand, &c, 0);
 	sc->st.ips[depth] = c.first_ret;
 	c.n = depth + 1;
 	bpf_loop(32, walk_frame, &c, 0);
@@ -909,11 +948,14 @@ static __always_inline void futex_enter(void *ctx, __u64 uaddr, bool blocks, boo
 	th = current_thread(now, &slot);
 	if (!th)
 		return;
+	/* one stack walk for both kinds of op: the code is verified once */
+	__s32 ust = targ_raw ? stack_id(ctx, BPF_F_USER_STACK) : ustack_id(ctx);
+
 	th->fx_uaddr = uaddr;
 	th->fx_wake = wakes;
 	th->fx_start = 0;
 	if (blocks) {
-		th->fx_ustack = targ_raw ? stack_id(ctx, BPF_F_USER_STACK) : ustack_id(ctx);
+		th->fx_ustack = ust;
 		th->fx_busy0 = proc_active(th->proc, now);
 		th->fx_start = now;
 		return;
@@ -933,7 +975,7 @@ static __always_inline void futex_enter(void *ctx, __u64 uaddr, bool blocks, boo
 	w->last_ns = now;
 	w->last_tid = th->tid;
 	w->last_slot = slot;
-	w->last_ustack = targ_raw ? stack_id(ctx, BPF_F_USER_STACK) : ustack_id(ctx);
+	w->last_ustack = ust;
 }
 
 static __always_inline void futex_exit(long ret)

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 int session_open(struct session *s, const struct tracer_opts *opts)
@@ -88,16 +87,30 @@ int session_snapshot(struct session *s, struct ps_snapshot *snap)
 	return 0;
 }
 
+/* This process's peak resident set (VmHWM): unlike getrusage's ru_maxrss it
+ * does not include what the image that exec'd poolscope had. */
+static uint64_t peak_rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	unsigned long long kb = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
 void session_close(struct session *s, struct ps_snapshot *snap)
 {
 	uint64_t t0 = mono_ns();
-	struct rusage ru;
 
 	tracer_close(s->tracer);
 	if (snap) {
 		snap->timing.detach_ns = mono_ns() - t0;
-		if (getrusage(RUSAGE_SELF, &ru) == 0)
-			snap->timing.peak_rss_kb = ru.ru_maxrss;
+		snap->timing.peak_rss_kb = peak_rss_kb();
 	}
 	symbolizer_free(s->sym);
 	free(s->procs);
