@@ -414,8 +414,10 @@ static __always_inline __s32 ustacks_put(struct ps_ustack *st, __u32 n)
 		n = PS_STACK_DEPTH;
 	bpf_loop(n, hash_ip, &c, 0);
 	hash = c.hash;
-	if (n < PS_STACK_DEPTH)
-		st->ips[n] = 0; /* readers stop at the first 0 */
+	__u64 end = n;
+	barrier_var(end); /* a 64-bit bound for 6.1's verifier, as in hist_slot() */
+	if (end < PS_STACK_DEPTH)
+		st->ips[end] = 0; /* readers stop at the first 0 */
 	id = ((__u32)hash & (PS_RECOVERED_STACK - 1)) | PS_RECOVERED_STACK;
 	if (bpf_map_update_elem(&ustacks, &id, st, BPF_ANY))
 		return -1;
@@ -852,8 +854,9 @@ static long check_cand(__u32 k, struct scan_ctx *c)
 static long walk_frame(__u32 i, struct scan_ctx *c)
 {
 	__u64 frame[2];
-	__u32 n = c->n;
+	__u64 n = c->n;
 
+	barrier_var(n);
 	if (!c->fp || n >= PS_STACK_DEPTH)
 		return 1;
 	if (bpf_probe_read_user(frame, sizeof(frame), (void *)c->fp) || !frame[1])
@@ -882,10 +885,14 @@ static __noinline __s32 ustack_recover(void *ctx, struct ps_scratch *sc, __u32 d
 	bpf_loop(PS_SCAN_WORDS, scan_word, &c, 0);
 	if (!c.first_ret)
 		return -1;
+	__u64 at = depth;
+	barrier_var(at);
+	if (at >= PS_STACK_DEPTH)
+		return -1;
 	/* the first candidate with a return address into the executable above it */
 	bpf_loop(c.ncand < SCAN_CANDIDATES ? c.ncand : SCAN_CANDIDATES, check_cand, &c, 0);
-	sc->st.ips[depth] = c.first_ret;
-	c.n = depth + 1;
+	sc->st.ips[at] = c.first_ret;
+	c.n = at + 1;
 	bpf_loop(32, walk_frame, &c, 0);
 	return ustacks_put(&sc->st, c.n);
 }
