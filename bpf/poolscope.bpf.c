@@ -457,10 +457,10 @@ static __always_inline __s32 stack_id(void *ctx, __u64 flags)
 
 /* Off-CPU stacks at a switch-out. Walking two stacks costs ~2 us, and a
  * thread that blocks again and again (a pipe, a queue, a lock) leaves the CPU
- * from the same place each time: when its user ip, user sp, syscall and the
- * kind of switch (blocked or preempted) are those of its last switch-out,
- * the stacks captured then are reused; every OFFCPU_RECAPTURE-th time they
- * are walked again. The error this allows: a different kernel path (or
+ * from the same few places: when its user ip, user sp, syscall and the kind
+ * of switch (blocked or preempted) are those of one of its last two
+ * switch-out sites, the stacks captured there are reused; every
+ * OFFCPU_RECAPTURE-th time they are walked again. The error this allows: a different kernel path (or
  * caller above an identical frame) from the very same user instruction and
  * stack depth is credited to the cached stacks until the next recapture. */
 #define OFFCPU_RECAPTURE 16
@@ -468,23 +468,43 @@ static __always_inline __s32 stack_id(void *ctx, __u64 flags)
 static __always_inline void offcpu_capture(void *ctx, struct ps_thread *pt, struct task_struct *prev,
 					   bool runnable, __u64 now, bool btf)
 {
+	__u64 site = 0;
+	__u32 e;
+
 	pt->off_start = now;
 	if (btf) {
 		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
-		__u64 site;
 
 		if (regs) {
 			site = regs->ip ^ (regs->sp << 7) ^ (regs->orig_ax << 47) ^ runnable;
-			if (site == pt->off_site && ++pt->off_reused < OFFCPU_RECAPTURE &&
-			    pt->off_ustack != -1)
+			for (e = 0; e < 2; e++) {
+				if (pt->off_site[e] != site || pt->off_cached_u[e] == -1)
+					continue;
+				if (++pt->off_reused[e] >= OFFCPU_RECAPTURE)
+					break; /* due: walk it again into this entry */
+				pt->off_ustack = pt->off_cached_u[e];
+				pt->off_kstack = pt->off_cached_k[e];
 				return;
-			pt->off_site = site;
-			pt->off_reused = 0;
+			}
 		}
 	}
 	/* prev is still current: these are its stacks */
 	pt->off_ustack = stack_id(ctx, BPF_F_USER_STACK);
 	pt->off_kstack = stack_id(ctx, 0);
+	if (!site)
+		return;
+	if (pt->off_site[0] == site)
+		e = 0;
+	else if (pt->off_site[1] == site)
+		e = 1;
+	else {
+		e = pt->off_victim & 1;   /* a new site replaces the older entry */
+		pt->off_victim = e ^ 1;
+	}
+	pt->off_site[e & 1] = site;
+	pt->off_cached_u[e & 1] = pt->off_ustack;
+	pt->off_cached_k[e & 1] = pt->off_kstack;
+	pt->off_reused[e & 1] = 0;
 }
 
 static __always_inline void handle_switch(void *ctx, bool preempt, struct task_struct *prev,

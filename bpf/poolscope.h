@@ -71,8 +71,13 @@ struct ps_thread {
 	__s32 off_ustack;
 	__s32 off_kstack;
 	__u64 off_start;
-	__u64 off_site;       /* where it left the CPU: user ip, sp, syscall, kind */
-	__u32 off_reused;     /* switch-outs since the stacks were last captured */
+	/* the stacks of the last two places it left the CPU from (user ip, sp,
+	 * syscall, kind): a ping-pong thread alternates between two */
+	__u64 off_site[2];
+	__s32 off_cached_u[2];
+	__s32 off_cached_k[2];
+	__u32 off_reused[2];  /* switch-outs since that entry was captured */
+	__u32 off_victim;     /* the entry to replace next */
 	__u32 pad2;
 	/* active (running or runnable, not blocked) since, 0 when blocked; kept
 	 * with --locks as evidence of whether a lock's holder was busy */
