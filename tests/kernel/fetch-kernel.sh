@@ -11,13 +11,19 @@ dir=$1 pkg=${2:-}
 mkdir -p "$dir"
 fail() { echo "FAIL: kernel 6.1: $*"; exit 1; }
 
-if [ -z "$pkg" ]; then
+find_pkg() {
 	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
 		sed -n 's/^ *Depends: \(linux-image-6\.1\.0-[0-9]*-amd64\)$/\1/p' | head -1)
-fi
-if [ -z "$pkg" ]; then
-	pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' 2>/dev/null |
+	[ -n "$pkg" ] || pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' 2>/dev/null |
 		awk '{print $1}' | sort -t- -k4,4n | tail -1)
+}
+# apt's package lists may be missing or stale on a fresh machine: refresh
+# them once when the kernel cannot be found or fetched
+refreshed=
+refresh() { [ -z "$refreshed" ] && refreshed=1 && apt-get update -qq >/dev/null 2>&1; }
+if [ -z "$pkg" ]; then
+	find_pkg
+	[ -n "$pkg" ] || { refresh; find_pkg; }
 fi
 [ -n "$pkg" ] || fail "no linux-image-6.1.0-*-amd64 package known to apt (is this Debian 12 with its sources and 'apt-get update' done?)"
 
@@ -27,7 +33,8 @@ if [ -z "$deb" ]; then
 	tmp=$(mktemp -d "$dir/download.XXXXXX")
 	# as root, apt drops to _apt for the download, which must be able to write here
 	chmod 755 "$tmp"; chown _apt "$tmp" 2>/dev/null || true
-	if ! (cd "$tmp" && apt-get download -q "$pkg") >"$tmp/log" 2>&1; then
+	if ! (cd "$tmp" && apt-get download -q "$pkg") >"$tmp/log" 2>&1 &&
+	   ! { refresh && (cd "$tmp" && apt-get download -q "$pkg") >"$tmp/log" 2>&1; }; then
 		log=$(grep -E '^(E|W):' "$tmp/log" | head -3 | tr '\n' ' ')
 		rm -rf "$tmp"
 		fail "apt-get download $pkg failed: ${log:-no message}"
