@@ -81,7 +81,7 @@ $(BUILD)/obj/%.o: user/%.c $(wildcard user/*.h) $(wildcard bpf/*.h) $(SKELS) | $
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/poolscope: $(USER_OBJS)
-	$(CC) $(CFLAGS) $^ $(PKG_LIBS) -pthread -o $@
+	$(CC) $(CFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/check.h $(LIB_OBJS) | $(BUILD)/tests/unit
 	$(CC) $(CPPFLAGS) $(CFLAGS) $< $(LIB_OBJS) $(PKG_LIBS) -o $@

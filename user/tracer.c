@@ -6,7 +6,6 @@
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <linux/perf_event.h>
-#include <pthread.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
@@ -317,66 +316,6 @@ static void record_sample(struct tracer *t, uint64_t now)
 	t->slice_end[t->nslices++] = now;
 }
 
-/* Syscall tracepoints (the futex programs) each wait for RCU grace periods
- * when they are attached and detached: one after another that is ~60 ms
- * each. Done in parallel threads, the grace periods overlap. */
-struct link_job {
-	struct bpf_program *prog;
-	struct bpf_link **link;
-	int err;
-};
-
-static void *attach_job(void *arg)
-{
-	struct link_job *j = arg;
-
-	*j->link = bpf_program__attach(j->prog);
-	j->err = *j->link ? 0 : -errno;
-	return NULL;
-}
-
-static void *detach_job(void *arg)
-{
-	struct link_job *j = arg;
-
-	bpf_link__destroy(*j->link);
-	*j->link = NULL;
-	return NULL;
-}
-
-/* Run fn over the loaded futex programs, one thread each. */
-static int futex_links_parallel(struct tracer *t, void *(*fn)(void *), bool attaching)
-{
-	struct bpf_object_skeleton *sk = t->skel->skeleton;
-	struct link_job jobs[16];
-	pthread_t th[16];
-	bool started[16] = { false };
-	int n = 0, err = 0;
-
-	for (int i = 0; i < sk->prog_cnt && n < 16; i++) {
-		struct bpf_program *prog = *sk->progs[i].prog;
-
-		if (strncmp(bpf_program__name(prog), "ps_futex", 8) || !bpf_program__autoload(prog))
-			continue;
-		if (!attaching && !*sk->progs[i].link)
-			continue;
-		jobs[n] = (struct link_job){ .prog = prog, .link = sk->progs[i].link };
-		started[n] = pthread_create(&th[n], NULL, fn, &jobs[n]) == 0;
-		if (!started[n])
-			fn(&jobs[n]);
-		n++;
-	}
-	for (int i = 0; i < n; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
-		if (attaching && jobs[i].err && !err) {
-			err = jobs[i].err;
-			ps_err("failed to attach %s: %s", bpf_program__section_name(jobs[i].prog), strerror(-err));
-		}
-	}
-	return err;
-}
-
 /* One software cpu-clock sampling event per CPU runs ps_oncpu. */
 static int attach_oncpu(struct tracer *t)
 {
@@ -416,9 +355,6 @@ int tracer_start(struct tracer *t)
 
 	t->start_ns = mono_ns();
 	t->skel->bss->trace_start_ns = t->start_ns;
-	/* the skeleton's attach skips programs that already have a link */
-	if (t->locks_active && (err = futex_links_parallel(t, attach_job, true)))
-		return err;
 	err = poolscope__attach(t->skel);
 	if (err) {
 		ps_err("failed to attach tracepoints: %s", strerror(-err));
@@ -696,8 +632,6 @@ void tracer_close(struct tracer *t)
 	for (int c = 0; t->perf_links && c < t->nr_cpus; c++)
 		bpf_link__destroy(t->perf_links[c]);
 	free(t->perf_links);
-	if (t->skel && t->locks_active)
-		futex_links_parallel(t, detach_job, false);
 	poolscope__destroy(t->skel);
 	free(t->cpu_buf);
 	free(t->slice_end);
