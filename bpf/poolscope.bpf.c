@@ -18,6 +18,10 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by the loader between open and load. */
 const volatile bool targ_all = false;       /* trace every task on the machine */
 const volatile bool targ_raw = false;       /* raw_tp fallback: task state in task_hash */
+/* Task state in task_hash (preallocated) instead of task storage, with
+ * tp_btf too: before Linux 6.2 task storage allocates with kmalloc, which can
+ * wake kswapd and deadlock on the run-queue lock sched_switch holds. */
+const volatile bool targ_task_hash = false;
 const volatile bool targ_locks = false;     /* futex waits and wakes, process busy time */
 const volatile bool targ_offcpu = false;    /* off-CPU time by stack */
 const volatile bool targ_oncpu = false;     /* on-CPU samples by stack */
@@ -195,7 +199,7 @@ static __always_inline __u32 hist_slot(__u64 ns)
 
 static __always_inline struct ps_task *task_lookup(struct task_struct *t, bool btf)
 {
-	if (btf)
+	if (btf && !targ_task_hash)
 		return bpf_task_storage_get(&task_store, t, 0, 0);
 	__u32 tid = BPF_CORE_READ(t, pid);
 	return bpf_map_lookup_elem(&task_hash, &tid);
@@ -205,7 +209,7 @@ static __always_inline struct ps_task *task_create(struct task_struct *t, bool b
 {
 	struct ps_task zero = {};
 
-	if (btf)
+	if (btf && !targ_task_hash)
 		return bpf_task_storage_get(&task_store, t, &zero,
 					    BPF_LOCAL_STORAGE_GET_F_CREATE);
 	__u32 tid = BPF_CORE_READ(t, pid);
@@ -334,13 +338,13 @@ static __always_inline struct ps_thread *thread_of(struct task_struct *t, __u32 
 			__u32 tid = TASK_FIELD(btf, t, pid);
 
 			if (!bpf_map_lookup_elem(&traced_tids, &tid)) {
-				if (btf)
+				if (btf && !targ_task_hash)
 					task_create(t, btf);
 				return NULL;
 			}
 		} else if (!targ_all && !bpf_map_lookup_elem(&traced_tgids, &tgid)) {
-			/* raw_tp: no negative cache, the hash holds traced tasks only */
-			if (btf)
+			/* task_hash: no negative cache, it holds traced tasks only */
+			if (btf && !targ_task_hash)
 				task_create(t, btf);
 			return NULL;
 		}
@@ -560,9 +564,9 @@ static __always_inline void handle_switch(void *ctx, bool preempt, struct task_s
 			if (targ_locks)
 				thread_deactivate(pt, now);
 		}
-		/* raw_tp: a dead task's last switch; its hash entry goes with it
+		/* task_hash: a dead task's last switch; its entry goes with it
 		 * (task storage is freed by the kernel with the task) */
-		if (!btf && (prev_state & TASK_DEAD_STATE)) {
+		if ((!btf || targ_task_hash) && (prev_state & TASK_DEAD_STATE)) {
 			__u32 tid = TASK_FIELD(btf, prev, pid);
 			bpf_map_delete_elem(&task_hash, &tid);
 		}

@@ -289,6 +289,7 @@ void report_json(FILE *out, const struct model *m, const struct report_opts *o)
 	json_object_end(&j);
 	json_key(&j, "features");
 	json_object_begin(&j);
+	json_kv_string(&j, "task_state", s->task_hash ? "hash" : "task-storage");
 	json_kv_bool(&j, "locks", s->locks);
 	json_kv_bool(&j, "offcpu_stacks", s->offcpu);
 	json_kv_bool(&j, "oncpu_stacks", s->oncpu);

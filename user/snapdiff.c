@@ -145,6 +145,7 @@ void snapshot_diff(const struct ps_snapshot *c, const struct ps_snapshot *p, str
 	o->nr_cpus = ncpu;
 	o->all = c->all;
 	o->attach_mode = c->attach_mode;
+	o->task_hash = c->task_hash;
 	o->locks = c->locks;
 	o->offcpu = c->offcpu;
 	o->oncpu = c->oncpu;

@@ -13,6 +13,7 @@ struct ps_snapshot {
 	int nr_cpus;
 	bool all;                      /* -a: every task on the machine */
 	const char *attach_mode;       /* "tp_btf" or "raw_tp" */
+	bool task_hash;                /* per-task state in a hash (pre-6.2 kernels) */
 
 	struct ps_thread *threads;     /* nthreads, in-progress spans closed at end_ns */
 	uint32_t nthreads;

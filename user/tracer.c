@@ -4,6 +4,7 @@
 #include "poolscope.skel.h"
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <sched.h>
@@ -27,6 +28,7 @@ struct tracer {
 	size_t tcpu_mm_len;
 	uint64_t start_ns, active_ns;
 	bool locks_active;
+	bool task_hash;                         /* task state in a hash, not task storage */
 	struct bpf_link **perf_links;           /* nr_cpus on-CPU sampling events */
 	struct ps_cpu *cpu_buf;                 /* nr_cpus, scratch for reads */
 	/* cumulative busy/traced ns per CPU at each sample */
@@ -96,6 +98,36 @@ static bool tracepoint_exists(const char *sec)
 
 /* Load one set of scheduler programs (tp_btf or raw_tp) and the optional
  * ones the options and the kernel allow. */
+/* Task storage may be created from sched_switch only where it allocates
+ * from BPF's own caches (bpf_mem_alloc, Linux 6.2+: the map has selem_ma);
+ * before that it calls kmalloc under the run-queue lock, which can deadlock
+ * (seen here: Debian 12's 6.1 locked up under QEMU). POOLSCOPE_TASK_HASH=1
+ * forces the safe mode, for tests. */
+static bool task_storage_safe(void)
+{
+	const char *force = getenv("POOLSCOPE_TASK_HASH");
+	struct btf *vmlinux;
+	bool safe = false;
+	int id;
+
+	if (force && *force == '1')
+		return false;
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		return false;
+	id = btf__find_by_name_kind(vmlinux, "bpf_local_storage_map", BTF_KIND_STRUCT);
+	if (id > 0) {
+		const struct btf_type *st = btf__type_by_id(vmlinux, id);
+		const struct btf_member *mb = btf_members(st);
+
+		for (int i = 0; i < btf_vlen(st); i++)
+			if (!strcmp(btf__name_by_offset(vmlinux, mb[i].name_off), "selem_ma"))
+				safe = true;
+	}
+	btf__free(vmlinux);
+	return safe;
+}
+
 static void set_autoload(struct poolscope *skel, const struct tracer_opts *o, bool raw)
 {
 	struct bpf_program *prog;
@@ -128,6 +160,7 @@ static int open_and_load(struct tracer *t, bool raw)
 
 	skel->rodata->targ_all = o->all;
 	skel->rodata->targ_raw = raw;
+	skel->rodata->targ_task_hash = raw || t->task_hash;
 	skel->rodata->targ_locks = o->locks;
 	skel->rodata->targ_offcpu = o->offcpu;
 	skel->rodata->targ_oncpu = o->oncpu;
@@ -138,7 +171,7 @@ static int open_and_load(struct tracer *t, bool raw)
 	bpf_map__set_max_entries(skel->maps.threads, max);
 	bpf_map__set_max_entries(skel->maps.thread_cpu_ns, max * t->nr_cpus);
 	bpf_map__set_max_entries(skel->maps.cpu_migr, t->nr_cpus);
-	bpf_map__set_max_entries(skel->maps.task_hash, raw ? max : 1);
+	bpf_map__set_max_entries(skel->maps.task_hash, raw || t->task_hash ? max : 1);
 	/* maps of features that are off shrink to one entry */
 	bpf_map__set_max_entries(skel->maps.procs, o->locks ? PS_MAX_TGIDS : 1);
 	bpf_map__set_max_entries(skel->maps.futex_waits, o->locks ? PS_MAX_FUTEX_KEYS : 1);
@@ -208,6 +241,7 @@ int tracer_open(const struct tracer_opts *opts, struct tracer **out)
 		}
 	}
 	t->locks_active = t->opts.locks;
+	t->task_hash = !task_storage_safe();
 	if (!t->opts.sample_hz)
 		t->opts.sample_hz = 99;
 	if (!t->opts.max_threads)
@@ -578,6 +612,7 @@ int tracer_snapshot(struct tracer *t, struct ps_snapshot *s)
 	s->nr_cpus = t->nr_cpus;
 	s->all = t->opts.all;
 	s->attach_mode = t->raw_tp ? "raw_tp" : "tp_btf";
+	s->task_hash = t->raw_tp || t->task_hash;
 	s->nthreads = n;
 	s->threads = xcalloc(n, sizeof(*s->threads));
 	memcpy(s->threads, t->threads_mm, (size_t)n * sizeof(*s->threads));
