@@ -137,27 +137,29 @@ print("PASS: concurrent poolscopes: each traced only its own workload" if ok els
 PY
 no_programs_left "concurrent"
 
+# interrupt OUT CMD...: run poolscope CMD in the background, SIGINT it after
+# 1 s; sets rc (its status) and took (seconds from the signal to its exit)
+interrupt() {
+	local out=$1 p start
+	shift
+	"$POOLSCOPE" run "$@" >"$out" 2>&1 &
+	p=$!
+	sleep 1
+	kill -INT $p
+	start=$(date +%s)
+	wait $p; rc=$?
+	took=$(( $(date +%s) - start ))
+}
+
 # --- Ctrl-C: a signal to poolscope is forwarded, the report still printed
-"$POOLSCOPE" run -- sleep 30 >"$TMPD/int.txt" 2>&1 &
-p=$!
-sleep 1
-kill -INT $p
-start=$(date +%s)
-wait $p; rc=$?
-took=$(( $(date +%s) - start ))
+interrupt "$TMPD/int.txt" -- sleep 30
 check "SIGINT: poolscope stops promptly with the workload's status" "status $rc after ${took}s" [ $rc -eq 130 -a $took -le 3 ]
 check "SIGINT: the report is still printed" "$(tail -3 "$TMPD/int.txt")" grep -q '^PER CORE' "$TMPD/int.txt"
 check "SIGINT: the workload was stopped" "a 'sleep 30' is still running" not pgrep -f '^sleep 30$'
 no_programs_left "SIGINT"
 
 # A workload that ignores SIGINT: poolscope waits 2 s, then reports anyway.
-"$POOLSCOPE" run -- sh -c 'trap "" INT TERM; sleep 6' >"$TMPD/int2.txt" 2>&1 &
-p=$!
-sleep 1
-kill -INT $p
-start=$(date +%s)
-wait $p; rc=$?
-took=$(( $(date +%s) - start ))
+interrupt "$TMPD/int2.txt" -- sh -c 'trap "" INT TERM; sleep 6'
 check "SIGINT ignored by the workload: report after the grace period" "status $rc after ${took}s" \
 	[ $took -le 4 -a -n "$(grep '^PER CORE' "$TMPD/int2.txt")" ]
 no_programs_left "SIGINT ignored"
