@@ -1004,7 +1004,6 @@ static __always_inline void futex_enter(void *ctx, __u64 uaddr, bool blocks, boo
 	}
 	__sync_fetch_and_add(&w->calls, 1);
 	w->last_ns = now;
-	w->last_tid = th->tid;
 	w->last_slot = slot;
 	w->last_ustack = ust;
 }
@@ -1090,7 +1089,6 @@ static __always_inline void futex_exit(long ret)
 		__sync_fetch_and_add(&st->interrupted, 1);
 	else if (w) {
 		__sync_fetch_and_add(&st->woken_by_traced, 1);
-		st->waker_tid = w->last_tid;
 		st->waker_ustack = w->last_ustack;
 	}
 }

@@ -120,7 +120,7 @@ struct ps_futex_stat {
 	__u64 eagain;         /* not waits: -EAGAIN, the value had changed */
 	__u64 woken_by_traced;/* woken right after a traced thread's wake on this futex */
 	__s32 waker_ustack;   /* the last such waker's user stack */
-	__u32 waker_tid;
+	__u32 pad;
 	__u32 hist[PS_HIST_SLOTS];
 };
 
@@ -135,10 +135,8 @@ struct ps_futex_wake {
 	__u64 calls;
 	__u64 woken;          /* waiters the kernel reported woken */
 	__u64 last_ns;
-	__u32 last_tid;
 	__s32 last_ustack;
 	__u32 last_slot;      /* the last waker's thread slot */
-	__u32 pad;
 };
 
 /* Off-CPU time and on-CPU samples by thread and stack. */

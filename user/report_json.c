@@ -133,6 +133,8 @@ static void write_threads(struct json *j, const struct model *m)
 		json_kv_string(j, "comm", t->comm);
 		json_kv_u64(j, "first_ns", rel(m, t->first_ns));
 		json_kv_bool(j, "exited", t->flags & PS_THREAD_EXITED);
+		json_kv_bool(j, "forked", t->flags & PS_THREAD_FORKED);   /* born during the trace */
+		json_kv_bool(j, "execed", t->flags & PS_THREAD_EXECED);
 		json_kv_u64(j, "exit_ns", t->exit_ns ? rel(m, t->exit_ns) : 0);
 		json_kv_u64(j, "oncpu_ns", t->oncpu_ns);
 		json_kv_u64(j, "offcpu_ns", ts->offcpu_ns);
