@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile unsigned long sink;
 static int rounds = 200;
 
@@ -40,38 +39,45 @@ static void spin(double secs)
 		sink++;
 }
 
-static void report_self(const char *tag)
+struct counters {
+	long tid;
+	unsigned long long vol, invol, run, wait, slices;
+};
+
+/* The calling thread's counters, read from /proc. Nothing but the thread's
+ * exit may follow the read: printing here (a lock, a write) would add
+ * switches the kernel counted after the read but poolscope sees. */
+static void read_self(struct counters *c)
 {
 	char path[128], line[256];
-	long tid = syscall(SYS_gettid);
-	unsigned long long vol = 0, invol = 0, run = 0, wait = 0, slices = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/status", tid);
+	c->tid = syscall(SYS_gettid);
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/status", c->tid);
 	f = fopen(path, "r");
 	while (f && fgets(line, sizeof(line), f)) {
-		sscanf(line, "voluntary_ctxt_switches: %llu", &vol);
-		sscanf(line, "nonvoluntary_ctxt_switches: %llu", &invol);
+		sscanf(line, "voluntary_ctxt_switches: %llu", &c->vol);
+		sscanf(line, "nonvoluntary_ctxt_switches: %llu", &c->invol);
 	}
 	if (f)
 		fclose(f);
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/schedstat", tid);
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/schedstat", c->tid);
 	f = fopen(path, "r");
 	if (f) {
-		if (fscanf(f, "%llu %llu %llu", &run, &wait, &slices) != 3)
-			run = wait = slices = 0;
+		if (fscanf(f, "%llu %llu %llu", &c->run, &c->wait, &c->slices) != 3)
+			c->run = c->wait = c->slices = 0;
 		fclose(f);
 	}
-	pthread_mutex_lock(&print_lock);
-	printf("%s tid=%ld vol=%llu invol=%llu run_ns=%llu wait_ns=%llu slices=%llu\n", tag, tid, vol,
-	       invol, run, wait, slices);
-	fflush(stdout);
-	pthread_mutex_unlock(&print_lock);
+}
+
+static void print_counters(const char *tag, const struct counters *c)
+{
+	printf("%s tid=%ld vol=%llu invol=%llu run_ns=%llu wait_ns=%llu slices=%llu\n", tag, c->tid,
+	       c->vol, c->invol, c->run, c->wait, c->slices);
 }
 
 static void *worker(void *arg)
 {
-	(void)arg;
 	for (int i = 0; i < rounds; i++) {
 		spin(0.0005);
 		pthread_mutex_lock(&lock);
@@ -80,7 +86,7 @@ static void *worker(void *arg)
 		if (i % 4 == 0)
 			usleep(200);
 	}
-	report_self("truth");
+	read_self(arg);
 	return NULL;
 }
 
@@ -88,6 +94,7 @@ int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 4;
 	pthread_t th[64];
+	struct counters c[64] = { 0 }, self = { 0 };
 
 	if (argc > 2)
 		rounds = atoi(argv[2]);
@@ -96,11 +103,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (int i = 0; i < n; i++)
-		pthread_create(&th[i], NULL, worker, NULL);
+		pthread_create(&th[i], NULL, worker, &c[i]);
 	for (int i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
+	for (int i = 0; i < n; i++)
+		print_counters("truth", &c[i]);
 	/* The main thread's kernel counters include its life before tracing
 	 * began (fork, exec): printed for reference, not compared. */
-	report_self("main");
+	read_self(&self);
+	print_counters("main", &self);
 	return 0;
 }
