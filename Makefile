@@ -98,7 +98,7 @@ test: deps
 	tests/run-tests
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all bench-tools
 	tests/bench/run
 
 vmlinux:

@@ -13,15 +13,33 @@
 # BENCH_POOL, BENCH_PIPE_CPUS, BENCH_TRACER_CPUS, BENCH_MAX_FOREIGN, BENCH_RETRIES,
 # BENCH_BUDGET_S, BENCH_ONLY=slowdown,stats,startup (see tests/bench/run --help).
 
-.PHONY: bench-peer-deps bench-peers bench-quick
+.PHONY: bench-peer-deps bench-peers bench-quick bench-tools
+
+# The benchmark's own programs: pingpong (a pipe ping-pong with a set amount of
+# work per message, for a chosen switch rate) and floor (empty programs on
+# sched_switch and sched_wakeup: the cost of any scheduler tracer here).
+BENCH_TOOLS := $(BUILD)/bench/pingpong $(BUILD)/bench/floor $(BUILD)/bench/floor.bpf.o
+bench-tools: $(BENCH_TOOLS)
+
+$(BUILD)/bench/pingpong: tests/bench/pingpong.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(BUILD)/bench/floor: tests/bench/floor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+$(BUILD)/bench/floor.bpf.o: tests/bench/floor.bpf.c $(VMLINUX_H)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 bench-peer-deps:
 	tests/bench/peer-deps
 
 bench-peers: deps bench-peer-deps
-	$(MAKE) workloads
+	$(MAKE) workloads bench-tools
 	tests/bench/run --peers only
 
 bench-quick: deps
-	$(MAKE) all
+	$(MAKE) all bench-tools
 	tests/bench/run --peers no --no-readme
