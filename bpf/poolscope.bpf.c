@@ -1106,68 +1106,55 @@ static __always_inline void futex_exit(long ret)
 	}
 }
 
+/* One program for the entry of every futex syscall, and one for the exits:
+ * the loader attaches them to sys_enter/exit_futex and to the futex2
+ * syscalls the kernel has (futex_waitv 5.16, futex_wait/futex_wake 6.7),
+ * which have the same numbers on every architecture. Each program is
+ * verified once, not once per syscall: the entry program is the slowest part
+ * of poolscope's start-up. */
+#define NR_futex_waitv_ 449
+#define NR_futex_wake_  454
+#define NR_futex_wait_  455
+
 SEC("tracepoint/syscalls/sys_enter_futex")
 int ps_futex_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	int cmd = (int)ctx->args[1] & FUTEX_CMD_MASK_;
+	__u64 uaddr = ctx->args[0];
+	bool blocks, wakes;
 
-	futex_enter(ctx, ctx->args[0], futex_op_blocks(cmd), futex_op_wakes(cmd));
+	/* the record's syscall number is an int: the 4 bytes after it are
+	 * padding, not zeroed */
+	switch ((int)ctx->id) {
+	case NR_futex_wait_:
+		blocks = true, wakes = false;
+		break;
+	case NR_futex_wake_:
+		blocks = false, wakes = true;
+		break;
+	case NR_futex_waitv_: {
+		struct futex_waitv first = {};
+
+		/* a wait on several futexes is filed under the first */
+		bpf_probe_read_user(&first, sizeof(first), (void *)ctx->args[0]);
+		uaddr = first.uaddr;
+		blocks = true, wakes = false;
+		break;
+	}
+	default: { /* futex(2) */
+		int cmd = (int)ctx->args[1] & FUTEX_CMD_MASK_;
+
+		blocks = futex_op_blocks(cmd), wakes = futex_op_wakes(cmd);
+	}
+	}
+	futex_enter(ctx, uaddr, blocks, wakes);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_futex")
 int ps_futex_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	futex_exit(ctx->ret);
-	return 0;
-}
-
-/* futex2 syscalls (Linux 5.16 futex_waitv, 6.7 futex_wait/futex_wake):
- * attached only where the kernel has them. */
-SEC("tracepoint/syscalls/sys_enter_futex_wait")
-int ps_futex2_wait(struct trace_event_raw_sys_enter *ctx)
-{
-	futex_enter(ctx, ctx->args[0], true, false);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_futex_wait")
-int ps_futex2_wait_x(struct trace_event_raw_sys_exit *ctx)
-{
-	futex_exit(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_futex_wake")
-int ps_futex2_wake(struct trace_event_raw_sys_enter *ctx)
-{
-	futex_enter(ctx, ctx->args[0], false, true);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_futex_wake")
-int ps_futex2_wake_x(struct trace_event_raw_sys_exit *ctx)
-{
-	futex_exit(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_futex_waitv")
-int ps_futex_waitv(struct trace_event_raw_sys_enter *ctx)
-{
-	struct futex_waitv first = {};
-
-	/* a wait on several futexes is filed under the first */
-	bpf_probe_read_user(&first, sizeof(first), (void *)ctx->args[0]);
-	futex_enter(ctx, first.uaddr, true, false);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_futex_waitv")
-int ps_futex_waitv_x(struct trace_event_raw_sys_exit *ctx)
-{
 	/* futex_waitv returns the index of the woken futex on success */
-	futex_exit(ctx->ret > 0 ? 0 : ctx->ret);
+	futex_exit((int)ctx->id == NR_futex_waitv_ && ctx->ret > 0 ? 0 : ctx->ret);
 	return 0;
 }
 

@@ -30,6 +30,7 @@ struct tracer {
 	bool locks_active;
 	bool task_hash;                         /* task state in a hash, not task storage */
 	struct bpf_link **perf_links;           /* nr_cpus on-CPU sampling events */
+	struct bpf_link *futex2_links[6];       /* the futex programs on the futex2 syscalls */
 	struct ps_cpu *cpu_buf;                 /* nr_cpus, scratch for reads */
 	/* cumulative busy/traced ns per CPU at each sample */
 	uint32_t nslices, cap;
@@ -383,6 +384,36 @@ static int attach_oncpu(struct tracer *t)
 	return 0;
 }
 
+/* The futex entry and exit programs serve the futex2 syscalls too (they
+ * tell them apart by syscall number): attach them where the kernel has them. */
+static int attach_futex2(struct tracer *t)
+{
+	static const char *const calls[] = { "futex_waitv", "futex_wait", "futex_wake" };
+	int n = 0;
+
+	for (size_t i = 0; i < ARRAY_LEN(calls); i++) {
+		for (int exit = 0; exit < 2; exit++) {
+			char name[64], sec[96];
+			struct bpf_program *prog = exit ? t->skel->progs.ps_futex_exit
+							: t->skel->progs.ps_futex_enter;
+
+			snprintf(name, sizeof(name), "sys_%s_%s", exit ? "exit" : "enter", calls[i]);
+			snprintf(sec, sizeof(sec), "tracepoint/syscalls/%s", name);
+			if (!tracepoint_exists(sec))
+				continue;
+			t->futex2_links[n] = bpf_program__attach_tracepoint(prog, "syscalls", name);
+			if (!t->futex2_links[n]) {
+				int err = -errno;
+
+				ps_err("failed to attach syscalls:%s: %s", name, strerror(-err));
+				return err;
+			}
+			n++;
+		}
+	}
+	return 0;
+}
+
 int tracer_start(struct tracer *t)
 {
 	int err;
@@ -394,6 +425,8 @@ int tracer_start(struct tracer *t)
 		ps_err("failed to attach tracepoints: %s", strerror(-err));
 		return err;
 	}
+	if (t->locks_active && (err = attach_futex2(t)))
+		return err;
 	if (t->opts.oncpu && (err = attach_oncpu(t)))
 		return err;
 	visit_every_cpu(t->nr_cpus);
@@ -667,6 +700,8 @@ void tracer_close(struct tracer *t)
 	for (int c = 0; t->perf_links && c < t->nr_cpus; c++)
 		bpf_link__destroy(t->perf_links[c]);
 	free(t->perf_links);
+	for (size_t i = 0; i < ARRAY_LEN(t->futex2_links); i++)
+		bpf_link__destroy(t->futex2_links[i]);
 	poolscope__destroy(t->skel);
 	free(t->cpu_buf);
 	free(t->slice_end);

@@ -113,6 +113,38 @@ print(("PASS: " if cont < 0.05 else "FAIL: ") + "io-threads: no lock contention"
 PY
 no_programs_left "io-threads"
 
+# --- the futex2 syscalls (futex_wait, futex_waitv, futex_wake: glibc does
+# not use them, tests/progs/futex2 calls them directly). One futex program
+# serves every futex syscall, attached to each: 12 rounds, half of the waits
+# in futex_wait and half in futex_waitv, each ended by a futex_wake ~20 ms on.
+"$POOLSCOPE" run -q --json "$TMPD/f2.json" -- "$BUILD/tests/progs/futex2" 12 >"$TMPD/f2.out" 2>&1
+rc=$?
+check "futex2 syscalls traced: exit 0 (3: kernel without futex_wait/futex_wake)" \
+	"status $rc: $(tail -2 "$TMPD/f2.out")" [ $rc -eq 0 ]
+uaddr=$(sed -n 's/^uaddr=0x\([0-9a-f]*\) .*/\1/p' "$TMPD/f2.out")
+python3 - "$TMPD/f2.json" "$uaddr" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+addr = int(sys.argv[2] or "0", 16)
+def out(ok, name, why):
+    print(("PASS: " if ok else "FAIL: ") + name + ("" if ok else ": " + why))
+ls = [l for l in r["locks"] if addr in l["addrs"]]
+l = ls[0] if ls else None
+out(l is not None, "futex2: the word the program waits on is a lock in the report",
+    "uaddr %#x, locks at %s" % (addr, [[hex(a) for a in x["addrs"]] for x in r["locks"]]))
+if l:
+    out(l["waits"] == 12, "futex2: 12 waits, futex_wait and futex_waitv both counted",
+        "waits %d" % l["waits"])
+    out(12 * 15e6 < l["wait_ns"] < 12 * 200e6, "futex2: ~20 ms per wait (the waker's sleep)",
+        "wait_ns %d" % l["wait_ns"])
+    out(l["woken_by_traced"] >= 11 and "main" in l["waker"] and "waiter" in l["caller"],
+        "futex2: woken by the traced futex_wake in main, waiting in waiter()",
+        "woken_by_traced %d, waker %r, caller %r" % (l["woken_by_traced"], l["waker"], l["caller"]))
+    out(l["timeouts"] == 0 and l["eagain"] == 0, "futex2: no timeouts, no EAGAIN",
+        "timeouts %d eagain %d" % (l["timeouts"], l["eagain"]))
+PY
+no_programs_left "futex2"
+
 # --- option errors
 "$POOLSCOPE" run --folded "oncpu:$TMPD/x.folded" -- true >/dev/null 2>"$TMPD/e.err"
 rc=$?
