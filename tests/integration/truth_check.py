@@ -67,6 +67,8 @@ check(label + ": involuntary switches match /proc status per thread", not bad["i
       "(tid, poolscope, kernel): %s" % bad["invol"])
 check(label + ": run-queue wait matches schedstat per thread (10 %)", not bad["wait"],
       "(tid, poolscope ns, kernel ns): %s" % bad["wait"])
+print("note: %s: run-queue wait sum poolscope %d ns, schedstat %d ns (%+.2f %%)" % (
+    label, sums["wait"][0], sums["wait"][1], 100.0 * (sums["wait"][0] / max(sums["wait"][1], 1) - 1)))
 check(label + ": run-queue wait sum within 5% of schedstat", close(*sums["wait"], 0.05, 0),
       "poolscope %d ns vs kernel %d ns" % tuple(sums["wait"]))
 check(label + ": on-CPU time matches schedstat per thread", not bad["run"],
