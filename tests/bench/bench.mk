@@ -1,12 +1,12 @@
 # tests/bench/bench.mk: overhead benchmark targets, included by the top Makefile
 # (`-include tests/bench/bench.mk`). `make bench` itself is in the top Makefile:
 # deps, all, then tests/bench/run, which measures poolscope and the peers side by
-# side in one run (~20-35 min, longer when the host steals) and installs missing peer packages first.
+# side in one run (11-12 min here, longer when the host steals) and installs missing peer packages first.
 #
 #   make bench-peer-deps   install the peers (libbpf-tools, bpftrace, linux-perf,
 #                          bpftool, time) that are missing; nothing else
 #   make bench-peers       the peers only (build/bench/results-peers.json/.md)
-#   make bench-quick       poolscope only, no peers (~8 min):
+#   make bench-quick       poolscope and the reference rows, no peers:
 #                          build/bench/results.json/.md, README left alone
 #
 # Knobs (environment): BENCH_ROUNDS, BENCH_PIPE_ROUNDS, BENCH_REPS, BENCH_RATE,
