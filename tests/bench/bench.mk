@@ -1,7 +1,7 @@
 # tests/bench/bench.mk: overhead benchmark targets, included by the top Makefile
 # (`-include tests/bench/bench.mk`). `make bench` itself is in the top Makefile:
 # deps, all, then tests/bench/run, which measures poolscope and the peers side by
-# side in one run (11-12 min here, longer when the host steals) and installs missing peer packages first.
+# side in one run (10.5-12 min here, longer when the host steals) and installs missing peer packages first.
 #
 #   make bench-peer-deps   install the peers (libbpf-tools, bpftrace, linux-perf,
 #                          bpftool, time) that are missing; nothing else
