@@ -34,12 +34,15 @@ BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
-USER_SRCS  := $(wildcard user/*.c)
+# user/ is laid out by stage (README, Layout). The stages that never touch
+# BPF (model, render, sym, sys) make the library the unit tests link: they
+# need neither root nor BPF. cmd/, trace/ and main drive BPF.
+USER_DIRS     := cmd trace model render sym sys
+LIB_DIRS      := model render sym sys
+USER_SRCS  := user/main.c $(foreach d,$(USER_DIRS),$(wildcard user/$(d)/*.c))
 USER_OBJS  := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
-# Everything but the entry point, the commands and the modules that drive
-# BPF (tracer, session, launch):
-# unit tests link these and need neither root nor BPF.
-LIB_OBJS   := $(filter-out $(BUILD)/obj/main.o $(BUILD)/obj/tracer.o $(BUILD)/obj/session.o $(BUILD)/obj/launch.o $(BUILD)/obj/cmd_%.o,$(USER_OBJS))
+USER_HDRS  := $(foreach d,$(USER_DIRS),$(wildcard user/$(d)/*.h))
+LIB_OBJS   := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(foreach d,$(LIB_DIRS),$(wildcard user/$(d)/*.c)))
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
@@ -77,7 +80,8 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(VMLINUX_H) | $(BUILD)/bp
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/%.o: user/%.c $(wildcard user/*.h) $(wildcard bpf/*.h) $(SKELS) | $(BUILD)/obj
+$(BUILD)/obj/%.o: user/%.c $(USER_HDRS) $(wildcard bpf/*.h) $(SKELS)
+	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/poolscope: $(USER_OBJS)
@@ -86,7 +90,7 @@ $(BUILD)/poolscope: $(USER_OBJS)
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/check.h $(LIB_OBJS) | $(BUILD)/tests/unit
 	$(CC) $(CPPFLAGS) $(CFLAGS) $< $(LIB_OBJS) $(PKG_LIBS) -o $@
 
-$(BUILD)/bpf $(BUILD)/obj $(BUILD)/tests/unit:
+$(BUILD)/bpf $(BUILD)/tests/unit:
 	mkdir -p $@
 
 run: deps

@@ -1,9 +1,9 @@
 /* user/main.c: poolscope's entry point: subcommand dispatch and help. */
 #include <stdio.h>
 #include <string.h>
-#include "catalog.h"
-#include "commands.h"
-#include "util.h"
+#include "cmd/catalog.h"
+#include "cmd/commands.h"
+#include "sys/util.h"
 
 static void usage(FILE *out)
 {

@@ -29,7 +29,7 @@ KERNEL_PKG   ?=
 KT_APPEND    ?=
 # Static binaries: the same sources and flags as the main build, plus -static.
 KT_LIBS      := $(shell pkg-config --static --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz) -lm
-KT_USER_OBJS := $(patsubst user/%.c,$(KT_DIR)/obj/%.o,$(wildcard user/*.c))
+KT_USER_OBJS := $(patsubst user/%.c,$(KT_DIR)/obj/%.o,$(USER_SRCS))
 KT_WORKLOADS := cpu-threads gil-threads
 
 .PHONY: kernel-deps kernel-test kernel-clean kernel-bins
@@ -50,7 +50,8 @@ kernel-deps:
 # explicitly so that make regenerates it when it is missing (without
 # .SECONDARY, make deletes it as an intermediate file after linking);
 # depending on the main binary keeps the two builds in step.
-$(KT_DIR)/obj/%.o: user/%.c $(wildcard user/*.h) $(wildcard bpf/*.h) $(BUILD)/poolscope | $(KT_DIR)/obj
+$(KT_DIR)/obj/%.o: user/%.c $(USER_HDRS) $(wildcard bpf/*.h) $(BUILD)/poolscope
+	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 $(KT_USER_OBJS): $(BUILD)/poolscope.skel.h
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "check.h"
-#include "diagnose.h"
+#include "model/diagnose.h"
 
 #define MS 1000000ull
 #define START (1000 * MS)

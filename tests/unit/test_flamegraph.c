@@ -2,7 +2,7 @@
  * line parser. Documents are checked with xmllint (an independent XML
  * parser) and by reading the frames' titles and rect widths back. */
 #include "check.h"
-#include "flamegraph.h"
+#include "render/flamegraph.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
-#include "hist.h"
+#include "model/hist.h"
 #include <linux/types.h>
 #include "poolscope.h"
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
-#include "json.h"
+#include "render/json.h"
 
 static char *render(void (*fn)(struct json *))
 {

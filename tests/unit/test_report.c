@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "check.h"
-#include "model.h"
-#include "report.h"
+#include "model/model.h"
+#include "render/report.h"
 
 #define MS 1000000ull
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
-#include "snapdiff.h"
+#include "model/snapdiff.h"
 
 #define MS 1000000ull
 

@@ -7,7 +7,7 @@
  * a stripped executable with a .gnu_debuglink file, and their shared
  * libraries, while the process runs and after it exited. Kernel addresses are
  * checked against /proc/kallsyms read independently. */
-#include "symbolize.h"
+#include "sym/symbolize.h"
 #include "check.h"
 
 #include <errno.h>

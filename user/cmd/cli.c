@@ -1,0 +1,221 @@
+/* user/cli.c: shared trace/report options and outputs (see cli.h). */
+#include "cmd/cli.h"
+#include "sys/util.h"
+#include <errno.h>
+#include <string.h>
+
+enum {
+	OPT_JSON = 1000, OPT_ALL_OFF, OPT_SLICE, OPT_MAXTHR, OPT_RAWTP, OPT_LOCKS, OPT_NOLOCKS,
+	OPT_STACKS, OPT_FOLDED, OPT_SVG,
+};
+
+const struct option cli_common_longopts[] = {
+	{ "json", required_argument, NULL, OPT_JSON },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "wide", no_argument, NULL, 'w' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "slice-ms", required_argument, NULL, OPT_SLICE },
+	{ "max-threads", required_argument, NULL, OPT_MAXTHR },
+	{ "raw-tp", no_argument, NULL, OPT_RAWTP },
+	{ "locks", no_argument, NULL, OPT_LOCKS },
+	{ "no-locks", no_argument, NULL, OPT_NOLOCKS },
+	{ "stacks", required_argument, NULL, OPT_STACKS },
+	{ "freq", required_argument, NULL, 'F' },
+	{ "folded", required_argument, NULL, OPT_FOLDED },
+	{ "svg", required_argument, NULL, OPT_SVG },
+	{ 0 },
+};
+
+void cli_common_init(struct cli_common *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->tr.locks = true;
+}
+
+int cli_parse_stacks(const char *arg, const char *cmd, struct tracer_opts *t)
+{
+	char buf[64], *tok, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	t->offcpu = t->oncpu = false;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "offcpu"))
+			t->offcpu = true;
+		else if (!strcmp(tok, "oncpu"))
+			t->oncpu = true;
+		else if (!strcmp(tok, "all"))
+			t->offcpu = t->oncpu = true;
+		else if (strcmp(tok, "none")) {
+			ps_err("%s: invalid --stacks '%s' (expected offcpu, oncpu, all or none)", cmd, arg);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int cli_common_parse(int c, const char *arg, const char *cmd, struct cli_common *o)
+{
+	uint64_t v;
+
+	switch (c) {
+	case OPT_JSON: o->json_path = arg; return 1;
+	case 'q': o->quiet = true; return 1;
+	case 'w': o->wide = true; return 1;
+	case 'v': o->tr.verbose = true; return 1;
+	case OPT_RAWTP: o->tr.force_raw_tp = true; return 1;
+	case OPT_LOCKS: o->tr.locks = true; return 1;
+	case OPT_NOLOCKS: o->tr.locks = false; return 1;
+	case OPT_STACKS: return cli_parse_stacks(arg, cmd, &o->tr) ? -EINVAL : 1;
+	case 'F':
+		if (parse_u64(arg, 1, 10000, &v)) {
+			ps_err("%s: invalid -F/--freq '%s' (expected 1..10000 Hz)", cmd, arg);
+			return -EINVAL;
+		}
+		o->tr.sample_hz = v;
+		return 1;
+	case OPT_SLICE:
+		if (parse_u64(arg, 1, 60000, &v)) {
+			ps_err("%s: invalid --slice-ms '%s' (expected 1..60000)", cmd, arg);
+			return -EINVAL;
+		}
+		o->tr.slice_ms = v;
+		return 1;
+	case OPT_MAXTHR:
+		if (parse_u64(arg, 1, 1 << 20, &v)) {
+			ps_err("%s: invalid --max-threads '%s' (expected 1..1048576)", cmd, arg);
+			return -EINVAL;
+		}
+		o->tr.max_threads = v;
+		return 1;
+	case OPT_FOLDED:
+	case OPT_SVG:
+		if (o->nexports == CLI_MAX_EXPORTS) {
+			ps_err("%s: at most %d --folded/--svg outputs", cmd, CLI_MAX_EXPORTS);
+			return -EINVAL;
+		}
+		o->exports[o->nexports].svg = c == OPT_SVG;
+		o->exports[o->nexports++].path = arg;
+		return 1;
+	}
+	return 0;
+}
+
+const struct option *cli_longopts(const struct option *own)
+{
+	static struct option merged[64];
+	size_t n = 0;
+
+	for (const struct option *p = own; p->name && n < ARRAY_LEN(merged) - 1; p++)
+		merged[n++] = *p;
+	for (const struct option *p = cli_common_longopts; p->name && n < ARRAY_LEN(merged) - 1; p++)
+		merged[n++] = *p;
+	memset(&merged[n], 0, sizeof(merged[n]));
+	return merged;
+}
+
+void cli_common_usage(FILE *out)
+{
+	fprintf(out,
+"Report and trace options:\n"
+"  --json FILE         also write the report as JSON to FILE ('-': stdout, and\n"
+"                      then no text report)\n"
+"  -q, --quiet         no text report (use with --json or the exports)\n"
+"  -w, --wide          list every thread, not only the top 20\n"
+"  --no-locks          do not trace futex (user-space lock) waits and wakes\n"
+"  --locks             trace them (the default): lock contention vs idle waiting;\n"
+"                      costs a few us per blocking futex call, nothing otherwise\n"
+"  --stacks LIST       capture stacks: offcpu (where threads block, at every\n"
+"                      context switch), oncpu (sampled), all, none (default:\n"
+"                      stacks cost ~1-3 us each, and none keeps the tracer to\n"
+"                      one map update per scheduler event); comma lists allowed\n"
+"  -F, --freq HZ       on-CPU sampling rate per CPU (default 99, 1..10000)\n"
+"  --folded [KIND:]FILE  write folded stacks (flamegraph.pl, inferno, speedscope);\n"
+"                      KIND is offcpu (us), oncpu (samples) or futex (wait us);\n"
+"                      default: oncpu if sampled, else offcpu, else futex\n"
+"  --svg [KIND:]FILE   write an interactive SVG flame graph of KIND\n"
+"  --slice-ms MS       length of the busy-time slices of the cores-over-time strip\n"
+"                      (default 50, 1..60000)\n"
+"  --max-threads N     thread slots in the kernel (default %d); threads beyond\n"
+"                      them are counted as dropped, never silently lost\n"
+"  --raw-tp            attach raw tracepoints instead of tp_btf (the fallback\n"
+"                      for kernels without tp_btf; for testing)\n"
+"  -v, --verbose       print libbpf's messages\n"
+"\n"
+"User stacks are walked with frame pointers; at futex calls poolscope also\n"
+"recovers the program's frames above libraries built without them (glibc).\n"
+"Programs built without -fno-omit-frame-pointer show truncated stacks; the\n"
+"bundled workloads are built with frame pointers.\n",
+		PS_DEFAULT_MAX_THREADS);
+}
+
+int cli_open_outputs(struct cli_common *o, const struct invoker *inv, const char *cmd)
+{
+	if (o->json_path && !(o->json = output_open(inv, o->json_path)))
+		return -EINVAL;
+	for (int i = 0; i < o->nexports; i++) {
+		struct cli_export *e = &o->exports[i];
+		const char *colon = strchr(e->path, ':');
+		char kind[16];
+		bool captured;
+
+		e->kind = o->tr.oncpu ? STACKS_ONCPU : o->tr.offcpu ? STACKS_OFFCPU : STACKS_FUTEX;
+		if (colon && colon - e->path < (long)sizeof(kind)) {
+			snprintf(kind, sizeof(kind), "%.*s", (int)(colon - e->path), e->path);
+			if (stack_kind_parse(kind, &e->kind) == 0)
+				e->path = colon + 1;
+		}
+		captured = e->kind == STACKS_ONCPU ? o->tr.oncpu :
+			   e->kind == STACKS_OFFCPU ? o->tr.offcpu : o->tr.locks;
+		if (!captured) {
+			ps_err("%s: --%s %s needs %s", cmd, e->svg ? "svg" : "folded",
+			       stack_kind_name(e->kind),
+			       e->kind == STACKS_FUTEX ? "--locks" :
+			       e->kind == STACKS_ONCPU ? "--stacks oncpu" : "--stacks offcpu");
+			return -EINVAL;
+		}
+		e->f = output_open(inv, e->path);
+		if (!e->f)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+void cli_emit_interval(struct cli_common *o, const struct model *m, const struct report_opts *ro)
+{
+	if (!o->quiet && o->json != stdout)
+		report_text(stdout, m, ro);
+	if (o->json) {
+		report_json(o->json, m, ro);
+		fflush(o->json);
+	}
+}
+
+int cli_emit(struct cli_common *o, const struct model *m, const struct report_opts *ro,
+	     const char *cmd)
+{
+	int err = 0;
+
+	if (!o->quiet && o->json != stdout)
+		report_text(stdout, m, ro);
+	if (o->json) {
+		report_json(o->json, m, ro);
+		if (o->json != stdout && fclose(o->json) && !err) {
+			err = -errno;
+			ps_err("%s: writing %s: %s", cmd, o->json_path, strerror(errno));
+		}
+		o->json = NULL;
+	}
+	for (int i = 0; i < o->nexports; i++) {
+		struct cli_export *e = &o->exports[i];
+		int xerr = e->svg ? export_svg(e->f, m, e->kind) : export_folded(e->f, m, e->kind);
+
+		if (e->f != stdout && fclose(e->f) && !xerr)
+			xerr = -errno;
+		e->f = NULL;
+		if (xerr) {
+			ps_err("%s: writing %s: %s", cmd, e->path, strerror(-xerr));
+			err = err ? err : xerr;
+		}
+	}
+	return err;
+}

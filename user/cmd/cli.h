@@ -1,0 +1,58 @@
+/* user/cli.h: what `run` and `attach` share on the command line (the trace
+ * and report options) and how they write their outputs (text report, JSON,
+ * folded stacks, SVG flame graphs). */
+#ifndef POOLSCOPE_CLI_H
+#define POOLSCOPE_CLI_H
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include "render/exports.h"
+#include "model/model.h"
+#include "sys/privs.h"
+#include "render/report.h"
+#include "trace/tracer.h"
+
+#define CLI_MAX_EXPORTS 6
+
+struct cli_export {
+	enum stack_kind kind;
+	bool svg;
+	const char *path;
+	FILE *f;
+};
+
+struct cli_common {
+	struct tracer_opts tr;
+	const char *json_path;
+	FILE *json;
+	bool wide, quiet;
+	struct cli_export exports[CLI_MAX_EXPORTS];
+	int nexports;
+};
+
+/* The shared long options (NULL-terminated) and short option letters. */
+extern const struct option cli_common_longopts[];
+#define CLI_COMMON_SHORTOPTS "qwvF:"
+
+/* Defaults: locks on, no stacks. */
+void cli_common_init(struct cli_common *o);
+/* Handle one getopt result; 1 if it was a common option, 0 if not, -EINVAL
+ * after printing "CMD: ..." for a bad value. */
+int cli_common_parse(int c, const char *arg, const char *cmd, struct cli_common *o);
+/* --stacks "offcpu,oncpu" | "all" | "none" into t; -EINVAL after an error line. */
+int cli_parse_stacks(const char *arg, const char *cmd, struct tracer_opts *t);
+/* Merge a command's own long options with the common ones (static storage). */
+const struct option *cli_longopts(const struct option *own);
+/* The common options' help text. */
+void cli_common_usage(FILE *out);
+/* Open the JSON and export files before tracing (a bad path fails first). */
+int cli_open_outputs(struct cli_common *o, const struct invoker *inv, const char *cmd);
+/* One interval's report (attach -i): brief text, one JSON line; files stay
+ * open. */
+void cli_emit_interval(struct cli_common *o, const struct model *m, const struct report_opts *ro);
+/* Text report (unless quiet or JSON on stdout), JSON, exports; closes the
+ * files. 0, or -errno after printing what failed. */
+int cli_emit(struct cli_common *o, const struct model *m, const struct report_opts *ro,
+	     const char *cmd);
+
+#endif

@@ -1,0 +1,373 @@
+/* user/cmd_compare.c: `poolscope compare`: run several workloads or
+ * commands under tracing, one after another, and print one side-by-side
+ * table: the threads-vs-processes lesson as a measurement. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cmd/catalog.h"
+#include "cmd/cli.h"
+#include "cmd/commands.h"
+#include "model/diagnose.h"
+#include "model/hist.h"
+#include "render/json.h"
+#include "trace/launch.h"
+#include "model/model.h"
+#include "sys/privs.h"
+#include "sys/util.h"
+
+#define MAX_ENTRIES 16
+#define MAX_ARGS 64
+
+struct entry {
+	char *argv[MAX_ARGS + 1];
+	char path[PATH_MAX];
+	char name[64];           /* column label */
+	char *owned;             /* the split copy of a workload entry */
+	struct ps_snapshot snap;
+	struct model m;
+	struct diagnosis d;
+	int status;
+	bool ok, ran;            /* traced and read / attempted */
+};
+
+struct compare_opts {
+	struct tracer_opts tr;
+	const char *json_path;
+	bool verbose_output;     /* let workloads print to stdout */
+	struct entry e[MAX_ENTRIES];
+	int n;
+};
+
+void compare_usage(FILE *out)
+{
+	char list[256];
+
+	fprintf(out,
+"Usage: poolscope compare [OPTIONS] ENTRY... [-- COMMAND [ARGS...]]...\n"
+"\n"
+"Run each entry under tracing, one after another, and print one side-by-side\n"
+"table: wall time, CPU time, parallelism, per-core busy %%, voluntary and\n"
+"involuntary switches, run-queue p99, lock wait share, top lock and verdict.\n"
+"An ENTRY is a bundled workload, optionally with its arguments in one quoted\n"
+"word (\"cpu-threads -w 4\"); each `--` starts a command entry that runs to\n"
+"the next `--`.\n"
+"\n"
+"Bundled workloads: %s\n"
+"\n"
+"Options:\n"
+"  --json FILE         write the table as JSON to FILE ('-': stdout)\n"
+"  --stacks LIST       also capture stacks (see poolscope run --help)\n"
+"  --no-locks          do not trace futex waits (no lock column)\n"
+"  --show-output       let the workloads print to stdout (default: discarded;\n"
+"                      their stderr is kept)\n"
+"  -v, --verbose       print libbpf's messages\n"
+"  -h, --help          this help\n"
+"\n"
+"Ctrl-C stops the entry that is running (as poolscope run does) and the\n"
+"series; the table shows what was gathered.\n"
+"\n"
+"Example (the classic lesson, on this machine's cores):\n"
+"  sudo poolscope compare cpu-procs cpu-threads gil-threads io-threads io-procs\n",
+		catalog_list(list, sizeof(list)));
+}
+
+/* "cpu-threads -w 4" -> argv, resolved to the bundled program. */
+static int add_workload(struct compare_opts *o, const char *word)
+{
+	struct entry *e = &o->e[o->n];
+	char *copy = xstrdup(word), *tok, *save = NULL;
+	int n = 0, err;
+
+	e->owned = copy;
+	for (tok = strtok_r(copy, " \t", &save); tok && n < MAX_ARGS; tok = strtok_r(NULL, " \t", &save))
+		e->argv[n++] = tok;
+	if (!n) {
+		ps_err("compare: empty entry");
+		return -EINVAL;
+	}
+	err = catalog_path(e->argv[0], e->path, sizeof(e->path));
+	if (err == -ENOENT) {
+		char list[256];
+
+		ps_err("compare: unknown workload '%s' (bundled: %s; commands go after --)", e->argv[0],
+		       catalog_list(list, sizeof(list)));
+		return -EINVAL;
+	}
+	if (err) {
+		ps_err("compare: workload '%s' is not built: run make", e->argv[0]);
+		return -EINVAL;
+	}
+	snprintf(e->name, sizeof(e->name), "%s", word);
+	o->n++;
+	return 0;
+}
+
+static int add_command(struct compare_opts *o, char **argv, int argc)
+{
+	struct entry *e = &o->e[o->n];
+	int n = argc < MAX_ARGS ? argc : MAX_ARGS;
+
+	if (!argc) {
+		ps_err("compare: empty command after --");
+		return -EINVAL;
+	}
+	memcpy(e->argv, argv, n * sizeof(char *));
+	if (launch_resolve_command(argv[0], e->path, sizeof(e->path))) {
+		ps_err("compare: %s: command not found", argv[0]);
+		return -ENOEXEC;
+	}
+	size_t len = 0;
+	for (int i = 0; i < n && len < sizeof(e->name); i++)
+		len += snprintf(e->name + len, sizeof(e->name) - len, "%s%s", i ? " " : "", argv[i]);
+	o->n++;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct compare_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "json", required_argument, NULL, 'J' },
+		{ "stacks", required_argument, NULL, 's' },
+		{ "no-locks", no_argument, NULL, 'K' },
+		{ "show-output", no_argument, NULL, 'O' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int ch, i;
+
+	optind = 1;
+	opterr = 0;
+	o->tr.locks = true;
+	while ((ch = getopt_long(argc, argv, "+:vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'J': o->json_path = optarg; break;
+		case 'K': o->tr.locks = false; break;
+		case 'O': o->verbose_output = true; break;
+		case 'v': o->tr.verbose = true; break;
+		case 's':
+			if (cli_parse_stacks(optarg, "compare", &o->tr))
+				return -EINVAL;
+			break;
+		case 'h': compare_usage(stdout); exit(0);
+		case ':':
+			ps_err("compare: option '%s' needs a value", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			ps_err("compare: unknown option '%s' (see poolscope compare --help)", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	/* entries: words until "--", then commands separated by "--" */
+	for (i = optind; i < argc && strcmp(argv[i], "--"); i++) {
+		if (o->n == MAX_ENTRIES) {
+			ps_err("compare: at most %d entries", MAX_ENTRIES);
+			return -EINVAL;
+		}
+		if (add_workload(o, argv[i]))
+			return -EINVAL;
+	}
+	while (i < argc) {
+		int start = ++i;
+
+		while (i < argc && strcmp(argv[i], "--"))
+			i++;
+		if (o->n == MAX_ENTRIES) {
+			ps_err("compare: at most %d entries", MAX_ENTRIES);
+			return -EINVAL;
+		}
+		int err = add_command(o, argv + start, i - start);
+		if (err)
+			return err;
+	}
+	if (!o->n) {
+		ps_err("compare: nothing to compare (give bundled workloads and/or -- COMMAND)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The share of thread time in contended lock waits (all such locks). */
+static double lock_share(const struct model *m)
+{
+	double s = 0;
+
+	for (uint32_t i = 0; i < m->nlocks; i++)
+		if (m->locks[i].contended)
+			s += m->locks[i].share_all;
+	return s;
+}
+
+static void print_table(const struct compare_opts *o)
+{
+	char w[16], c[16], r[16], busy[32], vi[32];
+
+	printf("\nCOMPARE  (%d CPUs; parallelism = traced CPU time / wall)\n", o->e[0].m.nr_cpus);
+	printf("%-20s %7s %7s %5s %-7s %11s %8s %6s\n", "entry", "wall", "CPU", "par", "busy %",
+	       "vol/invol", "runq p99", "lockw");
+	for (int i = 0; i < o->n; i++) {
+		const struct entry *e = &o->e[i];
+		size_t n = 0;
+
+		if (!e->ok) {
+			printf("%-20.20s (%s)\n", e->name, e->ran ? "failed" : "not run: stopped");
+			continue;
+		}
+		busy[0] = '\0';
+		if (e->m.nr_cpus <= 3)
+			for (int k = 0; k < e->m.nr_cpus; k++)
+				n += snprintf(busy + n, sizeof(busy) - n, "%s%.0f", k ? "/" : "",
+					      e->m.cores[k].traced_pct);
+		else
+			snprintf(busy, sizeof(busy), "avg %.0f", e->m.busy_pct);
+		snprintf(vi, sizeof(vi), "%llu/%llu", (unsigned long long)e->m.vol,
+			 (unsigned long long)e->m.invol);
+		printf("%-20.20s %7s %7s %5.2f %-7s %11s %8s %5.1f%%\n", e->name,
+		       fmt_dur(e->m.wall_ns, w, sizeof(w)), fmt_dur(e->m.oncpu_ns, c, sizeof(c)),
+		       e->m.parallelism, busy, vi, fmt_dur(e->m.runq_p99_ns, r, sizeof(r)),
+		       100 * lock_share(&e->m));
+	}
+	printf("  (busy %%: the traced threads' share of each core; lockw: thread time in\n"
+	       "   contended futex waits)\n\nVERDICTS\n");
+	for (int i = 0; i < o->n; i++) {
+		const struct entry *e = &o->e[i];
+		const struct lock_summary *l = e->ok ? e->d.lock : NULL;
+
+		if (!e->ok)
+			continue;
+		printf("  %-20.20s %s (%s)\n", e->name, e->d.label, diagnose_confidence_word(e->d.confidence));
+		if (l)
+			printf("  %-20s top lock: %s in %s %u, %.0f%% of its waiters' time\n", "",
+			       l->caller ? l->caller : "?", l->comm, l->tgid, 100 * l->share_waiters);
+	}
+}
+
+static void write_json(FILE *f, const struct compare_opts *o)
+{
+	struct json j;
+
+	json_init(&j, f, true);
+	json_object_begin(&j);
+	json_kv_u64(&j, "version", 1);
+	json_key(&j, "entries");
+	json_array_begin(&j);
+	for (int i = 0; i < o->n; i++) {
+		const struct entry *e = &o->e[i];
+
+		json_object_begin(&j);
+		json_kv_string(&j, "entry", e->name);
+		json_kv_bool(&j, "ok", e->ok);
+		if (e->ok) {
+			json_kv_u64(&j, "exit_status", e->status < 0 ? 0 : e->status);
+			json_kv_u64(&j, "wall_ns", e->m.wall_ns);
+			json_kv_u64(&j, "cpu_ns", e->m.oncpu_ns);
+			json_kv_double(&j, "parallelism", e->m.parallelism);
+			json_key(&j, "core_busy_pct");
+			json_array_begin(&j);
+			for (int k = 0; k < e->m.nr_cpus; k++)
+				json_double(&j, e->m.cores[k].traced_pct);
+			json_array_end(&j);
+			json_kv_u64(&j, "vol", e->m.vol);
+			json_kv_u64(&j, "invol", e->m.invol);
+			json_kv_u64(&j, "runq_p99_ns", e->m.runq_p99_ns);
+			json_kv_double(&j, "lock_wait_share", lock_share(&e->m));
+			json_key(&j, "top_lock");
+			if (e->d.lock) {
+				json_object_begin(&j);
+				json_kv_string(&j, "caller", e->d.lock->caller ? e->d.lock->caller : "");
+				json_kv_u64(&j, "tgid", e->d.lock->tgid);
+				json_kv_double(&j, "share_waiters", e->d.lock->share_waiters);
+				json_object_end(&j);
+			} else {
+				json_null(&j);
+			}
+			json_kv_string(&j, "verdict", e->d.key);
+			diagnose_json(&j, &e->d);
+		}
+		json_object_end(&j);
+	}
+	json_array_end(&j);
+	json_object_end(&j);
+}
+
+int cmd_compare(int argc, char **argv)
+{
+	struct compare_opts *o = xcalloc(1, sizeof(*o));
+	struct invoker inv;
+	FILE *json = NULL;
+	int rc = 0, devnull = -1;
+	bool stopped = false;
+
+	int err = parse_args(argc, argv, o);
+	if (err) {
+		free(o);
+		return err == -ENOEXEC ? EXIT_NOCMD : EXIT_USAGE;
+	}
+	if (invoker_get(&inv)) {
+		ps_err("compare: malformed SUDO_UID/SUDO_GID in the environment");
+		free(o);
+		return EXIT_USAGE;
+	}
+	if (o->json_path && !(json = output_open(&inv, o->json_path))) {
+		free(o);
+		return EXIT_USAGE;
+	}
+	if (!o->verbose_output)
+		devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	for (int i = 0; i < o->n; i++) {
+		struct entry *e = &o->e[i];
+		struct launch l = {
+			.argv = e->argv, .path = e->path, .inv = &inv, .tr = &o->tr,
+			.child_stdout = devnull >= 0 ? devnull : json == stdout ? 2 : -1,
+			.cmd = "compare",
+		};
+
+		fprintf(stderr, "poolscope: compare: %d/%d %s\n", i + 1, o->n, e->name);
+		e->ran = true;
+		rc = launch_traced(&l, &e->snap, &e->status);
+		if (rc) {
+			/* tracing itself failed: the next entries would too */
+			if (rc == EXIT_TRACE)
+				break;
+			continue;
+		}
+		e->ok = true;
+		model_build(&e->snap, &e->m);
+		diagnose(&e->m, &e->d);
+		if (e->status != 0)
+			ps_warn("compare: %s exited with status %d", e->name, e->status);
+		if (launch_stopped()) {
+			ps_warn("compare: stopped by a signal after %d of %d entries", i + 1, o->n);
+			stopped = true;
+			break;
+		}
+	}
+	if (devnull >= 0)
+		close(devnull);
+	if (json != stdout && o->e[0].ok)
+		print_table(o);
+	if (json) {
+		write_json(json, o);
+		if (json != stdout)
+			fclose(json);
+	}
+	for (int i = 0; i < o->n; i++) {
+		if (o->e[i].ok) {
+			model_free(&o->e[i].m);
+			snapshot_free(&o->e[i].snap);
+		} else if (!rc && !stopped) {
+			rc = EXIT_TRACE;
+		}
+		if (o->e[i].ok && o->e[i].status != 0 && !rc)
+			rc = 1;
+		free(o->e[i].owned);
+	}
+	free(o);
+	return stopped ? 128 + SIGINT : rc;
+}

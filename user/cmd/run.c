@@ -1,0 +1,181 @@
+/* user/cmd_run.c: `poolscope run`: start a workload or command under
+ * tracing, wait for it, print the report. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "cmd/catalog.h"
+#include "trace/launch.h"
+#include "cmd/cli.h"
+#include "cmd/commands.h"
+#include "model/model.h"
+#include "sys/privs.h"
+#include "render/report.h"
+#include "trace/session.h"
+#include "sys/util.h"
+
+struct run_opts {
+	struct cli_common c;
+	bool as_root;
+	char **cmd;          /* argv of what to exec */
+	char path[PATH_MAX]; /* resolved program */
+	char title[512];
+};
+
+void run_usage(FILE *out)
+{
+	char list[256];
+
+	fprintf(out,
+"Usage: poolscope run [OPTIONS] WORKLOAD [WORKLOAD-ARGS...]\n"
+"       poolscope run [OPTIONS] -- COMMAND [ARGS...]\n"
+"\n"
+"Run a bundled workload or any command under scheduler tracing, wait for it\n"
+"to exit, and print how its threads shared the CPU cores: per-core busy time,\n"
+"context switches (voluntary/involuntary), run-queue latency, migrations,\n"
+"busy share over time, and per-thread and per-process totals. Every thread of\n"
+"the command and of every process it forks is traced.\n"
+"\n"
+"Bundled workloads: %s\n"
+"(`poolscope list` describes them; WORKLOAD-ARGS go to the workload, try --help.)\n"
+"\n"
+"Options:\n"
+"  -a, --all           trace every task on the machine while the command runs\n"
+"  --as-root           under sudo, run the workload as root instead of the\n"
+"                      invoking user (SUDO_UID/SUDO_GID)\n"
+"  --list              list the bundled workloads\n"
+"  -h, --help          this help\n"
+"\n", catalog_list(list, sizeof(list)));
+	cli_common_usage(out);
+	fprintf(out,
+"\n"
+"Privileges: tracing needs root (CAP_BPF and CAP_PERFMON). Under sudo the\n"
+"workload runs as the invoking user with supplementary groups dropped, like\n"
+"perf and strace, and output files are created as that user.\n"
+"\n"
+"Signals: Ctrl-C (SIGINT) or SIGTERM stops the trace: a signal sent to\n"
+"poolscope alone is forwarded to the workload; poolscope waits up to 2 s for it\n"
+"to exit (a second signal stops waiting), detaches and prints what it gathered.\n"
+"\n"
+"Exit status: the workload's (128+N if killed by signal N); 2 for a bad\n"
+"command line; 127 if the command cannot be found or executed; 1 if tracing\n"
+"could not start.\n"
+"\n"
+"Examples:\n"
+"  sudo poolscope run --stacks all --svg oncpu:cpu.svg cpu-threads\n"
+"  sudo poolscope run io-threads\n"
+"  sudo poolscope run cpu-threads -w 4\n"
+"  sudo poolscope run --json out.json -- make -j2\n");
+}
+
+static int parse_args(int argc, char **argv, struct run_opts *o)
+{
+	static const struct option own[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "as-root", no_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "list", no_argument, NULL, 'L' },
+		{ 0 },
+	};
+	const struct option *longopts = cli_longopts(own);
+	int c, err;
+	bool dashdash;
+
+	optind = 1;
+	opterr = 0;
+	cli_common_init(&o->c);
+	while ((c = getopt_long(argc, argv, "+:ah" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		err = cli_common_parse(c, optarg, "run", &o->c);
+		if (err < 0)
+			return err;
+		if (err)
+			continue;
+		switch (c) {
+		case 'a': o->c.tr.all = true; break;
+		case 'R': o->as_root = true; break;
+		case 'h': run_usage(stdout); exit(0);
+		case 'L': catalog_print(); exit(0);
+		case ':':
+			ps_err("run: option '%s' needs a value", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			ps_err("run: unknown option '%s' (see poolscope run --help)", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	dashdash = optind > 1 && !strcmp(argv[optind - 1], "--");
+	if (optind >= argc) {
+		ps_err("run: no workload or command given (poolscope list shows the workloads; "
+		       "poolscope run -- CMD traces a command)");
+		return -EINVAL;
+	}
+	o->cmd = &argv[optind];
+	if (!dashdash) {
+		char list[256];
+
+		err = catalog_path(o->cmd[0], o->path, sizeof(o->path));
+		if (err == -ENOENT) {
+			ps_err("run: unknown workload '%s' (bundled: %s; to trace a command: "
+			       "poolscope run -- %s)", o->cmd[0], catalog_list(list, sizeof(list)),
+			       o->cmd[0]);
+			return -EINVAL;
+		}
+		if (err) {
+			ps_err("run: workload '%s' is not built (%s missing): run make", o->cmd[0], o->path);
+			return -ENOEXEC;
+		}
+	} else {
+		err = launch_resolve_command(o->cmd[0], o->path, sizeof(o->path));
+		if (err) {
+			ps_err("run: %s: %s", o->cmd[0], err == -ENOENT ? "command not found" : strerror(-err));
+			return -ENOEXEC;
+		}
+	}
+	size_t n = 0;
+	for (char **a = o->cmd; *a && n < sizeof(o->title); a++)
+		n += snprintf(o->title + n, sizeof(o->title) - n, "%s%s", a == o->cmd ? (dashdash ? "-- " : "") : " ", *a);
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_opts o = { 0 };
+	struct invoker inv;
+	struct ps_snapshot snap;
+	struct model m;
+	int err, status, rc;
+
+	err = parse_args(argc, argv, &o);
+	if (err)
+		return err == -ENOEXEC ? EXIT_NOCMD : EXIT_USAGE;
+	if (invoker_get(&inv)) {
+		ps_err("run: malformed SUDO_UID/SUDO_GID in the environment");
+		return EXIT_USAGE;
+	}
+	if (cli_open_outputs(&o.c, &inv, "run"))
+		return EXIT_USAGE;
+	struct launch l = {
+		.argv = o.cmd, .path = o.path, .as_root = o.as_root, .inv = &inv, .tr = &o.c.tr,
+		.child_stdout = o.c.json == stdout ? 2 : -1, .cmd = "run",
+	};
+	rc = launch_traced(&l, &snap, &status);
+	if (rc)
+		return rc;
+	rc = status >= 0 ? status : 128 + SIGINT;
+	model_build(&snap, &m);
+	struct report_opts ro = {
+		.title = o.title, .argv = o.cmd, .wide = o.c.wide, .exit_status = status,
+	};
+	if (cli_emit(&o.c, &m, &ro, "run"))
+		rc = rc ? rc : EXIT_TRACE;
+	model_free(&m);
+	snapshot_free(&snap);
+	return rc;
+}

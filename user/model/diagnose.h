@@ -1,0 +1,60 @@
+/* user/diagnose.h: the verdict at the end of every report: what bounded the
+ * traced run (CPU, one lock, IO, the run queue, or nothing), how sure that is,
+ * and the measured numbers behind it. A pure function of the model: no BPF,
+ * no /proc, so unit tests feed it hand-made snapshots. */
+#ifndef POOLSCOPE_DIAGNOSE_H
+#define POOLSCOPE_DIAGNOSE_H
+#include <stdio.h>
+#include "render/json.h"
+#include "model/model.h"
+
+enum verdict {
+	VERDICT_CPU_PARALLEL,     /* computing on as many cores as it has workers (or cores) */
+	VERDICT_LOCK_SERIALIZED,  /* computing, but one at a time behind one lock */
+	VERDICT_IO_BOUND,         /* blocked in the kernel (sockets, files), not computing */
+	VERDICT_OVERSUBSCRIBED,   /* more threads want a CPU than there are cores */
+	VERDICT_MIXED,            /* no single bottleneck */
+	VERDICT_IDLE,             /* hardly ran and hardly woke up (sleep 1) */
+};
+
+#define DIAG_MAX_EVIDENCE 12
+
+/* One measured number behind a verdict, e.g. {"parallelism", 1.93, "cpus"}.
+ * The name is a JSON key, so it is snake_case and carries its unit when the
+ * unit is not obvious ("runq_p99_ms"). */
+struct evidence {
+	const char *name;
+	double value;
+	const char *unit;
+};
+
+struct diagnosis {
+	enum verdict verdict;
+	const char *label;        /* "CPU-bound, parallel" ... short, for tables */
+	const char *key;          /* "cpu-parallel", "lock-serialized", "io-bound",
+				   * "oversubscribed", "mixed", "idle" (JSON) */
+	double confidence;        /* 0..1 */
+	char text[1024];          /* one paragraph, wrapped to 78 columns, numbers included */
+	struct evidence ev[DIAG_MAX_EVIDENCE];
+	int nev;
+	const struct lock_summary *lock;   /* the lock named (points into the model), or NULL */
+};
+
+/* Classify the run the model describes. d stays valid while m is. */
+void diagnose(const struct model *m, struct diagnosis *d);
+
+/* "high" (>= 0.75), "medium" (>= 0.5) or "low". */
+const char *diagnose_confidence_word(double confidence);
+
+/* "\nDIAGNOSIS  <label> (confidence 0.92, high)\n  paragraph..." indented
+ * by two columns, so lines stay within 80 columns. */
+void diagnose_print(FILE *out, const struct diagnosis *d);
+
+/* Key "diagnosis" into the current JSON object: {"key", "verdict" (the same
+ * string), "label", "confidence", "confidence_word", "text" (the paragraph
+ * unwrapped: one line), "evidence": {name: value, ...}, "lock": {"caller",
+ * "tgid", "comm", "addrs", "stack", "share_waiters", "wait_ns", "waits",
+ * "waiters"} or null}. */
+void diagnose_json(struct json *j, const struct diagnosis *d);
+
+#endif

@@ -1,0 +1,227 @@
+/* user/model_stacks.c: the lock-contention and stack summaries of the model:
+ * futex waits merged by process and waiter stack and classified as contended
+ * or idle waiting; off-CPU time and on-CPU samples merged by folded stack. */
+#include "model/model.h"
+#include "model/stacks.h"
+#include "sys/util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_WAITERS 256
+/* futex words closer than this belong to one lock object (a glibc
+ * pthread_cond_t is 48 bytes, a pthread_mutex_t 40) */
+#define LOCK_OBJECT_BYTES 64
+
+static const struct thread_summary *thread_by_tid(const struct model *m, uint32_t tid)
+{
+	for (uint32_t i = 0; i < m->nthreads; i++)
+		if (m->threads[i].t->tid == tid)
+			return &m->threads[i];
+	return NULL;
+}
+
+static const char *process_comm(const struct model *m, uint32_t tgid)
+{
+	for (uint32_t i = 0; i < m->nprocs; i++)
+		if (m->procs[i].tgid == tgid)
+			return m->procs[i].comm;
+	return "?";
+}
+
+const char *lock_class_name(enum lock_class c)
+{
+	return c == LOCK_CONTENDED ? "contended" : c == LOCK_AWAITING ? "awaiting-work" : "idle";
+}
+
+static int cmp_lock(const void *a, const void *b)
+{
+	const struct lock_summary *x = a, *y = b;
+
+	return x->wait_ns < y->wait_ns ? 1 : x->wait_ns > y->wait_ns ? -1 : 0;
+}
+
+static struct thread_summary *thread_of_rec(struct model *m, const struct ps_futex_key *k)
+{
+	for (uint32_t i = 0; i < m->nthreads; i++)
+		if (m->threads[i].t->tid == k->pid && m->threads[i].t->tgid == k->tgid)
+			return &m->threads[i];
+	return NULL;
+}
+
+void model_build_locks(struct model *m)
+{
+	const struct ps_snapshot *s = m->snap;
+	uint32_t (*waiters)[MAX_WAITERS] = NULL;
+	uint32_t *lock_of;   /* record -> index of the lock it was merged into */
+
+	if (!s->n_futex)
+		return;
+	m->locks = xcalloc(s->n_futex, sizeof(*m->locks));
+	waiters = xcalloc(s->n_futex, sizeof(*waiters));
+	lock_of = xcalloc(s->n_futex, sizeof(*lock_of));
+	for (uint32_t i = 0; i < s->n_futex; i++) {
+		const struct ps_futex_rec *r = &s->futex_recs[i];
+		struct lock_summary *l = NULL;
+		char where[512];
+		size_t len = 0;
+		uint32_t k;
+
+		where[0] = '\0';
+		stack_append(s, r->key.ustack, r->key.tgid, true, where, sizeof(where), &len);
+		/* one lock: same process, same waiting function of the program
+		 * (merged by symbol, whatever path led there), and addresses
+		 * within one object (a condition variable's futex words, a mutex
+		 * beside it), so unrelated locks behind a truncated stack stay
+		 * apart */
+		const char *caller = stack_caller(s, r->key.ustack, r->key.tgid);
+		for (k = 0; k < m->nlocks; k++)
+			if (m->locks[k].tgid == r->key.tgid &&
+			    !strcmp(m->locks[k].caller ? m->locks[k].caller : "", caller ? caller : "") &&
+			    r->key.uaddr - m->locks[k].addrs[0] + LOCK_OBJECT_BYTES < 2 * LOCK_OBJECT_BYTES) {
+				l = &m->locks[k];
+				break;
+			}
+		if (!l) {
+			l = &m->locks[m->nlocks++];
+			l->tgid = r->key.tgid;
+			snprintf(l->comm, sizeof(l->comm), "%s", process_comm(m, r->key.tgid));
+			l->caller = caller;
+		}
+		l->mutex |= strstr(where, "lll_lock_wait") || strstr(where, "mutex_lock") ||
+			    strstr(where, "rwlock");
+		/* show the waiters' most common stack */
+		if (r->st.wait_ns > l->where_ns) {
+			l->where_ns = r->st.wait_ns;
+			snprintf(l->where, sizeof(l->where), "%s", where);
+		}
+		lock_of[i] = l - m->locks;
+		bool seen = false;
+		for (uint32_t a = 0; a < l->naddrs; a++)
+			seen |= l->addrs[a] == r->key.uaddr;
+		if (!seen && l->naddrs < MODEL_MAX_ADDRS)
+			l->addrs[l->naddrs++] = r->key.uaddr;
+		l->waits += r->st.waits;
+		l->wait_ns += r->st.wait_ns;
+		l->busy_ns += r->st.busy_ns;
+		l->proc_busy_ns += r->st.proc_busy_ns;
+		if (r->st.max_ns > l->max_ns)
+			l->max_ns = r->st.max_ns;
+		l->timeouts += r->st.timeouts;
+		l->interrupted += r->st.interrupted;
+		l->eagain += r->st.eagain;
+		l->woken_by_traced += r->st.woken_by_traced;
+		if (r->st.woken_by_traced && !l->waker)
+			l->waker = stack_caller(s, r->st.waker_ustack, r->key.tgid);
+		for (int h = 0; h < PS_HIST_SLOTS; h++)
+			l->hist[h] += r->st.hist[h];
+		/* distinct waiting threads, for the waiters' own time */
+		uint32_t li = l - m->locks, w;
+		for (w = 0; w < l->nwaiters && waiters[li][w] != r->key.pid; w++)
+			;
+		if (w == l->nwaiters && r->st.waits && w < MAX_WAITERS) {
+			const struct thread_summary *ts = thread_by_tid(m, r->key.pid);
+
+			waiters[li][l->nwaiters++] = r->key.pid;
+			if (ts)
+				l->waiters_time_ns += ts->lifetime_ns;
+		}
+	}
+	for (uint32_t k = 0; k < m->nlocks; k++) {
+		struct lock_summary *l = &m->locks[k];
+
+		l->busy_frac = l->wait_ns ? (double)l->busy_ns / l->wait_ns : 0;
+		l->proc_busy_frac = l->wait_ns ? (double)l->proc_busy_ns / l->wait_ns : 0;
+		l->share_waiters = l->waiters_time_ns ? (double)l->wait_ns / l->waiters_time_ns : 0;
+		l->share_all = m->thread_time_ns ? (double)l->wait_ns / m->thread_time_ns : 0;
+		bool busy = l->busy_frac >= LOCK_BUSY_CONTENDED;
+
+		if (l->waits && busy && (l->nwaiters >= 2 || l->mutex))
+			l->cls = LOCK_CONTENDED;
+		else if (l->waits && l->nwaiters == 1 && !l->mutex &&
+			 (busy || l->proc_busy_frac >= LOCK_BUSY_CONTENDED))
+			l->cls = LOCK_AWAITING;
+		else
+			l->cls = LOCK_IDLE;
+		l->contended = l->cls == LOCK_CONTENDED;
+	}
+	/* each thread's futex time: on contended locks, or other waits */
+	for (uint32_t i = 0; i < s->n_futex; i++) {
+		struct thread_summary *ts = thread_of_rec(m, &s->futex_recs[i].key);
+
+		if (!ts)
+			continue;
+		if (m->locks[lock_of[i]].contended)
+			ts->lock_wait_ns += s->futex_recs[i].st.wait_ns;
+		else
+			ts->other_wait_ns += s->futex_recs[i].st.wait_ns;
+	}
+	free(lock_of);
+	free(waiters);
+	qsort(m->locks, m->nlocks, sizeof(*m->locks), cmp_lock);
+}
+
+static int cmp_stack(const void *a, const void *b)
+{
+	const struct stack_summary *x = a, *y = b;
+
+	return x->value < y->value ? 1 : x->value > y->value ? -1 : strcmp(x->folded, y->folded);
+}
+
+static int cmp_folded(const void *a, const void *b)
+{
+	return strcmp(((const struct stack_summary *)a)->folded, ((const struct stack_summary *)b)->folded);
+}
+
+static const char *thread_comm(const struct ps_snapshot *s, uint32_t tid)
+{
+	for (uint32_t i = 0; i < s->nthreads; i++)
+		if (s->threads[i].tid == tid)
+			return s->threads[i].comm;
+	return "?";
+}
+
+/* Merge records with the same folded stack (threads of the same name). */
+static struct stack_summary *summarize(const struct ps_snapshot *s, const struct ps_stack_rec *r,
+				       uint32_t n, uint32_t *out_n, uint64_t *total)
+{
+	struct stack_summary *out = xcalloc(n, sizeof(*out));
+	char buf[8192];
+	uint32_t k = 0;
+
+	*total = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		stack_folded(s, thread_comm(s, r[i].key.pid), r[i].key.tgid, r[i].key.ustack,
+			     r[i].key.kstack, buf, sizeof(buf));
+		out[k].folded = xstrdup(buf);
+		out[k].value = r[i].val.value;
+		out[k].count = r[i].val.count;
+		*total += r[i].val.value;
+		k++;
+	}
+	/* merge equal strings (adjacent once sorted by string) */
+	qsort(out, k, sizeof(*out), cmp_folded);
+	uint32_t w = 0;
+	for (uint32_t i = 0; i < k; i++) {
+		if (w && !strcmp(out[w - 1].folded, out[i].folded)) {
+			out[w - 1].value += out[i].value;
+			out[w - 1].count += out[i].count;
+			free(out[i].folded);
+		} else {
+			out[w++] = out[i];
+		}
+	}
+	qsort(out, w, sizeof(*out), cmp_stack);
+	*out_n = w;
+	return out;
+}
+
+void model_build_stacks(struct model *m)
+{
+	const struct ps_snapshot *s = m->snap;
+
+	if (s->n_offcpu)
+		m->offcpu = summarize(s, s->offcpu_recs, s->n_offcpu, &m->n_offcpu, &m->offcpu_total_ns);
+	if (s->n_oncpu)
+		m->oncpu = summarize(s, s->oncpu_recs, s->n_oncpu, &m->n_oncpu, &m->oncpu_samples);
+}

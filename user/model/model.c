@@ -1,0 +1,222 @@
+/* user/model.c: per-core, per-thread and per-process summaries of a snapshot
+ * (see model.h). */
+#include "model/model.h"
+#include "model/hist.h"
+#include "sys/util.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void snapshot_free(struct ps_snapshot *s)
+{
+	free(s->threads);
+	free(s->thread_cpu_ns);
+	free(s->cpus);
+	free(s->migr);
+	free(s->slice_end_ns);
+	free(s->slice_busy_ns);
+	free(s->slice_traced_ns);
+	free(s->offcpu_recs);
+	free(s->oncpu_recs);
+	free(s->futex_recs);
+	free(s->wake_recs);
+	for (uint32_t i = 0; i < s->nstacks; i++) {
+		for (uint32_t k = 0; s->stacks[i].names && k < s->stacks[i].nframes; k++)
+			free(s->stacks[i].names[k]);
+		free(s->stacks[i].names);
+		free(s->stacks[i].ips);
+	}
+	free(s->stacks);
+	memset(s, 0, sizeof(*s));
+}
+
+const struct ps_stack *snapshot_stack(const struct ps_snapshot *s, int32_t id, uint32_t tgid,
+				      bool user)
+{
+	for (uint32_t i = 0; i < s->nstacks; i++) {
+		const struct ps_stack *st = &s->stacks[i];
+
+		if (st->id == id && st->user == user && (!user || st->tgid == tgid))
+			return st;
+	}
+	return NULL;
+}
+
+/* Interpolated percentiles can overshoot the largest value inside a slot. */
+static uint64_t clamp_max(uint64_t v, uint64_t max)
+{
+	return max && v > max ? max : v;
+}
+
+static void u32_hist_to_u64(const __u32 *in, uint64_t *out)
+{
+	for (int i = 0; i < PS_HIST_SLOTS; i++)
+		out[i] = in[i];
+}
+
+static int cmp_thread_oncpu(const void *a, const void *b)
+{
+	const struct thread_summary *x = a, *y = b;
+
+	if (x->t->oncpu_ns != y->t->oncpu_ns)
+		return x->t->oncpu_ns < y->t->oncpu_ns ? 1 : -1;
+	return x->t->tid < y->t->tid ? -1 : x->t->tid > y->t->tid;
+}
+
+static int cmp_proc_oncpu(const void *a, const void *b)
+{
+	const struct process_summary *x = a, *y = b;
+
+	if (x->oncpu_ns != y->oncpu_ns)
+		return x->oncpu_ns < y->oncpu_ns ? 1 : -1;
+	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
+}
+
+static void build_threads(const struct ps_snapshot *s, struct model *m)
+{
+	m->nthreads = s->nthreads;
+	m->threads = xcalloc(s->nthreads, sizeof(*m->threads));
+	for (uint32_t i = 0; i < s->nthreads; i++) {
+		const struct ps_thread *t = &s->threads[i];
+		struct thread_summary *ts = &m->threads[i];
+		uint64_t h[PS_HIST_SLOTS];
+		uint64_t from = t->first_ns > s->start_ns ? t->first_ns : s->start_ns;
+		uint64_t to = t->exit_ns && t->exit_ns < s->end_ns ? t->exit_ns : s->end_ns;
+
+		ts->t = t;
+		ts->offcpu_ns = t->blocked_ns;
+		ts->lifetime_ns = to > from ? to - from : 0;
+		m->thread_time_ns += ts->lifetime_ns;
+		u32_hist_to_u64(t->runq_hist, h);
+		ts->runq_p50_ns = clamp_max(hist_percentile(h, PS_HIST_SLOTS, 50), t->runq_max_ns);
+		ts->runq_p99_ns = clamp_max(hist_percentile(h, PS_HIST_SLOTS, 99), t->runq_max_ns);
+		for (int k = 0; k < PS_HIST_SLOTS; k++)
+			m->runq_hist[k] += h[k];
+		m->oncpu_ns += t->oncpu_ns;
+		m->offcpu_ns += t->blocked_ns;
+		m->runq_wait_ns += t->runq_wait_ns;
+		m->runq_count += t->runq_count;
+		m->vol += t->vol;
+		m->invol += t->invol;
+		m->migrations += t->migrations;
+		if (t->runq_max_ns > m->runq_max_ns)
+			m->runq_max_ns = t->runq_max_ns;
+	}
+	m->switches = m->vol + m->invol;
+	qsort(m->threads, m->nthreads, sizeof(*m->threads), cmp_thread_oncpu);
+}
+
+static void build_procs(const struct ps_snapshot *s, struct model *m)
+{
+	m->procs = xcalloc(m->nthreads, sizeof(*m->procs));
+	for (uint32_t i = 0; i < m->nthreads; i++) {
+		const struct ps_thread *t = m->threads[i].t;
+		struct process_summary *p = NULL;
+
+		for (uint32_t k = 0; k < m->nprocs; k++)
+			if (m->procs[k].tgid == t->tgid)
+				p = &m->procs[k];
+		if (!p) {
+			p = &m->procs[m->nprocs++];
+			p->tgid = t->tgid;
+		}
+		if (t->tid == t->tgid || !p->comm[0])
+			memcpy(p->comm, t->comm, sizeof(p->comm));
+		p->nthreads++;
+		p->oncpu_ns += t->oncpu_ns;
+		p->offcpu_ns += t->blocked_ns;
+		p->runq_wait_ns += t->runq_wait_ns;
+		p->vol += t->vol;
+		p->invol += t->invol;
+		p->migrations += t->migrations;
+	}
+	(void)s;
+	qsort(m->procs, m->nprocs, sizeof(*m->procs), cmp_proc_oncpu);
+}
+
+static void build_cores(const struct ps_snapshot *s, struct model *m)
+{
+	uint64_t busy_all = 0;
+
+	m->cores = xcalloc(s->nr_cpus, sizeof(*m->cores));
+	for (int c = 0; c < s->nr_cpus; c++) {
+		const struct ps_cpu *pc = &s->cpus[c];
+		struct core_summary *cs = &m->cores[c];
+
+		cs->cpu = c;
+		cs->busy_ns = pc->busy_ns > m->wall_ns ? m->wall_ns : pc->busy_ns;
+		cs->traced_ns = pc->traced_ns > cs->busy_ns ? cs->busy_ns : pc->traced_ns;
+		cs->idle_ns = m->wall_ns - cs->busy_ns;
+		cs->busy_pct = m->wall_ns ? 100.0 * cs->busy_ns / m->wall_ns : 0;
+		cs->traced_pct = m->wall_ns ? 100.0 * cs->traced_ns / m->wall_ns : 0;
+		cs->switches = pc->switches;
+		cs->vol = pc->vol;
+		cs->invol = pc->invol;
+		cs->runq_count = pc->runq_count;
+		cs->runq_p50_ns = clamp_max(hist_percentile((const uint64_t *)pc->runq_hist,
+							    PS_HIST_SLOTS, 50), pc->runq_max_ns);
+		cs->runq_p99_ns = clamp_max(hist_percentile((const uint64_t *)pc->runq_hist,
+							    PS_HIST_SLOTS, 99), pc->runq_max_ns);
+		cs->runq_max_ns = pc->runq_max_ns;
+		if (s->migr) {
+			cs->migr_in = s->migr[c].in;
+			cs->migr_out = s->migr[c].out;
+		}
+		for (int k = 0; k < MODEL_TOP_THREADS; k++)
+			cs->top[k].thread = -1;
+		/* top threads on this core by on-CPU time there (insertion into a
+		 * tiny sorted array) */
+		for (uint32_t i = 0; i < s->nthreads; i++) {
+			uint64_t ns = s->thread_cpu_ns[(uint64_t)i * s->nr_cpus + c];
+
+			for (int k = 0; k < MODEL_TOP_THREADS && ns; k++) {
+				if (cs->top[k].thread >= 0 && cs->top[k].ns >= ns)
+					continue;
+				memmove(&cs->top[k + 1], &cs->top[k],
+					(MODEL_TOP_THREADS - k - 1) * sizeof(cs->top[0]));
+				cs->top[k].thread = (int32_t)i;
+				cs->top[k].ns = ns;
+				break;
+			}
+		}
+		busy_all += cs->busy_ns;
+	}
+	m->busy_pct = m->wall_ns && s->nr_cpus ? 100.0 * busy_all / (m->wall_ns * s->nr_cpus) : 0;
+}
+
+int model_build(const struct ps_snapshot *snap, struct model *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->snap = snap;
+	m->nr_cpus = snap->nr_cpus;
+	m->wall_ns = snap->end_ns > snap->start_ns ? snap->end_ns - snap->start_ns : 0;
+	build_threads(snap, m);
+	build_procs(snap, m);
+	build_cores(snap, m);
+	m->parallelism = m->wall_ns ? (double)m->oncpu_ns / m->wall_ns : 0;
+	m->runq_p50_ns = clamp_max(hist_percentile(m->runq_hist, PS_HIST_SLOTS, 50), m->runq_max_ns);
+	m->runq_p90_ns = clamp_max(hist_percentile(m->runq_hist, PS_HIST_SLOTS, 90), m->runq_max_ns);
+	m->runq_p99_ns = clamp_max(hist_percentile(m->runq_hist, PS_HIST_SLOTS, 99), m->runq_max_ns);
+	m->dropped = snap->drops.no_slot_threads + snap->drops.no_slot_events +
+		     snap->drops.storage_fail + snap->drops.tgid_full + snap->drops.proc_full +
+		     snap->drops.stack_fail + snap->drops.offcpu_full + snap->drops.oncpu_full +
+		     snap->drops.futex_full;
+	model_build_locks(m);
+	model_build_stacks(m);
+	return 0;
+}
+
+void model_free(struct model *m)
+{
+	for (uint32_t i = 0; i < m->n_offcpu; i++)
+		free(m->offcpu[i].folded);
+	for (uint32_t i = 0; i < m->n_oncpu; i++)
+		free(m->oncpu[i].folded);
+	free(m->offcpu);
+	free(m->oncpu);
+	free(m->locks);
+	free(m->cores);
+	free(m->threads);
+	free(m->procs);
+	memset(m, 0, sizeof(*m));
+}

@@ -1,0 +1,209 @@
+/* user/snapdiff.c: interval snapshots (see snapdiff.h). */
+#include "model/snapdiff.h"
+#include "sys/util.h"
+#include <string.h>
+
+#define SUB(field) out->field = cur->field >= prev->field ? cur->field - prev->field : 0
+
+static uint64_t grown_max(uint64_t cur, uint64_t prev)
+{
+	return cur > prev ? cur : 0;
+}
+
+static void diff_thread(struct ps_thread *out, const struct ps_thread *cur, const struct ps_thread *prev)
+{
+	*out = *cur;
+	SUB(oncpu_ns);
+	SUB(blocked_ns);
+	SUB(runq_wait_ns);
+	SUB(runq_count);
+	SUB(vol);
+	SUB(invol);
+	SUB(migrations);
+	SUB(wakeups);
+	out->runq_max_ns = grown_max(cur->runq_max_ns, prev->runq_max_ns);
+	for (int i = 0; i < PS_HIST_SLOTS; i++)
+		SUB(runq_hist[i]);
+}
+
+static void diff_cpu(struct ps_cpu *out, const struct ps_cpu *cur, const struct ps_cpu *prev)
+{
+	*out = *cur;
+	SUB(busy_ns);
+	SUB(traced_ns);
+	SUB(switches);
+	SUB(vol);
+	SUB(invol);
+	SUB(all_switches);
+	SUB(runq_count);
+	SUB(runq_sum_ns);
+	out->runq_max_ns = grown_max(cur->runq_max_ns, prev->runq_max_ns);
+	for (int i = 0; i < PS_HIST_SLOTS; i++)
+		SUB(runq_hist[i]);
+}
+
+static const void *find_key(const void *recs, uint32_t n, size_t rec_size, const void *key, size_t key_size)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const char *r = (const char *)recs + i * rec_size;
+
+		if (!memcmp(r, key, key_size))
+			return r;
+	}
+	return NULL;
+}
+
+static struct ps_stack_rec *diff_stack_recs(const struct ps_stack_rec *cur, uint32_t ncur,
+					    const struct ps_stack_rec *prev, uint32_t nprev, uint32_t *nout)
+{
+	struct ps_stack_rec *out = xcalloc(ncur, sizeof(*out));
+
+	*nout = 0;
+	for (uint32_t i = 0; i < ncur; i++) {
+		const struct ps_stack_rec *p = find_key(prev, nprev, sizeof(*prev), &cur[i].key, sizeof(cur[i].key));
+		struct ps_stack_rec r = cur[i];
+
+		if (p) {
+			r.val.value -= p->val.value < r.val.value ? p->val.value : r.val.value;
+			r.val.count -= p->val.count < r.val.count ? p->val.count : r.val.count;
+		}
+		if (r.val.value)
+			out[(*nout)++] = r;
+	}
+	return out;
+}
+
+static void diff_futex(struct ps_snapshot *o, const struct ps_snapshot *c, const struct ps_snapshot *p)
+{
+	o->futex_recs = xcalloc(c->n_futex, sizeof(*o->futex_recs));
+	for (uint32_t i = 0; i < c->n_futex; i++) {
+		const struct ps_futex_rec *pr = find_key(p->futex_recs, p->n_futex, sizeof(*pr),
+							  &c->futex_recs[i].key, sizeof(pr->key));
+		struct ps_futex_rec r = c->futex_recs[i];
+
+		if (pr) {
+			const struct ps_futex_stat *cur = &c->futex_recs[i].st, *prev = &pr->st;
+			struct ps_futex_stat *out = &r.st;
+
+			SUB(waits);
+			SUB(wait_ns);
+			SUB(busy_ns);
+			SUB(proc_busy_ns);
+			SUB(timeouts);
+			SUB(interrupted);
+			SUB(eagain);
+			SUB(woken_by_traced);
+			out->max_ns = grown_max(cur->max_ns, prev->max_ns);
+			for (int h = 0; h < PS_HIST_SLOTS; h++)
+				SUB(hist[h]);
+		}
+		if (r.st.waits || r.st.eagain)
+			o->futex_recs[o->n_futex++] = r;
+	}
+	o->wake_recs = xcalloc(c->n_wake, sizeof(*o->wake_recs));
+	for (uint32_t i = 0; i < c->n_wake; i++) {
+		const struct ps_wake_rec *pr = find_key(p->wake_recs, p->n_wake, sizeof(*pr),
+							 &c->wake_recs[i].key, sizeof(pr->key));
+		struct ps_wake_rec r = c->wake_recs[i];
+
+		if (pr) {
+			r.w.calls -= pr->w.calls < r.w.calls ? pr->w.calls : r.w.calls;
+			r.w.woken -= pr->w.woken < r.w.woken ? pr->w.woken : r.w.woken;
+		}
+		if (r.w.calls)
+			o->wake_recs[o->n_wake++] = r;
+	}
+}
+
+static void copy_stacks(struct ps_snapshot *o, const struct ps_snapshot *c)
+{
+	o->nstacks = c->nstacks;
+	o->stacks = xcalloc(c->nstacks, sizeof(*o->stacks));
+	for (uint32_t i = 0; i < c->nstacks; i++) {
+		const struct ps_stack *s = &c->stacks[i];
+		struct ps_stack *d = &o->stacks[i];
+
+		*d = *s;
+		d->ips = xcalloc(s->nframes ? s->nframes : 1, sizeof(uint64_t));
+		memcpy(d->ips, s->ips, s->nframes * sizeof(uint64_t));
+		d->names = NULL;
+		if (s->names) {
+			d->names = xcalloc(s->nframes ? s->nframes : 1, sizeof(char *));
+			for (uint32_t k = 0; k < s->nframes; k++)
+				d->names[k] = xstrdup(s->names[k]);
+		}
+	}
+}
+
+void snapshot_diff(const struct ps_snapshot *c, const struct ps_snapshot *p, struct ps_snapshot *o)
+{
+	int ncpu = c->nr_cpus;
+
+	memset(o, 0, sizeof(*o));
+	o->start_ns = p->end_ns;
+	o->end_ns = c->end_ns;
+	o->nr_cpus = ncpu;
+	o->all = c->all;
+	o->attach_mode = c->attach_mode;
+	o->task_hash = c->task_hash;
+	o->locks = c->locks;
+	o->offcpu = c->offcpu;
+	o->oncpu = c->oncpu;
+	o->sample_hz = c->sample_hz;
+	o->events = c->events >= p->events ? c->events - p->events : 0;
+	{
+		const struct ps_drops *cur = &c->drops, *prev = &p->drops;
+		struct ps_drops *out = &o->drops;
+
+		SUB(no_slot_threads); SUB(no_slot_events); SUB(storage_fail); SUB(tgid_full);
+		SUB(proc_full); SUB(stack_fail); SUB(offcpu_full); SUB(oncpu_full); SUB(futex_full);
+	}
+
+	/* threads alive in the interval, in slot order */
+	o->threads = xcalloc(c->nthreads, sizeof(*o->threads));
+	o->thread_cpu_ns = xcalloc((size_t)c->nthreads * ncpu, sizeof(uint64_t));
+	for (uint32_t i = 0; i < c->nthreads; i++) {
+		const struct ps_thread *ct = &c->threads[i];
+		static const struct ps_thread none;
+		const struct ps_thread *pt = i < p->nthreads ? &p->threads[i] : &none;
+
+		if ((ct->flags & PS_THREAD_EXITED) && ct->exit_ns && ct->exit_ns < o->start_ns)
+			continue;
+		diff_thread(&o->threads[o->nthreads], ct, pt);
+		for (int k = 0; k < ncpu; k++) {
+			uint64_t cv = c->thread_cpu_ns[(size_t)i * ncpu + k];
+			uint64_t pv = i < p->nthreads ? p->thread_cpu_ns[(size_t)i * ncpu + k] : 0;
+
+			o->thread_cpu_ns[(size_t)o->nthreads * ncpu + k] = cv > pv ? cv - pv : 0;
+		}
+		o->nthreads++;
+	}
+
+	o->cpus = xcalloc(ncpu, sizeof(*o->cpus));
+	o->migr = xcalloc(ncpu, sizeof(*o->migr));
+	for (int k = 0; k < ncpu; k++) {
+		diff_cpu(&o->cpus[k], &c->cpus[k], &p->cpus[k]);
+		o->migr[k].in = c->migr[k].in - (p->migr[k].in < c->migr[k].in ? p->migr[k].in : c->migr[k].in);
+		o->migr[k].out = c->migr[k].out - (p->migr[k].out < c->migr[k].out ? p->migr[k].out : c->migr[k].out);
+	}
+
+	o->slice_ns = c->slice_ns;
+	o->slice_end_ns = xcalloc(c->nslices, sizeof(uint64_t));
+	o->slice_busy_ns = xcalloc((size_t)c->nslices * ncpu, sizeof(uint64_t));
+	o->slice_traced_ns = xcalloc((size_t)c->nslices * ncpu, sizeof(uint64_t));
+	for (uint32_t k = 0; k < c->nslices; k++) {
+		if (c->slice_end_ns[k] <= o->start_ns)
+			continue;
+		o->slice_end_ns[o->nslices] = c->slice_end_ns[k];
+		memcpy(&o->slice_busy_ns[(size_t)o->nslices * ncpu], &c->slice_busy_ns[(size_t)k * ncpu],
+		       ncpu * sizeof(uint64_t));
+		memcpy(&o->slice_traced_ns[(size_t)o->nslices * ncpu], &c->slice_traced_ns[(size_t)k * ncpu],
+		       ncpu * sizeof(uint64_t));
+		o->nslices++;
+	}
+
+	o->offcpu_recs = diff_stack_recs(c->offcpu_recs, c->n_offcpu, p->offcpu_recs, p->n_offcpu, &o->n_offcpu);
+	o->oncpu_recs = diff_stack_recs(c->oncpu_recs, c->n_oncpu, p->oncpu_recs, p->n_oncpu, &o->n_oncpu);
+	diff_futex(o, c, p);
+	copy_stacks(o, c);
+}

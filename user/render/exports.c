@@ -1,0 +1,111 @@
+/* user/exports.c: folded-stack and SVG flame graph exports (see exports.h). */
+#include "render/exports.h"
+#include "render/flamegraph.h"
+#include "model/stacks.h"
+#include "sys/util.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[] = { "offcpu", "oncpu", "futex" };
+
+int stack_kind_parse(const char *s, enum stack_kind *out)
+{
+	for (size_t i = 0; i < ARRAY_LEN(kind_names); i++)
+		if (!strcmp(s, kind_names[i])) {
+			*out = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *stack_kind_name(enum stack_kind k)
+{
+	return kind_names[k];
+}
+
+bool stack_kind_captured(const struct model *m, enum stack_kind k)
+{
+	return k == STACKS_OFFCPU ? m->snap->offcpu : k == STACKS_ONCPU ? m->snap->oncpu : m->snap->locks;
+}
+
+static const char *thread_comm(const struct ps_snapshot *s, uint32_t tid)
+{
+	for (uint32_t i = 0; i < s->nthreads; i++)
+		if (s->threads[i].tid == tid)
+			return s->threads[i].comm;
+	return "?";
+}
+
+/* The stacks of kind k as (folded, value) pairs; the caller frees. */
+static struct folded_stack *collect(const struct model *m, enum stack_kind k, size_t *n)
+{
+	const struct ps_snapshot *s = m->snap;
+	struct folded_stack *out;
+	char buf[8192];
+
+	if (k != STACKS_FUTEX) {
+		const struct stack_summary *ss = k == STACKS_OFFCPU ? m->offcpu : m->oncpu;
+		uint32_t cnt = k == STACKS_OFFCPU ? m->n_offcpu : m->n_oncpu;
+
+		out = xcalloc(cnt, sizeof(*out));
+		for (uint32_t i = 0; i < cnt; i++) {
+			out[i].stack = xstrdup(ss[i].folded);
+			out[i].value = k == STACKS_OFFCPU ? ss[i].value / 1000 : ss[i].value;
+		}
+		*n = cnt;
+		return out;
+	}
+	out = xcalloc(s->n_futex, sizeof(*out));
+	*n = 0;
+	for (uint32_t i = 0; i < s->n_futex; i++) {
+		const struct ps_futex_rec *r = &s->futex_recs[i];
+
+		if (!r->st.waits)
+			continue;
+		stack_folded(s, thread_comm(s, r->key.pid), r->key.tgid, r->key.ustack, -1, buf, sizeof(buf));
+		out[*n].stack = xstrdup(buf);
+		out[*n].value = r->st.wait_ns / 1000;
+		(*n)++;
+	}
+	return out;
+}
+
+static void release(struct folded_stack *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free((char *)f[i].stack);
+	free(f);
+}
+
+int export_folded(FILE *out, const struct model *m, enum stack_kind k)
+{
+	size_t n;
+	struct folded_stack *f = collect(m, k, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (f[i].value)
+			fprintf(out, "%s %llu\n", f[i].stack, (unsigned long long)f[i].value);
+	release(f, n);
+	return ferror(out) ? -EIO : 0;
+}
+
+int export_svg(FILE *out, const struct model *m, enum stack_kind k)
+{
+	static const char *const titles[] = { "Off-CPU time", "On-CPU samples", "Futex wait time" };
+	size_t n;
+	struct folded_stack *f = collect(m, k, &n);
+	char sub[128];
+	struct flamegraph_opts o = {
+		.title = titles[k],
+		.unit = k == STACKS_ONCPU ? "samples" : "us",
+		.subtitle = sub,
+		.palette = k == STACKS_ONCPU ? FG_PALETTE_HOT : FG_PALETTE_IO,
+	};
+	int err;
+
+	snprintf(sub, sizeof(sub), "poolscope: %u threads, %.3f s", m->nthreads, m->wall_ns / 1e9);
+	err = flamegraph_write_svg(out, f, n, &o);
+	release(f, n);
+	return err;
+}

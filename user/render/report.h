@@ -1,0 +1,30 @@
+/* user/report.h: the renderers of a model: the text report a person reads
+ * top to bottom, and the same content as JSON. */
+#ifndef POOLSCOPE_REPORT_H
+#define POOLSCOPE_REPORT_H
+#include <stdbool.h>
+#include <stdio.h>
+#include "model/model.h"
+
+struct report_opts {
+	const char *title;        /* what was traced, e.g. "cpu-threads -w 2" */
+	char *const *argv;        /* the traced command, for JSON (NULL ok) */
+	bool wide;                /* every thread, wider columns */
+	int exit_status;          /* the workload's, -1 when none */
+	unsigned max_cells;       /* width of the per-core strip; 0: 60 */
+	unsigned interval;        /* attach -i: interval number (1..), 0: the whole trace */
+	bool brief;               /* header, per-core table and top threads only */
+	bool compact;             /* JSON on one line (one object per interval) */
+	uint64_t wall_start;      /* CLOCK_REALTIME ns of the window's start, 0 if unknown */
+};
+
+void report_text(FILE *out, const struct model *m, const struct report_opts *o);
+void report_json(FILE *out, const struct model *m, const struct report_opts *o);
+
+struct json;
+/* The fields that name a lock and size its waiting (tgid, comm, caller,
+ * stack, addrs, waiters, waits, wait_ns, share_waiters), into the current
+ * JSON object: one writer for the report's locks and the diagnosis's. */
+void json_lock_fields(struct json *j, const struct lock_summary *l);
+
+#endif

@@ -1,0 +1,315 @@
+/* user/report_json.c: the report as one JSON document (schema in
+ * README.md, "JSON output"). Times are ns; timestamps are ns since the start
+ * of the trace window. */
+#include "render/report.h"
+#include "render/json.h"
+#include "model/diagnose.h"
+
+#define POOLSCOPE_JSON_VERSION 1
+
+static uint64_t rel(const struct model *m, uint64_t ts)
+{
+	return ts > m->snap->start_ns ? ts - m->snap->start_ns : 0;
+}
+
+static void hist_u64(struct json *j, const char *key, const uint64_t *h)
+{
+	json_key(j, key);
+	json_array_begin(j);
+	for (int i = 0; i < PS_HIST_SLOTS; i++)
+		json_u64(j, h[i]);
+	json_array_end(j);
+}
+
+static void write_totals(struct json *j, const struct model *m)
+{
+	json_key(j, "totals");
+	json_object_begin(j);
+	json_kv_u64(j, "processes", m->nprocs);
+	json_kv_u64(j, "threads", m->nthreads);
+	json_kv_u64(j, "oncpu_ns", m->oncpu_ns);
+	json_kv_u64(j, "offcpu_ns", m->offcpu_ns);
+	json_kv_u64(j, "runq_wait_ns", m->runq_wait_ns);
+	json_kv_u64(j, "runq_count", m->runq_count);
+	json_kv_u64(j, "runq_p50_ns", m->runq_p50_ns);
+	json_kv_u64(j, "runq_p90_ns", m->runq_p90_ns);
+	json_kv_u64(j, "runq_p99_ns", m->runq_p99_ns);
+	json_kv_u64(j, "runq_max_ns", m->runq_max_ns);
+	json_kv_u64(j, "switches", m->switches);
+	json_kv_u64(j, "vol", m->vol);
+	json_kv_u64(j, "invol", m->invol);
+	json_kv_u64(j, "migrations", m->migrations);
+	json_kv_double(j, "parallelism", m->parallelism);
+	json_kv_double(j, "busy_pct", m->busy_pct);
+	hist_u64(j, "runq_hist", m->runq_hist);
+	json_object_end(j);
+}
+
+static void write_cpus(struct json *j, const struct model *m)
+{
+	json_key(j, "cpus");
+	json_array_begin(j);
+	for (int c = 0; c < m->nr_cpus; c++) {
+		const struct core_summary *cs = &m->cores[c];
+		const struct ps_cpu *pc = &m->snap->cpus[c];
+
+		json_object_begin(j);
+		json_kv_u64(j, "cpu", c);
+		json_kv_u64(j, "busy_ns", cs->busy_ns);
+		json_kv_u64(j, "traced_ns", cs->traced_ns);
+		json_kv_u64(j, "idle_ns", cs->idle_ns);
+		json_kv_double(j, "busy_pct", cs->busy_pct);
+		json_kv_double(j, "traced_pct", cs->traced_pct);
+		json_kv_u64(j, "switches", cs->switches);
+		json_kv_u64(j, "vol", cs->vol);
+		json_kv_u64(j, "invol", cs->invol);
+		json_kv_u64(j, "all_switches", pc->all_switches);
+		json_kv_u64(j, "runq_count", cs->runq_count);
+		json_kv_u64(j, "runq_sum_ns", pc->runq_sum_ns);
+		json_kv_u64(j, "runq_p50_ns", cs->runq_p50_ns);
+		json_kv_u64(j, "runq_p99_ns", cs->runq_p99_ns);
+		json_kv_u64(j, "runq_max_ns", cs->runq_max_ns);
+		json_kv_u64(j, "migr_in", cs->migr_in);
+		json_kv_u64(j, "migr_out", cs->migr_out);
+		hist_u64(j, "runq_hist", (const uint64_t *)pc->runq_hist);
+		json_key(j, "top_threads");
+		json_array_begin(j);
+		for (int k = 0; k < MODEL_TOP_THREADS && cs->top[k].thread >= 0; k++) {
+			json_object_begin(j);
+			json_kv_u64(j, "tid", m->snap->threads[cs->top[k].thread].tid);
+			json_kv_u64(j, "oncpu_ns", cs->top[k].ns);
+			json_object_end(j);
+		}
+		json_array_end(j);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+static void write_slices(struct json *j, const struct model *m)
+{
+	const struct ps_snapshot *s = m->snap;
+
+	json_key(j, "slices");
+	json_object_begin(j);
+	json_kv_u64(j, "slice_ns", s->slice_ns);
+	json_key(j, "end_ns");
+	json_array_begin(j);
+	for (uint32_t k = 0; k < s->nslices; k++)
+		json_u64(j, rel(m, s->slice_end_ns[k]));
+	json_array_end(j);
+	for (int pass = 0; pass < 2; pass++) {
+		const uint64_t *v = pass ? s->slice_traced_ns : s->slice_busy_ns;
+
+		json_key(j, pass ? "traced_ns" : "busy_ns");
+		json_array_begin(j);
+		for (uint32_t k = 0; k < s->nslices; k++) {
+			json_array_begin(j);
+			for (int c = 0; c < s->nr_cpus; c++)
+				json_u64(j, v[(size_t)k * s->nr_cpus + c]);
+			json_array_end(j);
+		}
+		json_array_end(j);
+	}
+	json_object_end(j);
+}
+
+static void write_threads(struct json *j, const struct model *m)
+{
+	const struct ps_snapshot *s = m->snap;
+
+	json_key(j, "threads");
+	json_array_begin(j);
+	for (uint32_t i = 0; i < m->nthreads; i++) {
+		const struct thread_summary *ts = &m->threads[i];
+		const struct ps_thread *t = ts->t;
+		size_t slot = t - s->threads;
+		uint64_t h[PS_HIST_SLOTS];
+
+		json_object_begin(j);
+		json_kv_u64(j, "tid", t->tid);
+		json_kv_u64(j, "tgid", t->tgid);
+		json_kv_u64(j, "parent_tid", t->parent_tid);
+		json_kv_string(j, "comm", t->comm);
+		json_kv_u64(j, "first_ns", rel(m, t->first_ns));
+		json_kv_bool(j, "exited", t->flags & PS_THREAD_EXITED);
+		json_kv_bool(j, "forked", t->flags & PS_THREAD_FORKED);   /* born during the trace */
+		json_kv_bool(j, "execed", t->flags & PS_THREAD_EXECED);
+		json_kv_u64(j, "exit_ns", t->exit_ns ? rel(m, t->exit_ns) : 0);
+		json_kv_u64(j, "oncpu_ns", t->oncpu_ns);
+		json_kv_u64(j, "offcpu_ns", ts->offcpu_ns);
+		json_kv_u64(j, "runq_wait_ns", t->runq_wait_ns);
+		json_kv_u64(j, "runq_count", t->runq_count);
+		json_kv_u64(j, "runq_max_ns", t->runq_max_ns);
+		json_kv_u64(j, "runq_p50_ns", ts->runq_p50_ns);
+		json_kv_u64(j, "runq_p99_ns", ts->runq_p99_ns);
+		json_kv_u64(j, "vol", t->vol);
+		json_kv_u64(j, "invol", t->invol);
+		json_kv_u64(j, "migrations", t->migrations);
+		json_kv_u64(j, "wakeups", t->wakeups);
+		json_key(j, "oncpu_ns_by_cpu");
+		json_array_begin(j);
+		for (int c = 0; c < s->nr_cpus; c++)
+			json_u64(j, s->thread_cpu_ns[slot * s->nr_cpus + c]);
+		json_array_end(j);
+		for (int k = 0; k < PS_HIST_SLOTS; k++)
+			h[k] = t->runq_hist[k];
+		hist_u64(j, "runq_hist", h);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+static void write_procs(struct json *j, const struct model *m)
+{
+	json_key(j, "processes");
+	json_array_begin(j);
+	for (uint32_t i = 0; i < m->nprocs; i++) {
+		const struct process_summary *p = &m->procs[i];
+
+		json_object_begin(j);
+		json_kv_u64(j, "tgid", p->tgid);
+		json_kv_string(j, "comm", p->comm);
+		json_kv_u64(j, "threads", p->nthreads);
+		json_kv_u64(j, "oncpu_ns", p->oncpu_ns);
+		json_kv_u64(j, "offcpu_ns", p->offcpu_ns);
+		json_kv_u64(j, "runq_wait_ns", p->runq_wait_ns);
+		json_kv_u64(j, "vol", p->vol);
+		json_kv_u64(j, "invol", p->invol);
+		json_kv_u64(j, "migrations", p->migrations);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+void json_lock_fields(struct json *j, const struct lock_summary *l)
+{
+	json_kv_u64(j, "tgid", l->tgid);
+	json_kv_string(j, "comm", l->comm);
+	json_kv_string(j, "caller", l->caller ? l->caller : "");
+	json_kv_string(j, "stack", l->where);
+	json_key(j, "addrs");
+	json_array_begin(j);
+	for (uint32_t a = 0; a < l->naddrs; a++)
+		json_u64(j, l->addrs[a]);
+	json_array_end(j);
+	json_kv_u64(j, "waiters", l->nwaiters);
+	json_kv_u64(j, "waits", l->waits);
+	json_kv_u64(j, "wait_ns", l->wait_ns);
+	json_kv_double(j, "share_waiters", l->share_waiters);
+}
+
+static void write_locks(struct json *j, const struct model *m)
+{
+	json_key(j, "locks");
+	json_array_begin(j);
+	for (uint32_t i = 0; i < m->nlocks; i++) {
+		const struct lock_summary *l = &m->locks[i];
+
+		json_object_begin(j);
+		json_lock_fields(j, l);
+		json_kv_bool(j, "contended", l->contended);
+		json_kv_string(j, "class", lock_class_name(l->cls));
+		json_kv_bool(j, "mutex", l->mutex);
+		json_kv_u64(j, "max_ns", l->max_ns);
+		json_kv_u64(j, "busy_ns", l->busy_ns);
+		json_kv_double(j, "busy_frac", l->busy_frac);
+		json_kv_double(j, "proc_busy_frac", l->proc_busy_frac);
+		json_kv_double(j, "share_all", l->share_all);
+		json_kv_u64(j, "timeouts", l->timeouts);
+		json_kv_u64(j, "interrupted", l->interrupted);
+		json_kv_u64(j, "eagain", l->eagain);
+		json_kv_u64(j, "woken_by_traced", l->woken_by_traced);
+		json_kv_string(j, "waker", l->waker ? l->waker : "");
+		hist_u64(j, "wait_hist", l->hist);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+static void write_stacks(struct json *j, const char *key, const struct stack_summary *ss, uint32_t n,
+			 const char *unit)
+{
+	json_key(j, key);
+	json_array_begin(j);
+	for (uint32_t i = 0; i < n && i < 200; i++) {
+		json_object_begin(j);
+		json_kv_string(j, "stack", ss[i].folded);
+		json_kv_u64(j, unit, ss[i].value);
+		json_kv_u64(j, "count", ss[i].count);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+void report_json(FILE *out, const struct model *m, const struct report_opts *o)
+{
+	const struct ps_snapshot *s = m->snap;
+	const struct ps_drops *d = &s->drops;
+	struct json j;
+
+	json_init(&j, out, !o->compact);
+	json_object_begin(&j);
+	json_kv_u64(&j, "version", POOLSCOPE_JSON_VERSION);
+	json_kv_u64(&j, "interval", o->interval);
+	json_kv_u64(&j, "wall_start_ns", o->wall_start);
+	json_kv_string(&j, "title", o->title);
+	json_key(&j, "command");
+	json_array_begin(&j);
+	for (char *const *a = o->argv; a && *a; a++)
+		json_string(&j, *a);
+	json_array_end(&j);
+	json_key(&j, "exit_status");
+	if (o->exit_status >= 0)
+		json_i64(&j, o->exit_status);
+	else
+		json_null(&j);
+	json_kv_u64(&j, "nr_cpus", s->nr_cpus);
+	json_kv_string(&j, "attach_mode", s->attach_mode);
+	json_kv_bool(&j, "all_tasks", s->all);
+	json_kv_u64(&j, "wall_ns", m->wall_ns);
+	json_kv_u64(&j, "events", s->events);
+	json_key(&j, "dropped");
+	json_object_begin(&j);
+	json_kv_u64(&j, "total", m->dropped);
+	json_kv_u64(&j, "no_slot_threads", d->no_slot_threads);
+	json_kv_u64(&j, "no_slot_events", d->no_slot_events);
+	json_kv_u64(&j, "storage_fail", d->storage_fail);
+	json_kv_u64(&j, "tgid_full", d->tgid_full);
+	json_kv_u64(&j, "proc_full", d->proc_full);
+	json_kv_u64(&j, "stack_fail", d->stack_fail);
+	json_kv_u64(&j, "offcpu_full", d->offcpu_full);
+	json_kv_u64(&j, "oncpu_full", d->oncpu_full);
+	json_kv_u64(&j, "futex_full", d->futex_full);
+	json_object_end(&j);
+	json_key(&j, "timing");
+	json_object_begin(&j);
+	json_kv_u64(&j, "setup_ns", s->timing.setup_ns);
+	json_kv_u64(&j, "detach_ns", s->timing.detach_ns);
+	json_kv_u64(&j, "map_bytes", s->timing.map_bytes);
+	json_kv_u64(&j, "peak_rss_kb", s->timing.peak_rss_kb);
+	json_object_end(&j);
+	json_key(&j, "features");
+	json_object_begin(&j);
+	json_kv_string(&j, "task_state", s->task_hash ? "hash" : "task-storage");
+	json_kv_bool(&j, "locks", s->locks);
+	json_kv_bool(&j, "offcpu_stacks", s->offcpu);
+	json_kv_bool(&j, "oncpu_stacks", s->oncpu);
+	json_kv_u64(&j, "sample_hz", s->oncpu ? s->sample_hz : 0);
+	json_object_end(&j);
+	write_totals(&j, m);
+	write_cpus(&j, m);
+	write_slices(&j, m);
+	write_procs(&j, m);
+	write_threads(&j, m);
+	write_locks(&j, m);
+	write_stacks(&j, "offcpu_stacks", m->offcpu, m->n_offcpu, "ns");
+	write_stacks(&j, "oncpu_stacks", m->oncpu, m->n_oncpu, "samples");
+	struct diagnosis diag;
+	diagnose(m, &diag);
+	diagnose_json(&j, &diag);
+	json_object_end(&j);
+	if (o->compact)
+		fputc('\n', out);
+	fflush(out);
+}

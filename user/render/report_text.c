@@ -1,0 +1,371 @@
+/* user/report_text.c: the text report (stdout), readable on 80 columns. */
+#include "render/report.h"
+#include "model/diagnose.h"
+#include "model/hist.h"
+#include "sys/util.h"
+#include <string.h>
+#include <time.h>
+
+#define THREADS_SHOWN 20
+
+static const char *plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+static void print_header(FILE *out, const struct model *m, const struct report_opts *o)
+{
+	char wall[16], cpu[16], ev[32], dr[32];
+
+	if (o->interval) {
+		char from[16] = "?", to[16] = "?";
+		time_t a = o->wall_start / 1000000000ull, b = a + (time_t)(m->wall_ns / 1000000000ull);
+		struct tm tm;
+
+		if (o->wall_start) {
+			strftime(from, sizeof(from), "%H:%M:%S", localtime_r(&a, &tm));
+			strftime(to, sizeof(to), "%H:%M:%S", localtime_r(&b, &tm));
+		}
+		fprintf(out, "\n--- interval %u: %s - %s ---\n", o->interval, from, to);
+	}
+	fprintf(out, "poolscope: %s\n", o->title ? o->title : "trace");
+	fprintf(out, "traced %u %s, %u %s on %d CPUs for %s\n", m->nprocs,
+		plural(m->nprocs, "process", "processes"), m->nthreads,
+		plural(m->nthreads, "thread", "threads"), m->nr_cpus, fmt_dur(m->wall_ns, wall, sizeof(wall)));
+	fprintf(out, "on-CPU %s in %s: parallelism %.2f of %d CPUs, cores %.0f%% busy\n",
+		fmt_dur(m->oncpu_ns, cpu, sizeof(cpu)), fmt_dur(m->wall_ns, wall, sizeof(wall)),
+		m->parallelism, m->nr_cpus, m->busy_pct);
+	fprintf(out, "events: %s handled, %s dropped (%s%s%s%s)\n",
+		fmt_count(m->snap->events, ev, sizeof(ev)), fmt_count(m->dropped, dr, sizeof(dr)),
+		m->snap->attach_mode, m->snap->locks ? ", locks" : "",
+		m->snap->offcpu ? ", off-CPU stacks" : "", m->snap->oncpu ? ", on-CPU samples" : "");
+	if (m->dropped) {
+		const struct ps_drops *d = &m->snap->drops;
+		const struct { const char *what; uint64_t n; } lost[] = {
+			{ "threads beyond --max-threads", d->no_slot_threads },
+			{ "events of those threads", d->no_slot_events },
+			{ "task-storage failures", d->storage_fail },
+			{ "forked processes not followed", d->tgid_full },
+			{ "processes without lock evidence", d->proc_full },
+			{ "stacks not captured", d->stack_fail },
+			{ "off-CPU records (map full)", d->offcpu_full },
+			{ "on-CPU samples (map full)", d->oncpu_full },
+			{ "futex records (map full)", d->futex_full },
+		};
+
+		fprintf(out, "WARNING: data lost:");
+		for (size_t i = 0, k = 0; i < ARRAY_LEN(lost); i++)
+			if (lost[i].n)
+				fprintf(out, "%s %llu %s", k++ ? "," : "", (unsigned long long)lost[i].n,
+					lost[i].what);
+		fputc('\n', out);
+	}
+}
+
+static void print_cores(FILE *out, const struct model *m)
+{
+	char sw[32], p50[16], p99[16], vi[32], mi[32];
+
+	fprintf(out, "\nPER CORE\n  %-6s %7s %7s %8s %13s %8s %8s %11s\n", "", "busy", "traced",
+		"switches", "vol/invol", "runq p50", "runq p99", "migr in/out");
+	for (int c = 0; c < m->nr_cpus; c++) {
+		const struct core_summary *cs = &m->cores[c];
+
+		snprintf(vi, sizeof(vi), "%llu/%llu", (unsigned long long)cs->vol,
+			 (unsigned long long)cs->invol);
+		snprintf(mi, sizeof(mi), "%llu/%llu", (unsigned long long)cs->migr_in,
+			 (unsigned long long)cs->migr_out);
+		fprintf(out, "  cpu%-3d %6.1f%% %6.1f%% %8s %13s %8s %8s %11s\n", c, cs->busy_pct,
+			cs->traced_pct, fmt_count(cs->switches, sw, sizeof(sw)), vi,
+			cs->runq_count ? fmt_dur(cs->runq_p50_ns, p50, sizeof(p50)) : "-",
+			cs->runq_count ? fmt_dur(cs->runq_p99_ns, p99, sizeof(p99)) : "-", mi);
+	}
+	fprintf(out, "  (busy: any task; traced: the traced threads; switches: of traced threads)\n");
+	for (int c = 0; c < m->nr_cpus; c++) {
+		const struct core_summary *cs = &m->cores[c];
+		char line[256], item[64], d[16];
+		size_t o = 0;
+
+		if (cs->top[0].thread < 0)
+			continue;
+		line[0] = '\0';
+		for (int k = 0; k < MODEL_TOP_THREADS && cs->top[k].thread >= 0; k++) {
+			const struct ps_thread *t = &m->snap->threads[cs->top[k].thread];
+			int n = snprintf(item, sizeof(item), "%s%u %.12s %s", k ? ", " : "", t->tid,
+					 t->comm, fmt_dur(cs->top[k].ns, d, sizeof(d)));
+
+			if (o + n > 66) /* keep the line within 80 columns */
+				break;
+			o += snprintf(line + o, sizeof(line) - o, "%s", item);
+		}
+		fprintf(out, "  cpu%d top: %s\n", c, line);
+	}
+}
+
+static void print_strip(FILE *out, const struct model *m, const struct report_opts *o)
+{
+	static const char *shade[] = { " ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" };
+	const struct ps_snapshot *s = m->snap;
+	unsigned cells = o->max_cells ? o->max_cells : 60;
+	unsigned per_cell, ncell;
+	char d[16], w[16];
+
+	if (!s->nslices)
+		return;
+	per_cell = (s->nslices + cells - 1) / cells;
+	ncell = (s->nslices + per_cell - 1) / per_cell;
+	fprintf(out, "\nCORES OVER TIME (busy share of each %s; ' ' idle .. '█' full)\n",
+		fmt_dur(s->slice_ns * per_cell, d, sizeof(d)));
+	for (int c = 0; c < s->nr_cpus; c++) {
+		fprintf(out, "  cpu%-3d |", c);
+		for (unsigned k = 0; k < ncell; k++) {
+			uint64_t busy = 0, from, to;
+			unsigned a = k * per_cell, b = a + per_cell;
+
+			if (b > s->nslices)
+				b = s->nslices;
+			from = a ? s->slice_end_ns[a - 1] : s->start_ns;
+			to = s->slice_end_ns[b - 1];
+			for (unsigned i = a; i < b; i++)
+				busy += s->slice_busy_ns[(size_t)i * s->nr_cpus + c];
+			double frac = to > from ? (double)busy / (to - from) : 0;
+			int lvl = frac <= 0.01 ? 0 : (int)(frac * 8 + 0.5);
+			fputs(shade[lvl < 1 && frac > 0.01 ? 1 : lvl > 8 ? 8 : lvl], out);
+		}
+		fputs("|\n", out);
+	}
+	/* time axis under the strip: 0 at its left edge, the window at its right */
+	fmt_dur(m->wall_ns, w, sizeof(w));
+	if (ncell >= strlen(w) + 2)
+		fprintf(out, "%9s0%*s\n", "", (int)(ncell - 1), w);
+	else
+		fprintf(out, "%9s0 .. %s\n", "", w);
+}
+
+static void print_runq(FILE *out, const struct model *m)
+{
+	char n[32], a[16], b[16], c[16], x[16];
+
+	fprintf(out, "\nRUN-QUEUE LATENCY (traced threads)\n  %s waits; p50 %s, p90 %s, p99 %s, max %s\n",
+		fmt_count(m->runq_count, n, sizeof(n)), fmt_dur(m->runq_p50_ns, a, sizeof(a)),
+		fmt_dur(m->runq_p90_ns, b, sizeof(b)), fmt_dur(m->runq_p99_ns, c, sizeof(c)),
+		fmt_dur(m->runq_max_ns, x, sizeof(x)));
+	hist_print(out, m->runq_hist, PS_HIST_SLOTS, 30);
+}
+
+static void print_procs(FILE *out, const struct model *m)
+{
+	char on[16], off[16], rq[16], v[32], iv[32];
+
+	if (m->nprocs < 2)
+		return;
+	fprintf(out, "\nPROCESSES\n  %7s %-15s %7s %8s %8s %9s %6s %6s\n", "PID", "COMM", "threads",
+		"on-CPU", "off-CPU", "runq wait", "vol", "invol");
+	for (uint32_t i = 0; i < m->nprocs; i++) {
+		const struct process_summary *p = &m->procs[i];
+
+		fprintf(out, "  %7u %-15.15s %7u %8s %8s %9s %6s %6s\n", p->tgid, p->comm,
+			p->nthreads, fmt_dur(p->oncpu_ns, on, sizeof(on)),
+			fmt_dur(p->offcpu_ns, off, sizeof(off)), fmt_dur(p->runq_wait_ns, rq, sizeof(rq)),
+			fmt_count(p->vol, v, sizeof(v)), fmt_count(p->invol, iv, sizeof(iv)));
+	}
+}
+
+static void print_threads(FILE *out, const struct model *m, const struct report_opts *o)
+{
+	uint32_t limit = o->brief ? 5 : THREADS_SHOWN;
+	uint32_t shown = o->wide || m->nthreads <= limit ? m->nthreads : limit;
+	char on[16], off[16], rq[16], v[32], iv[32];
+
+	fprintf(out, "\nTHREADS (by on-CPU time");
+	if (shown < m->nthreads)
+		fprintf(out, "; top %u of %u, --wide for all", shown, m->nthreads);
+	fprintf(out, ")\n  %7s %7s %-15s %8s %8s %9s %6s %6s %4s\n", "TID", "PID", "COMM", "on-CPU",
+		"off-CPU", "runq wait", "vol", "invol", "migr");
+	for (uint32_t i = 0; i < shown; i++) {
+		const struct thread_summary *ts = &m->threads[i];
+		const struct ps_thread *t = ts->t;
+
+		fprintf(out, "  %7u %7u %-15.15s %8s %8s %9s %6s %6s %4llu%s\n", t->tid, t->tgid,
+			t->comm, fmt_dur(t->oncpu_ns, on, sizeof(on)),
+			fmt_dur(ts->offcpu_ns, off, sizeof(off)),
+			fmt_dur(t->runq_wait_ns, rq, sizeof(rq)), fmt_count(t->vol, v, sizeof(v)),
+			fmt_count(t->invol, iv, sizeof(iv)), (unsigned long long)t->migrations,
+			o->wide && (t->flags & PS_THREAD_EXITED) ? " exited" : "");
+	}
+}
+
+/* "comm: user;frames | kernel;frames" from a folded stack, for one line:
+ * the last user frames (where the program was) and the last kernel frames
+ * that say why it blocked (scheduler frames left out). */
+static const char *stack_label(const char *folded, char *buf, size_t len)
+{
+	const char *frames[PS_STACK_DEPTH * 2 + 2];
+	char tmp[8192], *tok, *save = NULL, kern[256] = "", user[256] = "";
+	int n = 0, dash = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s", folded);
+	for (tok = strtok_r(tmp, ";", &save); tok && n < (int)ARRAY_LEN(frames); tok = strtok_r(NULL, ";", &save)) {
+		if (!strcmp(tok, "-"))
+			dash = n;
+		frames[n++] = tok;
+	}
+	int uend = dash >= 0 ? dash : n;
+	for (int i = uend - 1, shown = 0; i >= 1 && shown < 3; i--, shown++) {
+		char t[256];
+
+		snprintf(t, sizeof(t), "%s%s%s", frames[i], *user ? ";" : "", user);
+		snprintf(user, sizeof(user), "%s", t);
+	}
+	for (int i = n - 1, shown = 0; dash >= 0 && i > dash && shown < 2; i--) {
+		char t[256], name[128];
+
+		snprintf(name, sizeof(name), "%s", frames[i]);
+		char *k = strstr(name, "_[k]");
+		if (k)
+			*k = '\0';
+		if (strstr(name, "schedule") || !strncmp(name, "finish_task_switch", 18))
+			continue;
+		snprintf(t, sizeof(t), "%s%s%s", name, *kern ? ";" : "", kern);
+		snprintf(kern, sizeof(kern), "%s", t);
+		shown++;
+	}
+	snprintf(buf, len, "%s: %s%s%s", n ? frames[0] : "?", *user ? user : "-", *kern ? " | " : "", kern);
+	return buf;
+}
+
+/* Fit s into width columns, eliding its middle. */
+static const char *fit(const char *s, size_t width, char *buf, size_t len)
+{
+	size_t n = strlen(s);
+
+	if (n <= width || width < 10) {
+		snprintf(buf, len, "%s", s);
+		return buf;
+	}
+	snprintf(buf, len, "%.*s..%s", (int)(width / 3), s, s + n - (width - width / 3 - 2));
+	return buf;
+}
+
+static void print_stacks(FILE *out, const char *title, const struct stack_summary *ss, uint32_t n,
+			 uint64_t total, bool is_time)
+{
+	char label[512], fitted[128], v[16];
+
+	fprintf(out, "\n%s\n", title);
+	if (!n || !total) {
+		fprintf(out, "  (none recorded)\n");
+		return;
+	}
+	for (uint32_t i = 0; i < n && i < 5; i++) {
+		if (is_time)
+			fmt_dur(ss[i].value, v, sizeof(v));
+		else
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)ss[i].value);
+		fprintf(out, "  %5.1f%% %8s  %s\n", 100.0 * ss[i].value / total, v,
+			fit(stack_label(ss[i].folded, label, sizeof(label)), 62, fitted, sizeof(fitted)));
+	}
+}
+
+static void print_lock(FILE *out, const struct lock_summary *l, bool detail)
+{
+	char tot[16], avg[16], mx[16], fitted[128], head[128];
+
+	snprintf(head, sizeof(head), "%s %u  %s", l->comm, l->tgid, l->caller ? l->caller : "?");
+	fprintf(out, "  %-40s %5.1f%% of %u %s time\n", fit(head, 40, fitted, sizeof(fitted)),
+		100 * l->share_waiters, l->nwaiters, l->nwaiters == 1 ? "waiter's" : "waiters'");
+	fprintf(out, "    %llu waits, %s total, avg %s, max %s\n", (unsigned long long)l->waits,
+		fmt_dur(l->wait_ns, tot, sizeof(tot)),
+		fmt_dur(l->waits ? l->wait_ns / l->waits : 0, avg, sizeof(avg)), fmt_dur(l->max_ns, mx, sizeof(mx)));
+	fprintf(out, "    while waiting: the waited-for side busy %.0f%%, the rest of the process %.0f%%\n",
+		100 * l->busy_frac, 100 * l->proc_busy_frac);
+	if (!detail)
+		return;
+	fprintf(out, "    %.1f%% of all traced thread time; %llu timed out, %llu EAGAIN; woken by: %s\n",
+		100 * l->share_all, (unsigned long long)l->timeouts, (unsigned long long)l->eagain,
+		l->waker ? l->waker : l->woken_by_traced ? "a traced thread" : "untraced or unknown");
+	fprintf(out, "    stack: %s\n", fit(l->where[0] ? l->where : "[unknown]", 69, fitted, sizeof(fitted)));
+	fprintf(out, "    futex");
+	for (uint32_t a = 0; a < l->naddrs; a++)
+		fprintf(out, "%s 0x%llx", a ? "," : "", (unsigned long long)l->addrs[a]);
+	fprintf(out, "\n");
+}
+
+static void print_locks(FILE *out, const struct model *m)
+{
+	uint64_t idle_ns = 0, cont_ns = 0;
+	int shown = 0;
+
+	fprintf(out, "\nLOCK CONTENTION (futex waits while the rest of the process ran)\n");
+	if (!m->snap->locks) {
+		fprintf(out, "  not traced (--no-locks)\n");
+		return;
+	}
+	for (uint32_t i = 0; i < m->nlocks; i++) {
+		if (m->locks[i].contended)
+			cont_ns += m->locks[i].wait_ns;
+		else
+			idle_ns += m->locks[i].wait_ns;
+	}
+	for (uint32_t i = 0; i < m->nlocks && shown < 3; i++) {
+		const struct lock_summary *l = &m->locks[i];
+
+		if (!l->contended || l->share_all < 0.001)
+			continue;
+		print_lock(out, l, true);
+		shown++;
+	}
+	if (!shown)
+		fprintf(out, "  none worth naming (%.1f%% of thread time in contended futex waits)\n",
+			m->thread_time_ns ? 100.0 * cont_ns / m->thread_time_ns : 0);
+	fprintf(out, "OTHER FUTEX WAITS (not contention)\n");
+	shown = 0;
+	for (uint32_t i = 0; i < m->nlocks && shown < 3; i++) {
+		const struct lock_summary *l = &m->locks[i];
+
+		if (l->contended || !l->waits || l->share_all < 0.001)
+			continue;
+		print_lock(out, l, false);
+		fprintf(out, "    %s\n", l->cls == LOCK_AWAITING ?
+			"awaiting-work: one thread waited while the others worked (e.g. for results)" :
+			"idle: the waited-for side was idle or blocked too (e.g. an empty queue)");
+		shown++;
+	}
+	if (!shown)
+		fprintf(out, "  none (%.1f%% of thread time)\n",
+			m->thread_time_ns ? 100.0 * idle_ns / m->thread_time_ns : 0);
+}
+
+void report_text(FILE *out, const struct model *m, const struct report_opts *o)
+{
+	print_header(out, m, o);
+	print_cores(out, m);
+	if (o->brief) {
+		struct report_opts b = *o;
+
+		b.wide = false;
+		print_threads(out, m, &b);
+		fflush(out);
+		return;
+	}
+	print_strip(out, m, o);
+	print_runq(out, m);
+	print_procs(out, m);
+	print_threads(out, m, o);
+	print_locks(out, m);
+	if (m->snap->offcpu)
+		print_stacks(out, m->snap->offcpu && m->n_offcpu ? "WHERE THREADS WAIT (off-CPU time by stack, top 5)" :
+			     "WHERE THREADS WAIT (off-CPU time by stack)", m->offcpu, m->n_offcpu,
+			     m->offcpu_total_ns, true);
+	if (m->snap->oncpu) {
+		char title[96];
+
+		snprintf(title, sizeof(title), "ON-CPU (samples at %u Hz per CPU by stack, top 5)",
+			 m->snap->sample_hz);
+		print_stacks(out, title, m->oncpu, m->n_oncpu, m->oncpu_samples, false);
+	}
+	struct diagnosis d;
+	diagnose(m, &d);
+	diagnose_print(out, &d);
+	fflush(out);
+}

@@ -1,0 +1,711 @@
+/* user/tracer.c: BPF lifecycle and map reading (see tracer.h). */
+#include "trace/tracer.h"
+#include "sys/util.h"
+#include "poolscope.skel.h"
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+struct tracer {
+	struct poolscope *skel;
+	struct tracer_opts opts;
+	int nr_cpus;
+	bool raw_tp;
+	const struct ps_thread *threads_mm;     /* mmapped `threads` */
+	size_t threads_mm_len;
+	const uint64_t *tcpu_mm;                /* mmapped `thread_cpu_ns` */
+	size_t tcpu_mm_len;
+	uint64_t start_ns, active_ns;
+	bool locks_active;
+	bool task_hash;                         /* task state in a hash, not task storage */
+	struct bpf_link **perf_links;           /* nr_cpus on-CPU sampling events */
+	struct bpf_link *futex2_links[6];       /* the futex programs on the futex2 syscalls */
+	struct ps_cpu *cpu_buf;                 /* nr_cpus, scratch for reads */
+	/* cumulative busy/traced ns per CPU at each sample */
+	uint32_t nslices, cap;
+	uint64_t *slice_end, *slice_busy, *slice_traced;
+};
+
+static bool libbpf_verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!libbpf_verbose && level != LIBBPF_WARN)
+		return 0;
+	if (!libbpf_verbose)
+		return 0; /* warnings explain failures we report ourselves */
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* Effective capability bits from /proc/self/status. */
+static bool have_caps(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long eff = 0;
+
+	if (!f)
+		return geteuid() == 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	/* CAP_SYS_ADMIN (21), or CAP_BPF (39) + CAP_PERFMON (38) */
+	return (eff >> 21 & 1) || ((eff >> 39 & 1) && (eff >> 38 & 1));
+}
+
+static const char *tracefs_dir;  /* where syscall tracepoints are listed */
+
+/* Syscall tracepoints are attached by id, which libbpf reads from tracefs:
+ * mount it when a fresh boot left it unmounted. */
+static const char *find_tracefs(void)
+{
+	static const char *dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+
+	for (size_t i = 0; i < ARRAY_LEN(dirs); i++) {
+		char p[64];
+
+		snprintf(p, sizeof(p), "%s/events", dirs[i]);
+		if (access(p, F_OK) == 0)
+			return dirs[i];
+	}
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0 &&
+	    access("/sys/kernel/tracing/events", F_OK) == 0)
+		return "/sys/kernel/tracing";
+	return NULL;
+}
+
+static bool tracepoint_exists(const char *sec)
+{
+	char p[256];
+
+	/* sec is "tracepoint/CATEGORY/NAME" */
+	if (!tracefs_dir || strncmp(sec, "tracepoint/", 11))
+		return false;
+	snprintf(p, sizeof(p), "%s/events/%s", tracefs_dir, sec + 11);
+	return access(p, F_OK) == 0;
+}
+
+/* Load one set of scheduler programs (tp_btf or raw_tp) and the optional
+ * ones the options and the kernel allow. */
+/* Task storage may be created from sched_switch only where it allocates
+ * from BPF's own caches (bpf_mem_alloc, Linux 6.2+: the map has selem_ma);
+ * before that it calls kmalloc under the run-queue lock, which can deadlock
+ * (seen here: Debian 12's 6.1 locked up under QEMU). POOLSCOPE_TASK_HASH=1
+ * forces the safe mode, for tests. */
+static bool task_storage_safe(void)
+{
+	const char *force = getenv("POOLSCOPE_TASK_HASH");
+	struct btf *vmlinux;
+	bool safe = false;
+	int id;
+
+	if (force && *force == '1')
+		return false;
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		return false;
+	id = btf__find_by_name_kind(vmlinux, "bpf_local_storage_map", BTF_KIND_STRUCT);
+	if (id > 0) {
+		const struct btf_type *st = btf__type_by_id(vmlinux, id);
+		const struct btf_member *mb = btf_members(st);
+
+		for (int i = 0; i < btf_vlen(st); i++)
+			if (!strcmp(btf__name_by_offset(vmlinux, mb[i].name_off), "selem_ma"))
+				safe = true;
+	}
+	btf__free(vmlinux);
+	return safe;
+}
+
+static void set_autoload(struct poolscope *skel, const struct tracer_opts *o, bool raw)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *name = bpf_program__name(prog);
+		size_t n = strlen(name);
+		bool load;
+
+		if (!strncmp(name, "ps_futex", 8))
+			load = o->locks && tracepoint_exists(bpf_program__section_name(prog));
+		else if (!strcmp(name, "ps_oncpu"))
+			load = o->oncpu;
+		else
+			load = (n > 4 && !strcmp(name + n - 4, "_raw")) == raw;
+		bpf_program__set_autoload(prog, load);
+	}
+}
+
+static int open_and_load(struct tracer *t, bool raw)
+{
+	struct poolscope *skel = poolscope__open();
+	unsigned max = t->opts.max_threads;
+	int err;
+
+	if (!skel)
+		return -errno;
+	const struct tracer_opts *o = &t->opts;
+	bool any_stacks = o->locks || o->offcpu || o->oncpu;
+
+	skel->rodata->targ_all = o->all;
+	skel->rodata->targ_raw = raw;
+	skel->rodata->targ_task_hash = raw || t->task_hash;
+	skel->rodata->targ_locks = o->locks;
+	skel->rodata->targ_offcpu = o->offcpu;
+	skel->rodata->targ_oncpu = o->oncpu;
+	skel->rodata->targ_follow_forks = !o->no_follow_forks;
+	skel->rodata->targ_tids = o->tids;
+	skel->rodata->targ_nr_cpus = t->nr_cpus;
+	skel->rodata->targ_max_threads = max;
+	bpf_map__set_max_entries(skel->maps.threads, max);
+	bpf_map__set_max_entries(skel->maps.thread_cpu_ns, max * t->nr_cpus);
+	bpf_map__set_max_entries(skel->maps.cpu_migr, t->nr_cpus);
+	bpf_map__set_max_entries(skel->maps.task_hash, raw || t->task_hash ? max : 1);
+	/* maps of features that are off shrink to one entry */
+	bpf_map__set_max_entries(skel->maps.procs, o->locks ? PS_MAX_TGIDS : 1);
+	bpf_map__set_max_entries(skel->maps.futex_waits, o->locks ? PS_MAX_FUTEX_KEYS : 1);
+	bpf_map__set_max_entries(skel->maps.futex_wakes, o->locks ? PS_MAX_FUTEX_KEYS : 1);
+	bpf_map__set_max_entries(skel->maps.offcpu, o->offcpu ? PS_MAX_STACK_KEYS : 1);
+	bpf_map__set_max_entries(skel->maps.oncpu, o->oncpu ? PS_MAX_STACK_KEYS : 1);
+	bpf_map__set_max_entries(skel->maps.stacks, o->offcpu || o->oncpu ? PS_MAX_STACKS :
+						    any_stacks ? PS_MAX_STACKS / 4 : 1);
+	/* recovered user stacks (--locks) and stacks whose stack-map bucket
+	 * was taken (--stacks) */
+	bpf_map__set_max_entries(skel->maps.ustacks, any_stacks ? PS_MAX_STACKS / 4 : 1);
+	if (raw)
+		bpf_map__set_autocreate(skel->maps.task_store, false);
+	set_autoload(skel, o, raw);
+	err = poolscope__load(skel);
+	if (err) {
+		poolscope__destroy(skel);
+		return err;
+	}
+	t->skel = skel;
+	t->raw_tp = raw;
+	return 0;
+}
+
+static void *map_mmap(struct bpf_map *map, size_t *len)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+	size_t sz = (size_t)bpf_map__value_size(map) * bpf_map__max_entries(map);
+	void *p;
+
+	sz = (sz + page - 1) / page * page;
+	p = mmap(NULL, sz, PROT_READ, MAP_SHARED, bpf_map__fd(map), 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*len = sz;
+	return p;
+}
+
+int tracer_open(const struct tracer_opts *opts, struct tracer **out)
+{
+	struct tracer *t;
+	int err;
+
+	if (!have_caps()) {
+		ps_err("tracing needs root (CAP_BPF and CAP_PERFMON): run poolscope with sudo");
+		return -EPERM;
+	}
+	const char *btf = getenv("POOLSCOPE_BTF"); /* tests: pretend BTF is elsewhere */
+
+	if (access(btf && *btf ? btf : "/sys/kernel/btf/vmlinux", R_OK)) {
+		ps_err("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): "
+		       "poolscope needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+		return -ENOTSUP;
+	}
+	libbpf_verbose = opts->verbose;
+	libbpf_set_print(libbpf_print);
+
+	t = xcalloc(1, sizeof(*t));
+	t->opts = *opts;
+	if (t->opts.locks) {
+		tracefs_dir = find_tracefs();
+		if (!tracefs_dir || !tracepoint_exists("tracepoint/syscalls/sys_enter_futex")) {
+			ps_warn("lock tracing off: %s", tracefs_dir ?
+				"this kernel has no syscalls:sys_enter_futex tracepoint" :
+				"tracefs is not mounted and cannot be mounted at /sys/kernel/tracing");
+			t->opts.locks = false;
+		}
+	}
+	t->locks_active = t->opts.locks;
+	t->task_hash = !task_storage_safe();
+	if (!t->opts.sample_hz)
+		t->opts.sample_hz = 99;
+	if (!t->opts.max_threads)
+		t->opts.max_threads = PS_DEFAULT_MAX_THREADS;
+	if (!t->opts.slice_ms)
+		t->opts.slice_ms = 50;
+	t->nr_cpus = libbpf_num_possible_cpus();
+	if (t->nr_cpus <= 0) {
+		ps_err("cannot count possible CPUs: %s", strerror(-t->nr_cpus));
+		free(t);
+		return -EINVAL;
+	}
+	err = opts->force_raw_tp ? -ENOTSUP : open_and_load(t, false);
+	if (err) {
+		if (!opts->force_raw_tp)
+			ps_warn("tp_btf programs did not load (%s); trying raw_tp%s", strerror(-err),
+				opts->verbose ? "" : " (-v shows why)");
+		err = open_and_load(t, true);
+	}
+	if (err) {
+		ps_err("failed to load BPF programs: %s%s", strerror(-err),
+		       opts->verbose ? "" : " (run with -v for libbpf's log)");
+		free(t);
+		return err;
+	}
+	t->threads_mm = map_mmap(t->skel->maps.threads, &t->threads_mm_len);
+	t->tcpu_mm = map_mmap(t->skel->maps.thread_cpu_ns, &t->tcpu_mm_len);
+	if (!t->threads_mm || !t->tcpu_mm) {
+		err = -errno;
+		ps_err("cannot map BPF arrays: %s", strerror(errno));
+		tracer_close(t);
+		return err;
+	}
+	t->cpu_buf = xcalloc(t->nr_cpus, sizeof(*t->cpu_buf));
+	*out = t;
+	return 0;
+}
+
+int tracer_add_tgid(struct tracer *t, int tgid)
+{
+	__u32 key = tgid, none = PS_NO_SLOT;
+
+	if (bpf_map__update_elem(t->skel->maps.traced_tgids, &key, sizeof(key), &none,
+				 sizeof(none), BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int tracer_add_tid(struct tracer *t, int tid)
+{
+	__u32 key = tid, one = 1;
+
+	if (bpf_map__update_elem(t->skel->maps.traced_tids, &key, sizeof(key), &one, sizeof(one),
+				 BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* Run this thread once on every CPU: each move makes a sched_switch there,
+ * so every CPU learns what it was running when the trace began (a CPU-bound
+ * task alone on a core might otherwise never switch during the trace). */
+static void visit_every_cpu(int nr_cpus)
+{
+	cpu_set_t orig, one;
+
+	if (sched_getaffinity(0, sizeof(orig), &orig))
+		return;
+	for (int c = 0; c < nr_cpus && c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, &orig))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(c, &one);
+		if (sched_setaffinity(0, sizeof(one), &one) == 0)
+			sched_yield();
+	}
+	sched_setaffinity(0, sizeof(orig), &orig);
+}
+
+static void record_sample(struct tracer *t, uint64_t now)
+{
+	int fd = bpf_map__fd(t->skel->maps.cpus);
+	__u32 zero = 0;
+
+	if (t->nslices == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 256;
+		t->slice_end = xrealloc(t->slice_end, t->cap * sizeof(uint64_t));
+		t->slice_busy = xrealloc(t->slice_busy, (size_t)t->cap * t->nr_cpus * sizeof(uint64_t));
+		t->slice_traced = xrealloc(t->slice_traced, (size_t)t->cap * t->nr_cpus * sizeof(uint64_t));
+	}
+	if (bpf_map_lookup_elem(fd, &zero, t->cpu_buf))
+		memset(t->cpu_buf, 0, t->nr_cpus * sizeof(*t->cpu_buf));
+	for (int c = 0; c < t->nr_cpus; c++) {
+		const struct ps_cpu *pc = &t->cpu_buf[c];
+		uint64_t busy = pc->busy_ns, traced = pc->traced_ns;
+		uint64_t since = pc->since_ns;
+
+		/* the span in progress, as the next switch will account it */
+		if (since && now > since && pc->cur != PS_CPU_IDLE && pc->cur != PS_CPU_UNKNOWN) {
+			busy += now - since;
+			if (pc->cur == PS_CPU_TRACED)
+				traced += now - since;
+		}
+		t->slice_busy[(size_t)t->nslices * t->nr_cpus + c] = busy;
+		t->slice_traced[(size_t)t->nslices * t->nr_cpus + c] = traced;
+	}
+	t->slice_end[t->nslices++] = now;
+}
+
+/* One software cpu-clock sampling event per CPU runs ps_oncpu. */
+static int attach_oncpu(struct tracer *t)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.sample_freq = t->opts.sample_hz,
+		.freq = 1,
+	};
+
+	t->perf_links = xcalloc(t->nr_cpus, sizeof(*t->perf_links));
+	for (int c = 0; c < t->nr_cpus; c++) {
+		int fd = syscall(__NR_perf_event_open, &attr, -1, c, -1, PERF_FLAG_FD_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == ENODEV)
+				continue; /* CPU offline */
+			ps_err("cannot open the cpu-clock sampling event on CPU %d: %s", c, strerror(errno));
+			return -errno;
+		}
+		t->perf_links[c] = bpf_program__attach_perf_event(t->skel->progs.ps_oncpu, fd);
+		if (!t->perf_links[c]) {
+			int err = -errno;
+
+			close(fd);
+			ps_err("cannot attach on-CPU sampling on CPU %d: %s", c, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* The futex entry and exit programs serve the futex2 syscalls too (they
+ * tell them apart by syscall number): attach them where the kernel has them. */
+static int attach_futex2(struct tracer *t)
+{
+	static const char *const calls[] = { "futex_waitv", "futex_wait", "futex_wake" };
+	int n = 0;
+
+	for (size_t i = 0; i < ARRAY_LEN(calls); i++) {
+		for (int exit = 0; exit < 2; exit++) {
+			char name[64], sec[96];
+			struct bpf_program *prog = exit ? t->skel->progs.ps_futex_exit
+							: t->skel->progs.ps_futex_enter;
+
+			snprintf(name, sizeof(name), "sys_%s_%s", exit ? "exit" : "enter", calls[i]);
+			snprintf(sec, sizeof(sec), "tracepoint/syscalls/%s", name);
+			if (!tracepoint_exists(sec))
+				continue;
+			t->futex2_links[n] = bpf_program__attach_tracepoint(prog, "syscalls", name);
+			if (!t->futex2_links[n]) {
+				int err = -errno;
+
+				ps_err("failed to attach syscalls:%s: %s", name, strerror(-err));
+				return err;
+			}
+			n++;
+		}
+	}
+	return 0;
+}
+
+int tracer_start(struct tracer *t)
+{
+	int err;
+
+	t->start_ns = mono_ns();
+	t->skel->bss->trace_start_ns = t->start_ns;
+	err = poolscope__attach(t->skel);
+	if (err) {
+		ps_err("failed to attach tracepoints: %s", strerror(-err));
+		return err;
+	}
+	if (t->locks_active && (err = attach_futex2(t)))
+		return err;
+	if (t->opts.oncpu && (err = attach_oncpu(t)))
+		return err;
+	visit_every_cpu(t->nr_cpus);
+	t->active_ns = mono_ns();
+	return 0;
+}
+
+/* Kernel memory of the BPF maps, as the kernel charges it (fdinfo memlock). */
+static uint64_t map_bytes(struct tracer *t)
+{
+	struct bpf_map *map;
+	uint64_t total = 0;
+
+	bpf_object__for_each_map(map, t->skel->obj) {
+		char path[64], line[128];
+		unsigned long long v;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", bpf_map__fd(map));
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "memlock: %llu", &v) == 1)
+				total += v;
+		if (f)
+			fclose(f);
+	}
+	return total;
+}
+
+bool tracer_locks_active(const struct tracer *t)
+{
+	return t->locks_active;
+}
+
+int tracer_processes(struct tracer *t, uint32_t *tgids, int max)
+{
+	int fd = bpf_map__fd(t->skel->maps.traced_tgids), n = 0;
+	__u32 key, next, *prev = NULL;
+
+	while (n < max && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		tgids[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	/* in -a mode without --locks, processes are known only by their threads */
+	if (t->opts.all && !t->opts.locks) {
+		uint32_t nt = t->skel->bss->next_slot;
+
+		for (uint32_t i = 0; i < nt && i < t->opts.max_threads && n < max; i++)
+			if (t->threads_mm[i].tid == t->threads_mm[i].tgid && t->threads_mm[i].tgid)
+				tgids[n++] = t->threads_mm[i].tgid;
+	}
+	return n;
+}
+
+/* Every (key, value) of a hash map, into a growing array of records. */
+static void *read_hash(struct bpf_map *map, size_t key_sz, size_t val_sz, uint32_t *count)
+{
+	int fd = bpf_map__fd(map);
+	size_t rec = key_sz + val_sz, cap = 0, n = 0;
+	char *out = NULL, key[64], next[64];
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			out = xrealloc(out, cap * rec);
+		}
+		memcpy(out + n * rec, next, key_sz);
+		if (bpf_map_lookup_elem(fd, next, out + n * rec + key_sz) == 0)
+			n++;
+		memcpy(key, next, key_sz);
+		prev = key;
+	}
+	*count = n;
+	return out;
+}
+
+/* Record stack (id, tgid) once. */
+static void add_stack(struct tracer *t, struct ps_snapshot *s, int32_t id, uint32_t tgid, bool user,
+		      uint32_t *cap)
+{
+	uint64_t ips[PS_STACK_DEPTH];
+	struct ps_stack *st;
+	uint32_t n = 0;
+
+	if (id < 0 || snapshot_stack(s, id, tgid, user))
+		return;
+	/* stacks recovered by the BPF side's stack scan have their own map */
+	if (bpf_map_lookup_elem(bpf_map__fd(id & PS_RECOVERED_STACK ? t->skel->maps.ustacks :
+					    t->skel->maps.stacks), &id, ips))
+		return;
+	while (n < PS_STACK_DEPTH && ips[n])
+		n++;
+	if (s->nstacks == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		s->stacks = xrealloc(s->stacks, *cap * sizeof(*s->stacks));
+	}
+	st = &s->stacks[s->nstacks++];
+	st->id = id;
+	st->tgid = user ? tgid : 0;
+	st->user = user;
+	st->nframes = n;
+	st->ips = xcalloc(n, sizeof(uint64_t));
+	memcpy(st->ips, ips, n * sizeof(uint64_t));
+	st->names = NULL;
+}
+
+static void read_stacks(struct tracer *t, struct ps_snapshot *s)
+{
+	uint32_t cap = 0;
+
+	s->locks = t->opts.locks;
+	s->offcpu = t->opts.offcpu;
+	s->oncpu = t->opts.oncpu;
+	s->sample_hz = t->opts.sample_hz;
+	if (s->offcpu)
+		s->offcpu_recs = read_hash(t->skel->maps.offcpu, sizeof(struct ps_stack_key),
+					   sizeof(struct ps_stack_val), &s->n_offcpu);
+	if (s->oncpu)
+		s->oncpu_recs = read_hash(t->skel->maps.oncpu, sizeof(struct ps_stack_key),
+					  sizeof(struct ps_stack_val), &s->n_oncpu);
+	if (s->locks) {
+		s->futex_recs = read_hash(t->skel->maps.futex_waits, sizeof(struct ps_futex_key),
+					  sizeof(struct ps_futex_stat), &s->n_futex);
+		s->wake_recs = read_hash(t->skel->maps.futex_wakes, sizeof(struct ps_wake_key),
+					 sizeof(struct ps_futex_wake), &s->n_wake);
+	}
+	for (int kind = 0; kind < 2; kind++) {
+		struct ps_stack_rec *r = kind ? s->oncpu_recs : s->offcpu_recs;
+		uint32_t n = kind ? s->n_oncpu : s->n_offcpu;
+
+		for (uint32_t i = 0; i < n; i++) {
+			add_stack(t, s, r[i].key.ustack, r[i].key.tgid, true, &cap);
+			add_stack(t, s, r[i].key.kstack, 0, false, &cap);
+		}
+	}
+	for (uint32_t i = 0; i < s->n_futex; i++) {
+		add_stack(t, s, s->futex_recs[i].key.ustack, s->futex_recs[i].key.tgid, true, &cap);
+		if (s->futex_recs[i].st.woken_by_traced)
+			add_stack(t, s, s->futex_recs[i].st.waker_ustack, s->futex_recs[i].key.tgid, true, &cap);
+	}
+}
+
+void tracer_counts(struct tracer *t, uint64_t *events, uint32_t *threads)
+{
+	__u32 zero = 0;
+
+	*events = 0;
+	*threads = t->skel->bss->next_slot;
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.cpus), &zero, t->cpu_buf))
+		return;
+	for (int c = 0; c < t->nr_cpus; c++)
+		*events += t->cpu_buf[c].all_switches;
+	for (uint32_t i = 0; i < *threads && i < t->opts.max_threads; i++)
+		*events += t->threads_mm[i].wakeups;
+}
+
+void tracer_sample(struct tracer *t)
+{
+	record_sample(t, mono_ns());
+}
+
+uint64_t tracer_slice_ns(const struct tracer *t)
+{
+	return (uint64_t)t->opts.slice_ms * 1000000ull;
+}
+
+/* Close the spans still open at end: running threads get their on-CPU time
+ * so far, sleeping ones their blocked time so far, each CPU its busy time. */
+static void close_open_spans(struct ps_snapshot *s)
+{
+	uint64_t end = s->end_ns;
+
+	for (int c = 0; c < s->nr_cpus; c++) {
+		struct ps_cpu *pc = &s->cpus[c];
+		uint64_t d;
+
+		if (!pc->since_ns || end <= pc->since_ns)
+			continue;
+		d = end - pc->since_ns;
+		if (pc->cur == PS_CPU_IDLE || pc->cur == PS_CPU_UNKNOWN)
+			continue;
+		pc->busy_ns += d;
+		if (pc->cur != PS_CPU_TRACED || pc->cur_slot >= s->nthreads)
+			continue;
+		pc->traced_ns += d;
+		struct ps_thread *th = &s->threads[pc->cur_slot];
+		if (th->oncpu_since && !(th->flags & PS_THREAD_EXITED) && th->cpu == (__u32)c) {
+			th->oncpu_ns += d;
+			s->thread_cpu_ns[(size_t)pc->cur_slot * s->nr_cpus + c] += d;
+		}
+	}
+	for (uint32_t i = 0; i < s->nthreads; i++) {
+		struct ps_thread *th = &s->threads[i];
+
+		if (th->flags & PS_THREAD_EXITED)
+			continue;
+		if (th->blocked_since && end > th->blocked_since)
+			th->blocked_ns += end - th->blocked_since;
+	}
+}
+
+int tracer_snapshot(struct tracer *t, struct ps_snapshot *s)
+{
+	uint32_t n = t->skel->bss->next_slot;
+	int fd = bpf_map__fd(t->skel->maps.cpus), mfd = bpf_map__fd(t->skel->maps.cpu_migr);
+	__u32 zero = 0;
+
+	memset(s, 0, sizeof(*s));
+	if (n > t->opts.max_threads)
+		n = t->opts.max_threads;
+	s->end_ns = mono_ns();
+	record_sample(t, s->end_ns);
+	s->start_ns = t->start_ns;
+	s->nr_cpus = t->nr_cpus;
+	s->all = t->opts.all;
+	s->attach_mode = t->raw_tp ? "raw_tp" : "tp_btf";
+	s->task_hash = t->raw_tp || t->task_hash;
+	s->nthreads = n;
+	s->threads = xcalloc(n, sizeof(*s->threads));
+	memcpy(s->threads, t->threads_mm, (size_t)n * sizeof(*s->threads));
+	s->thread_cpu_ns = xcalloc((size_t)n * t->nr_cpus, sizeof(uint64_t));
+	memcpy(s->thread_cpu_ns, t->tcpu_mm, (size_t)n * t->nr_cpus * sizeof(uint64_t));
+	s->cpus = xcalloc(t->nr_cpus, sizeof(*s->cpus));
+	if (bpf_map_lookup_elem(fd, &zero, s->cpus))
+		return -errno;
+	s->migr = xcalloc(t->nr_cpus, sizeof(*s->migr));
+	for (int c = 0; c < t->nr_cpus; c++) {
+		__u32 key = c;
+
+		bpf_map_lookup_elem(mfd, &key, &s->migr[c]);
+		s->events += s->cpus[c].all_switches;
+	}
+	s->drops = t->skel->bss->drops;
+	s->timing.setup_ns = t->active_ns > ps_started_ns() ? t->active_ns - ps_started_ns() : 0;
+	s->timing.map_bytes = map_bytes(t);
+	for (uint32_t i = 0; i < n; i++)
+		s->events += s->threads[i].wakeups;
+	close_open_spans(s);
+	read_stacks(t, s);
+
+	s->slice_ns = tracer_slice_ns(t);
+	s->nslices = t->nslices;
+	s->slice_end_ns = xcalloc(t->nslices, sizeof(uint64_t));
+	s->slice_busy_ns = xcalloc((size_t)t->nslices * t->nr_cpus, sizeof(uint64_t));
+	s->slice_traced_ns = xcalloc((size_t)t->nslices * t->nr_cpus, sizeof(uint64_t));
+	/* cumulative samples -> per-slice deltas */
+	for (uint32_t k = 0; k < t->nslices; k++) {
+		s->slice_end_ns[k] = t->slice_end[k];
+		for (int c = 0; c < t->nr_cpus; c++) {
+			size_t i = (size_t)k * t->nr_cpus + c;
+			uint64_t pb = k ? t->slice_busy[i - t->nr_cpus] : 0;
+			uint64_t pt = k ? t->slice_traced[i - t->nr_cpus] : 0;
+
+			s->slice_busy_ns[i] = t->slice_busy[i] > pb ? t->slice_busy[i] - pb : 0;
+			s->slice_traced_ns[i] = t->slice_traced[i] > pt ? t->slice_traced[i] - pt : 0;
+		}
+	}
+	return 0;
+}
+
+void tracer_close(struct tracer *t)
+{
+	if (!t)
+		return;
+	if (t->threads_mm)
+		munmap((void *)t->threads_mm, t->threads_mm_len);
+	if (t->tcpu_mm)
+		munmap((void *)t->tcpu_mm, t->tcpu_mm_len);
+	for (int c = 0; t->perf_links && c < t->nr_cpus; c++)
+		bpf_link__destroy(t->perf_links[c]);
+	free(t->perf_links);
+	for (size_t i = 0; i < ARRAY_LEN(t->futex2_links); i++)
+		bpf_link__destroy(t->futex2_links[i]);
+	poolscope__destroy(t->skel);
+	free(t->cpu_buf);
+	free(t->slice_end);
+	free(t->slice_busy);
+	free(t->slice_traced);
+	free(t);
+}

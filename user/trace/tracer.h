@@ -1,0 +1,51 @@
+/* user/tracer.h: the BPF side's lifecycle: open, size and load the programs,
+ * choose the target processes, attach, sample per-CPU busy time at slice
+ * boundaries, read everything into a snapshot, detach. The only module that
+ * includes the skeleton or calls libbpf. */
+#ifndef POOLSCOPE_TRACER_H
+#define POOLSCOPE_TRACER_H
+#include <stdbool.h>
+#include "model/snapshot.h"
+
+struct tracer_opts {
+	bool all;             /* trace every task */
+	bool force_raw_tp;    /* skip tp_btf (tests the fallback) */
+	bool verbose;         /* libbpf's own messages on stderr */
+	unsigned max_threads; /* thread slots; 0: PS_DEFAULT_MAX_THREADS */
+	unsigned slice_ms;    /* busy-time sampling period; 0: 50 */
+	bool locks;           /* futex waits/wakes (syscall tracepoints) */
+	bool offcpu;          /* off-CPU time by stack */
+	bool oncpu;           /* on-CPU stack samples */
+	unsigned sample_hz;   /* on-CPU sampling rate per CPU; 0: 99 */
+	bool no_follow_forks; /* do not trace processes the traced ones fork */
+	bool tids;            /* trace single threads (tracer_add_tid) */
+};
+
+struct tracer;
+
+/* Check privileges and kernel support, open and load. Prints one error line
+ * and returns -errno on failure. */
+int tracer_open(const struct tracer_opts *opts, struct tracer **out);
+/* Trace process tgid (all its threads, and every process it forks later). */
+int tracer_add_tgid(struct tracer *t, int tgid);
+/* Trace one thread (opts.tids). */
+int tracer_add_tid(struct tracer *t, int tid);
+/* Attach and mark the start of the trace window. */
+int tracer_start(struct tracer *t);
+/* Record one busy-time sample; call every tracer_slice_ns(). */
+void tracer_sample(struct tracer *t);
+uint64_t tracer_slice_ns(const struct tracer *t);
+/* The traced processes so far (tgids), for snapshotting their memory maps
+ * while they live; returns how many were written (at most max). */
+int tracer_processes(struct tracer *t, uint32_t *tgids, int max);
+/* Features active after tracer_open (a feature the kernel lacks is turned
+ * off there with one warning line). */
+bool tracer_locks_active(const struct tracer *t);
+/* Events handled and threads seen so far (cheap: for a progress line). */
+void tracer_counts(struct tracer *t, uint64_t *events, uint32_t *threads);
+/* Read the maps: the window ends now. Call before tracer_close. */
+int tracer_snapshot(struct tracer *t, struct ps_snapshot *snap);
+/* Detach and free everything (safe on NULL). */
+void tracer_close(struct tracer *t);
+
+#endif
