@@ -1,6 +1,7 @@
-/* user/model_stacks.c: the lock-contention and stack summaries of the model:
- * futex waits merged by process and waiter stack and classified as contended
- * or idle waiting; off-CPU time and on-CPU samples merged by folded stack. */
+/* user/model/locks.c: lock contention: futex waits merged into locks (by
+ * process, the program's waiting function and one lock object) and each lock
+ * classified as contended, awaiting-work or idle from the kernel's evidence
+ * (see model.h, enum lock_class). */
 #include "model/model.h"
 #include "model/stacks.h"
 #include "sys/util.h"
@@ -159,69 +160,4 @@ void model_build_locks(struct model *m)
 	free(lock_of);
 	free(waiters);
 	qsort(m->locks, m->nlocks, sizeof(*m->locks), cmp_lock);
-}
-
-static int cmp_stack(const void *a, const void *b)
-{
-	const struct stack_summary *x = a, *y = b;
-
-	return x->value < y->value ? 1 : x->value > y->value ? -1 : strcmp(x->folded, y->folded);
-}
-
-static int cmp_folded(const void *a, const void *b)
-{
-	return strcmp(((const struct stack_summary *)a)->folded, ((const struct stack_summary *)b)->folded);
-}
-
-static const char *thread_comm(const struct ps_snapshot *s, uint32_t tid)
-{
-	for (uint32_t i = 0; i < s->nthreads; i++)
-		if (s->threads[i].tid == tid)
-			return s->threads[i].comm;
-	return "?";
-}
-
-/* Merge records with the same folded stack (threads of the same name). */
-static struct stack_summary *summarize(const struct ps_snapshot *s, const struct ps_stack_rec *r,
-				       uint32_t n, uint32_t *out_n, uint64_t *total)
-{
-	struct stack_summary *out = xcalloc(n, sizeof(*out));
-	char buf[8192];
-	uint32_t k = 0;
-
-	*total = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		stack_folded(s, thread_comm(s, r[i].key.pid), r[i].key.tgid, r[i].key.ustack,
-			     r[i].key.kstack, buf, sizeof(buf));
-		out[k].folded = xstrdup(buf);
-		out[k].value = r[i].val.value;
-		out[k].count = r[i].val.count;
-		*total += r[i].val.value;
-		k++;
-	}
-	/* merge equal strings (adjacent once sorted by string) */
-	qsort(out, k, sizeof(*out), cmp_folded);
-	uint32_t w = 0;
-	for (uint32_t i = 0; i < k; i++) {
-		if (w && !strcmp(out[w - 1].folded, out[i].folded)) {
-			out[w - 1].value += out[i].value;
-			out[w - 1].count += out[i].count;
-			free(out[i].folded);
-		} else {
-			out[w++] = out[i];
-		}
-	}
-	qsort(out, w, sizeof(*out), cmp_stack);
-	*out_n = w;
-	return out;
-}
-
-void model_build_stacks(struct model *m)
-{
-	const struct ps_snapshot *s = m->snap;
-
-	if (s->n_offcpu)
-		m->offcpu = summarize(s, s->offcpu_recs, s->n_offcpu, &m->n_offcpu, &m->offcpu_total_ns);
-	if (s->n_oncpu)
-		m->oncpu = summarize(s, s->oncpu_recs, s->n_oncpu, &m->n_oncpu, &m->oncpu_samples);
 }

@@ -7,41 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void snapshot_free(struct ps_snapshot *s)
-{
-	free(s->threads);
-	free(s->thread_cpu_ns);
-	free(s->cpus);
-	free(s->migr);
-	free(s->slice_end_ns);
-	free(s->slice_busy_ns);
-	free(s->slice_traced_ns);
-	free(s->offcpu_recs);
-	free(s->oncpu_recs);
-	free(s->futex_recs);
-	free(s->wake_recs);
-	for (uint32_t i = 0; i < s->nstacks; i++) {
-		for (uint32_t k = 0; s->stacks[i].names && k < s->stacks[i].nframes; k++)
-			free(s->stacks[i].names[k]);
-		free(s->stacks[i].names);
-		free(s->stacks[i].ips);
-	}
-	free(s->stacks);
-	memset(s, 0, sizeof(*s));
-}
-
-const struct ps_stack *snapshot_stack(const struct ps_snapshot *s, int32_t id, uint32_t tgid,
-				      bool user)
-{
-	for (uint32_t i = 0; i < s->nstacks; i++) {
-		const struct ps_stack *st = &s->stacks[i];
-
-		if (st->id == id && st->user == user && (!user || st->tgid == tgid))
-			return st;
-	}
-	return NULL;
-}
-
 /* Interpolated percentiles can overshoot the largest value inside a slot. */
 static uint64_t clamp_max(uint64_t v, uint64_t max)
 {

@@ -72,6 +72,18 @@ struct ps_stack {
 /* The stack (id, tgid) of the snapshot, or NULL. */
 const struct ps_stack *snapshot_stack(const struct ps_snapshot *s, int32_t id, uint32_t tgid,
 				      bool user);
+/* The thread with this tid (the first slot that has it), or NULL. */
+const struct ps_thread *snapshot_thread(const struct ps_snapshot *s, uint32_t tid);
+
+/* Close the spans still open at end_ns: running threads get their on-CPU
+ * time so far, sleeping ones their blocked time so far, each CPU its busy
+ * time (threads, thread_cpu_ns and cpus must be filled). */
+void snapshot_close_spans(struct ps_snapshot *s);
+/* The slices from n cumulative samples (end_ns[k]; busy and traced ns per
+ * CPU at [k * nr_cpus + cpu]): each slice gets the growth since the one
+ * before, so the slices add up to the totals. */
+void snapshot_set_slices(struct ps_snapshot *s, uint32_t n, const uint64_t *end_ns,
+			 const uint64_t *cum_busy, const uint64_t *cum_traced);
 
 void snapshot_free(struct ps_snapshot *s);
 

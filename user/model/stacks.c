@@ -1,82 +1,12 @@
-/* user/stacks.c: symbolized and folded stacks (see stacks.h). */
+/* user/model/stacks.c: folded stacks and the off-CPU/on-CPU stack summaries
+ * of the model (see stacks.h). */
 #include "model/stacks.h"
+#include "model/model.h"
 #include "sys/util.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The process whose memory map resolves tgid's addresses: itself, or the
- * nearest ancestor the symbolizer knows (a forked child that exited before
- * its map was read runs its parent's code). */
-static uint32_t resolver_tgid(const struct ps_snapshot *s, struct symbolizer *sym, uint32_t tgid)
-{
-	struct sym_frame f;
-
-	for (int depth = 0; depth < 8; depth++) {
-		uint32_t parent = 0;
-
-		if (symbolize_user(sym, tgid, 0, &f) != -ESRCH)
-			return tgid;
-		for (uint32_t i = 0; i < s->nthreads && !parent; i++)
-			if (s->threads[i].tgid == tgid && s->threads[i].parent_tid)
-				parent = s->threads[i].parent_tid;
-		for (uint32_t i = 0; i < s->nthreads && parent; i++)
-			if (s->threads[i].tid == parent) {
-				tgid = s->threads[i].tgid;
-				break;
-			}
-		if (!parent)
-			break;
-	}
-	return tgid;
-}
-
-/* Frames of poolscope's own tracing at the leaf of kernel stacks captured
- * in a tracepoint: not the traced program's. */
-static bool is_tracing_frame(const char *name)
-{
-	static const char *const prefixes[] = { "bpf_prog_", "bpf_trace_run", "__bpf_trace_",
-						"__traceiter_", "perf_trace_", "bpf_overflow_handler" };
-
-	for (size_t i = 0; i < ARRAY_LEN(prefixes); i++)
-		if (!strncmp(name, prefixes[i], strlen(prefixes[i])))
-			return true;
-	return false;
-}
-
-void stacks_symbolize(struct ps_snapshot *s, struct symbolizer *sym)
-{
-	for (uint32_t i = 0; i < s->nstacks; i++) {
-		struct ps_stack *st = &s->stacks[i];
-		uint32_t tgid = st->user ? resolver_tgid(s, sym, st->tgid) : 0;
-
-		st->names = xcalloc(st->nframes ? st->nframes : 1, sizeof(char *));
-		for (uint32_t k = 0; k < st->nframes; k++) {
-			struct sym_frame f = { 0 };
-			char buf[256];
-
-			/* frames above the leaf are return addresses: look up the
-			 * call instruction before them, not what follows the call */
-			uint64_t ip = k ? st->ips[k] - 1 : st->ips[k];
-
-			if (st->user)
-				symbolize_user(sym, tgid, ip, &f);
-			else
-				symbolize_kernel(sym, ip, &f);
-			st->names[k] = xstrdup(sym_frame_format(&f, !st->user, buf, sizeof(buf)));
-		}
-		/* drop the tracer's own frames at the leaf of kernel stacks */
-		uint32_t skip = 0;
-		while (!st->user && skip < st->nframes && is_tracing_frame(st->names[skip]))
-			free(st->names[skip++]);
-		if (skip) {
-			memmove(st->names, st->names + skip, (st->nframes - skip) * sizeof(char *));
-			memmove(st->ips, st->ips + skip, (st->nframes - skip) * sizeof(uint64_t));
-			st->nframes -= skip;
-		}
-	}
-}
 
 static void append(char *buf, size_t cap, size_t *len, const char *s)
 {
@@ -146,4 +76,68 @@ const char *stack_caller(const struct ps_snapshot *s, int32_t id, uint32_t tgid)
 		if (!is_runtime_frame(st->names[k]))
 			return st->names[k];
 	return st->nframes ? st->names[0] : NULL;
+}
+
+const char *stack_thread_comm(const struct ps_snapshot *s, uint32_t tid)
+{
+	const struct ps_thread *t = snapshot_thread(s, tid);
+
+	return t ? t->comm : "?";
+}
+
+static int cmp_stack(const void *a, const void *b)
+{
+	const struct stack_summary *x = a, *y = b;
+
+	return x->value < y->value ? 1 : x->value > y->value ? -1 : strcmp(x->folded, y->folded);
+}
+
+static int cmp_folded(const void *a, const void *b)
+{
+	return strcmp(((const struct stack_summary *)a)->folded, ((const struct stack_summary *)b)->folded);
+}
+
+/* Merge records with the same folded stack (threads of the same name). */
+static struct stack_summary *summarize(const struct ps_snapshot *s, const struct ps_stack_rec *r,
+				       uint32_t n, uint32_t *out_n, uint64_t *total)
+{
+	struct stack_summary *out = xcalloc(n, sizeof(*out));
+	char buf[8192];
+	uint32_t k = 0;
+
+	*total = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		stack_folded(s, stack_thread_comm(s, r[i].key.pid), r[i].key.tgid, r[i].key.ustack,
+			     r[i].key.kstack, buf, sizeof(buf));
+		out[k].folded = xstrdup(buf);
+		out[k].value = r[i].val.value;
+		out[k].count = r[i].val.count;
+		*total += r[i].val.value;
+		k++;
+	}
+	/* merge equal strings (adjacent once sorted by string) */
+	qsort(out, k, sizeof(*out), cmp_folded);
+	uint32_t w = 0;
+	for (uint32_t i = 0; i < k; i++) {
+		if (w && !strcmp(out[w - 1].folded, out[i].folded)) {
+			out[w - 1].value += out[i].value;
+			out[w - 1].count += out[i].count;
+			free(out[i].folded);
+		} else {
+			out[w++] = out[i];
+		}
+	}
+	qsort(out, w, sizeof(*out), cmp_stack);
+	*out_n = w;
+	return out;
+}
+
+void model_build_stacks(struct model *m)
+{
+	const struct ps_snapshot *s = m->snap;
+
+	if (s->n_offcpu)
+		m->offcpu = summarize(s, s->offcpu_recs, s->n_offcpu, &m->n_offcpu, &m->offcpu_total_ns);
+	if (s->n_oncpu)
+		m->oncpu = summarize(s, s->oncpu_recs, s->n_oncpu, &m->n_oncpu, &m->oncpu_samples);
 }

@@ -1,15 +1,10 @@
-/* user/stacks.h: names for the snapshot's captured stacks, and the folded
- * form flame graphs use ("comm;root;...;leaf", user frames, then "-", then
- * kernel frames marked "_[k]"). */
+/* user/model/stacks.h: stacks in the folded form flame graphs use
+ * ("comm;root;...;leaf": user frames, then "-", then kernel frames marked
+ * "_[k]"), and the model's off-CPU and on-CPU stack summaries. */
 #ifndef POOLSCOPE_STACKS_H
 #define POOLSCOPE_STACKS_H
 #include <stddef.h>
 #include "model/snapshot.h"
-#include "sym/symbolize.h"
-
-/* Fill names[] of every stack in s. A process whose memory map was never
- * snapshotted is resolved with its parent's (forked children share it). */
-void stacks_symbolize(struct ps_snapshot *s, struct symbolizer *sym);
 
 /* Append the frames of stack (id, tgid, user) root first, ';'-separated, to
  * buf at *len (kept NUL-terminated, truncated at cap). No-op for id < 0;
@@ -24,5 +19,8 @@ const char *stack_folded(const struct ps_snapshot *s, const char *comm, uint32_t
 /* The leaf-most user frame of a stack that is not in libc/libpthread/ld.so,
  * i.e. the program's own function that made the call (NULL if none). */
 const char *stack_caller(const struct ps_snapshot *s, int32_t id, uint32_t tgid);
+
+/* The comm of thread tid in the snapshot, "?" if unknown. */
+const char *stack_thread_comm(const struct ps_snapshot *s, uint32_t tid);
 
 #endif

@@ -29,14 +29,6 @@ bool stack_kind_captured(const struct model *m, enum stack_kind k)
 	return k == STACKS_OFFCPU ? m->snap->offcpu : k == STACKS_ONCPU ? m->snap->oncpu : m->snap->locks;
 }
 
-static const char *thread_comm(const struct ps_snapshot *s, uint32_t tid)
-{
-	for (uint32_t i = 0; i < s->nthreads; i++)
-		if (s->threads[i].tid == tid)
-			return s->threads[i].comm;
-	return "?";
-}
-
 /* The stacks of kind k as (folded, value) pairs; the caller frees. */
 static struct folded_stack *collect(const struct model *m, enum stack_kind k, size_t *n)
 {
@@ -63,7 +55,7 @@ static struct folded_stack *collect(const struct model *m, enum stack_kind k, si
 
 		if (!r->st.waits)
 			continue;
-		stack_folded(s, thread_comm(s, r->key.pid), r->key.tgid, r->key.ustack, -1, buf, sizeof(buf));
+		stack_folded(s, stack_thread_comm(s, r->key.pid), r->key.tgid, r->key.ustack, -1, buf, sizeof(buf));
 		out[*n].stack = xstrdup(buf);
 		out[*n].value = r->st.wait_ns / 1000;
 		(*n)++;

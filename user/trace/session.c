@@ -1,6 +1,6 @@
 /* user/session.c: tracer + symbolizer lifecycle (see session.h). */
 #include "trace/session.h"
-#include "model/stacks.h"
+#include "sym/stack_names.h"
 #include "sys/util.h"
 #include <errno.h>
 #include <stdio.h>

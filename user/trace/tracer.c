@@ -595,41 +595,6 @@ uint64_t tracer_slice_ns(const struct tracer *t)
 	return (uint64_t)t->opts.slice_ms * 1000000ull;
 }
 
-/* Close the spans still open at end: running threads get their on-CPU time
- * so far, sleeping ones their blocked time so far, each CPU its busy time. */
-static void close_open_spans(struct ps_snapshot *s)
-{
-	uint64_t end = s->end_ns;
-
-	for (int c = 0; c < s->nr_cpus; c++) {
-		struct ps_cpu *pc = &s->cpus[c];
-		uint64_t d;
-
-		if (!pc->since_ns || end <= pc->since_ns)
-			continue;
-		d = end - pc->since_ns;
-		if (pc->cur == PS_CPU_IDLE || pc->cur == PS_CPU_UNKNOWN)
-			continue;
-		pc->busy_ns += d;
-		if (pc->cur != PS_CPU_TRACED || pc->cur_slot >= s->nthreads)
-			continue;
-		pc->traced_ns += d;
-		struct ps_thread *th = &s->threads[pc->cur_slot];
-		if (th->oncpu_since && !(th->flags & PS_THREAD_EXITED) && th->cpu == (__u32)c) {
-			th->oncpu_ns += d;
-			s->thread_cpu_ns[(size_t)pc->cur_slot * s->nr_cpus + c] += d;
-		}
-	}
-	for (uint32_t i = 0; i < s->nthreads; i++) {
-		struct ps_thread *th = &s->threads[i];
-
-		if (th->flags & PS_THREAD_EXITED)
-			continue;
-		if (th->blocked_since && end > th->blocked_since)
-			th->blocked_ns += end - th->blocked_since;
-	}
-}
-
 int tracer_snapshot(struct tracer *t, struct ps_snapshot *s)
 {
 	uint32_t n = t->skel->bss->next_slot;
@@ -666,26 +631,11 @@ int tracer_snapshot(struct tracer *t, struct ps_snapshot *s)
 	s->timing.map_bytes = map_bytes(t);
 	for (uint32_t i = 0; i < n; i++)
 		s->events += s->threads[i].wakeups;
-	close_open_spans(s);
+	snapshot_close_spans(s);
 	read_stacks(t, s);
 
 	s->slice_ns = tracer_slice_ns(t);
-	s->nslices = t->nslices;
-	s->slice_end_ns = xcalloc(t->nslices, sizeof(uint64_t));
-	s->slice_busy_ns = xcalloc((size_t)t->nslices * t->nr_cpus, sizeof(uint64_t));
-	s->slice_traced_ns = xcalloc((size_t)t->nslices * t->nr_cpus, sizeof(uint64_t));
-	/* cumulative samples -> per-slice deltas */
-	for (uint32_t k = 0; k < t->nslices; k++) {
-		s->slice_end_ns[k] = t->slice_end[k];
-		for (int c = 0; c < t->nr_cpus; c++) {
-			size_t i = (size_t)k * t->nr_cpus + c;
-			uint64_t pb = k ? t->slice_busy[i - t->nr_cpus] : 0;
-			uint64_t pt = k ? t->slice_traced[i - t->nr_cpus] : 0;
-
-			s->slice_busy_ns[i] = t->slice_busy[i] > pb ? t->slice_busy[i] - pb : 0;
-			s->slice_traced_ns[i] = t->slice_traced[i] > pt ? t->slice_traced[i] - pt : 0;
-		}
-	}
+	snapshot_set_slices(s, t->nslices, t->slice_end, t->slice_busy, t->slice_traced);
 	return 0;
 }
 

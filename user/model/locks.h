@@ -1,0 +1,59 @@
+/* user/model/locks.h: locks as the model sees them: futex waits merged into
+ * one lock per process, waiting function and lock object, and what waiting
+ * on it was (contention, awaiting work, idle). Built by locks.c. */
+#ifndef POOLSCOPE_LOCKS_H
+#define POOLSCOPE_LOCKS_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/types.h>
+#include "poolscope.h"
+
+/* Waiting on one user-space lock (futex), merged by process and waiter
+ * stack, so the two futex words of one condition variable count as one. */
+#define MODEL_MAX_ADDRS 4
+/* A lock is contended when, while its waiters waited, the rest of the
+ * process was on CPU at least this share of the time: the resource was busy
+ * (an interpreter lock's holder computing). Below it the waiters were idle:
+ * the waited-for side was itself blocked or idle (a pool's empty queue). */
+#define LOCK_BUSY_CONTENDED 0.5
+
+/* What waiting on a lock was:
+ * CONTENDED  the waited-for side was busy and the waiters fight for it: two
+ *            or more threads waited on it, or it is a mutex (lock-wait frame);
+ * AWAITING   one thread waited on a condition while the rest of the
+ *            process worked (a pool's caller waiting for results): not
+ *            contention, and not idle;
+ * IDLE       the waited-for side was itself idle or blocked elsewhere (a
+ *            worker on an empty queue). */
+enum lock_class { LOCK_CONTENDED, LOCK_AWAITING, LOCK_IDLE };
+
+struct lock_summary {
+	uint32_t tgid;
+	char comm[PS_COMM_LEN];      /* the process */
+	char where[512];             /* waiters' (most waited) user stack, folded root first */
+	uint64_t where_ns;           /* wait time of that stack */
+	const char *caller;          /* the program's function that waited */
+	const char *waker;           /* the program's function that woke them, or NULL */
+	uint64_t addrs[MODEL_MAX_ADDRS];
+	uint32_t naddrs, nwaiters;
+	uint64_t waits, wait_ns, max_ns, busy_ns, proc_busy_ns;
+	uint64_t timeouts, interrupted, eagain, woken_by_traced;
+	uint64_t waiters_time_ns;    /* lifetime of the threads that waited */
+	double busy_frac;            /* busy_ns / wait_ns: the waited-for side busy */
+	double proc_busy_frac;       /* proc_busy_ns / wait_ns: the rest of the process busy */
+	double share_waiters;        /* wait_ns / waiters_time_ns */
+	double share_all;            /* wait_ns / every traced thread's time */
+	bool contended;              /* cls == LOCK_CONTENDED */
+	bool mutex;                  /* a waiter stack has a mutex lock-wait frame */
+	enum lock_class cls;
+	uint64_t hist[PS_HIST_SLOTS];
+};
+
+const char *lock_class_name(enum lock_class c);
+
+struct model;
+/* The model's locks (m->locks, sorted by wait time) and each thread's futex
+ * time on contended locks and in other waits; called by model_build. */
+void model_build_locks(struct model *m);
+
+#endif
