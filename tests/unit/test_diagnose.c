@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "check.h"
 #include "model/diagnose.h"
+#include "render/report.h"
 
 #define MS 1000000ull
 #define START (1000 * MS)
@@ -564,7 +565,7 @@ static char *capture_print(void)
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
-	diagnose_print(f, &diag);
+	report_diagnosis_text(f, &diag);
 	fclose(f);
 	return buf;
 }
@@ -594,7 +595,7 @@ static int json_check(const char *python_asserts)
 	json_init(&j, f, true);
 	json_object_begin(&j);
 	json_kv_u64(&j, "before", 1);
-	diagnose_json(&j, &diag);
+	report_diagnosis_json(&j, &diag);
 	json_object_end(&j);
 	fclose(f);
 	snprintf(cmd, sizeof(cmd), "python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); "

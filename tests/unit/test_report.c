@@ -59,7 +59,10 @@ static char *render_text(const struct model *m)
 	FILE *f = open_memstream(&buf, &len);
 	struct report_opts o = { .title = "unit", .exit_status = 0 };
 
-	report_text(f, m, &o);
+	struct diagnosis d;
+
+	diagnose(m, &d);
+	report_text(f, m, &d, &o);
 	fclose(f);
 	return buf;
 }
@@ -113,7 +116,10 @@ int main(void)
 	int fd = mkstemp(path);
 	FILE *f = fdopen(fd, "w");
 	struct report_opts o = { .title = "unit", .exit_status = 3 };
-	report_json(f, &m, &o);
+	struct diagnosis d;
+
+	diagnose(&m, &d);
+	report_json(f, &m, &d, &o);
 	fclose(f);
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd),

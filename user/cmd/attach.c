@@ -14,6 +14,7 @@
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 #include "model/model.h"
+#include "model/diagnose.h"
 #include "render/report.h"
 #include "trace/session.h"
 #include "model/snapdiff.h"
@@ -372,15 +373,17 @@ static void interval_report(struct attach_opts *o, struct ps_snapshot *prev, str
 {
 	struct ps_snapshot d;
 	struct model m;
+	struct diagnosis diag;
 
 	zero_baseline(prev, cur);
 	snapshot_diff(cur, prev, &d);
 	model_build(&d, &m);
+	diagnose(&m, &diag);
 	struct report_opts ro = {
 		.title = o->title, .wide = o->c.wide, .exit_status = -1, .interval = k,
 		.brief = true, .compact = true, .wall_start = d.start_ns + wall_of_mono,
 	};
-	cli_emit_interval(&o->c, &m, &ro);
+	cli_emit_interval(&o->c, &m, &diag, &ro);
 	model_free(&m);
 	snapshot_free(&d);
 	snapshot_free(prev);
@@ -395,6 +398,7 @@ int cmd_attach(int argc, char **argv)
 	struct session ss;
 	struct ps_snapshot prev = { 0 }, snap;
 	struct model m;
+	struct diagnosis diag;
 	uint64_t start, next_slice, next_interval, wall_of_mono;
 	unsigned k = 0;
 	int err, rc = 0;
@@ -480,23 +484,26 @@ int cmd_attach(int argc, char **argv)
 		snapshot_free(&prev);
 		prev = last;
 		struct model lm;
+		struct diagnosis ld;
 		model_build(&prev, &lm);
+		diagnose(&lm, &ld);
 		struct report_opts ro = {
 			.title = o.title, .exit_status = -1, .interval = ++k, .brief = true,
 			.compact = true, .wall_start = prev.start_ns + wall_of_mono,
 		};
-		cli_emit_interval(&o.c, &lm, &ro);
+		cli_emit_interval(&o.c, &lm, &ld, &ro);
 		model_free(&lm);
 	}
 	snapshot_free(&prev);
 	model_build(&snap, &m);
+	diagnose(&m, &diag);
 	struct report_opts ro = {
 		.title = o.title, .wide = o.c.wide, .exit_status = -1, .compact = o.interval_ns > 0,
 		.wall_start = snap.start_ns + wall_of_mono,
 	};
 	if (o.interval_ns && !o.c.quiet && o.c.json != stdout)
 		printf("\n=== whole trace ===\n");
-	if (cli_emit(&o.c, &m, &ro, "attach"))
+	if (cli_emit(&o.c, &m, &diag, &ro, "attach"))
 		rc = EXIT_TRACE;
 	model_free(&m);
 	snapshot_free(&snap);

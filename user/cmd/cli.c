@@ -180,25 +180,26 @@ int cli_open_outputs(struct cli_common *o, const struct invoker *inv, const char
 	return 0;
 }
 
-void cli_emit_interval(struct cli_common *o, const struct model *m, const struct report_opts *ro)
+void cli_emit_interval(struct cli_common *o, const struct model *m, const struct diagnosis *d,
+		       const struct report_opts *ro)
 {
 	if (!o->quiet && o->json != stdout)
-		report_text(stdout, m, ro);
+		report_text(stdout, m, d, ro);
 	if (o->json) {
-		report_json(o->json, m, ro);
+		report_json(o->json, m, d, ro);
 		fflush(o->json);
 	}
 }
 
-int cli_emit(struct cli_common *o, const struct model *m, const struct report_opts *ro,
-	     const char *cmd)
+int cli_emit(struct cli_common *o, const struct model *m, const struct diagnosis *d,
+	     const struct report_opts *ro, const char *cmd)
 {
 	int err = 0;
 
 	if (!o->quiet && o->json != stdout)
-		report_text(stdout, m, ro);
+		report_text(stdout, m, d, ro);
 	if (o->json) {
-		report_json(o->json, m, ro);
+		report_json(o->json, m, d, ro);
 		if (o->json != stdout && fclose(o->json) && !err) {
 			err = -errno;
 			ps_err("%s: writing %s: %s", cmd, o->json_path, strerror(errno));

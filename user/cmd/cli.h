@@ -49,10 +49,11 @@ void cli_common_usage(FILE *out);
 int cli_open_outputs(struct cli_common *o, const struct invoker *inv, const char *cmd);
 /* One interval's report (attach -i): brief text, one JSON line; files stay
  * open. */
-void cli_emit_interval(struct cli_common *o, const struct model *m, const struct report_opts *ro);
+void cli_emit_interval(struct cli_common *o, const struct model *m, const struct diagnosis *d,
+		       const struct report_opts *ro);
 /* Text report (unless quiet or JSON on stdout), JSON, exports; closes the
  * files. 0, or -errno after printing what failed. */
-int cli_emit(struct cli_common *o, const struct model *m, const struct report_opts *ro,
-	     const char *cmd);
+int cli_emit(struct cli_common *o, const struct model *m, const struct diagnosis *d,
+	     const struct report_opts *ro, const char *cmd);
 
 #endif

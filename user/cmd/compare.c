@@ -18,6 +18,7 @@
 #include "render/json.h"
 #include "trace/launch.h"
 #include "model/model.h"
+#include "render/report.h"
 #include "sys/privs.h"
 #include "sys/util.h"
 
@@ -288,7 +289,7 @@ static void write_json(FILE *f, const struct compare_opts *o)
 				json_null(&j);
 			}
 			json_kv_string(&j, "verdict", e->d.key);
-			diagnose_json(&j, &e->d);
+			report_diagnosis_json(&j, &e->d);
 		}
 		json_object_end(&j);
 	}

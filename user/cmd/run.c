@@ -16,6 +16,7 @@
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 #include "model/model.h"
+#include "model/diagnose.h"
 #include "sys/privs.h"
 #include "render/report.h"
 #include "trace/session.h"
@@ -150,6 +151,7 @@ int cmd_run(int argc, char **argv)
 	struct invoker inv;
 	struct ps_snapshot snap;
 	struct model m;
+	struct diagnosis d;
 	int err, status, rc;
 
 	err = parse_args(argc, argv, &o);
@@ -170,10 +172,11 @@ int cmd_run(int argc, char **argv)
 		return rc;
 	rc = status >= 0 ? status : 128 + SIGINT;
 	model_build(&snap, &m);
+	diagnose(&m, &d);
 	struct report_opts ro = {
 		.title = o.title, .argv = o.cmd, .wide = o.c.wide, .exit_status = status,
 	};
-	if (cli_emit(&o.c, &m, &ro, "run"))
+	if (cli_emit(&o.c, &m, &d, &ro, "run"))
 		rc = rc ? rc : EXIT_TRACE;
 	model_free(&m);
 	snapshot_free(&snap);

@@ -22,10 +22,10 @@
  * machine other tasks can take the cores, which lowers the parallelism
  * achieved but not what the pool asked for. */
 #include "model/diagnose.h"
-#include "render/report.h"
 #include "model/stacks.h"
 #include "sys/util.h"
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -878,56 +878,4 @@ void diagnose(const struct model *m, struct diagnosis *d)
 const char *diagnose_confidence_word(double c)
 {
 	return c >= TH.conf_high ? "high" : c >= TH.conf_medium ? "medium" : "low";
-}
-
-void diagnose_print(FILE *out, const struct diagnosis *d)
-{
-	const char *p = d->text;
-
-	fprintf(out, "\nDIAGNOSIS  %s (confidence %.2f, %s)\n", d->label ? d->label : "?",
-		d->confidence, diagnose_confidence_word(d->confidence));
-	while (*p) {
-		size_t n = strcspn(p, "\n");
-
-		fprintf(out, "  %.*s\n", (int)n, p);
-		p += n + (p[n] == '\n');
-	}
-}
-
-static void lock_json(struct json *j, const struct lock_summary *l)
-{
-	json_key(j, "lock");
-	if (!l) {
-		json_null(j);
-		return;
-	}
-	json_object_begin(j);
-	json_lock_fields(j, l);
-	json_object_end(j);
-}
-
-void diagnose_json(struct json *j, const struct diagnosis *d)
-{
-	char text[sizeof(d->text)];
-
-	/* one line: a reader wraps it to its own width */
-	snprintf(text, sizeof(text), "%s", d->text);
-	for (char *p = text; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
-	json_key(j, "diagnosis");
-	json_object_begin(j);
-	json_kv_string(j, "key", d->key);
-	json_kv_string(j, "verdict", d->key);
-	json_kv_string(j, "label", d->label);
-	json_kv_double(j, "confidence", d->confidence);
-	json_kv_string(j, "confidence_word", diagnose_confidence_word(d->confidence));
-	json_kv_string(j, "text", text);
-	json_key(j, "evidence");
-	json_object_begin(j);
-	for (int i = 0; i < d->nev; i++)
-		json_kv_double(j, d->ev[i].name, d->ev[i].value);
-	json_object_end(j);
-	lock_json(j, d->lock);
-	json_object_end(j);
 }

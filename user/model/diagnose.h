@@ -4,8 +4,6 @@
  * no /proc, so unit tests feed it hand-made snapshots. */
 #ifndef POOLSCOPE_DIAGNOSE_H
 #define POOLSCOPE_DIAGNOSE_H
-#include <stdio.h>
-#include "render/json.h"
 #include "model/model.h"
 
 enum verdict {
@@ -45,16 +43,5 @@ void diagnose(const struct model *m, struct diagnosis *d);
 
 /* "high" (>= 0.75), "medium" (>= 0.5) or "low". */
 const char *diagnose_confidence_word(double confidence);
-
-/* "\nDIAGNOSIS  <label> (confidence 0.92, high)\n  paragraph..." indented
- * by two columns, so lines stay within 80 columns. */
-void diagnose_print(FILE *out, const struct diagnosis *d);
-
-/* Key "diagnosis" into the current JSON object: {"key", "verdict" (the same
- * string), "label", "confidence", "confidence_word", "text" (the paragraph
- * unwrapped: one line), "evidence": {name: value, ...}, "lock": {"caller",
- * "tgid", "comm", "addrs", "stack", "share_waiters", "wait_ns", "waits",
- * "waiters"} or null}. */
-void diagnose_json(struct json *j, const struct diagnosis *d);
 
 #endif

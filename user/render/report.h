@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "model/model.h"
+#include "model/diagnose.h"
+#include "render/json.h"
 
 struct report_opts {
 	const char *title;        /* what was traced, e.g. "cpu-threads -w 2" */
@@ -18,10 +20,20 @@ struct report_opts {
 	uint64_t wall_start;      /* CLOCK_REALTIME ns of the window's start, 0 if unknown */
 };
 
-void report_text(FILE *out, const struct model *m, const struct report_opts *o);
-void report_json(FILE *out, const struct model *m, const struct report_opts *o);
+/* The diagnosis d (of m, computed once by the caller) ends both. */
+void report_text(FILE *out, const struct model *m, const struct diagnosis *d,
+		 const struct report_opts *o);
+void report_json(FILE *out, const struct model *m, const struct diagnosis *d,
+		 const struct report_opts *o);
 
-struct json;
+/* "\nDIAGNOSIS  <label> (confidence 0.92, high)\n  paragraph..." indented
+ * by two columns, so lines stay within 80 columns. */
+void report_diagnosis_text(FILE *out, const struct diagnosis *d);
+/* Key "diagnosis" into the current JSON object: {"key", "verdict" (the same
+ * string), "label", "confidence", "confidence_word", "text" (the paragraph
+ * unwrapped: one line), "evidence": {name: value, ...}, "lock": {the lock's
+ * identity fields} or null}. */
+void report_diagnosis_json(struct json *j, const struct diagnosis *d);
 /* The fields that name a lock and size its waiting (tgid, comm, caller,
  * stack, addrs, waiters, waits, wait_ns, share_waiters), into the current
  * JSON object: one writer for the report's locks and the diagnosis's. */

@@ -1,4 +1,4 @@
-/* user/report_json.c: the report as one JSON document (schema in
+/* user/render/report_json.c: the report as one JSON document (schema in
  * README.md, "JSON output"). Times are ns; timestamps are ns since the start
  * of the trace window. */
 #include "render/report.h"
@@ -242,7 +242,45 @@ static void write_stacks(struct json *j, const char *key, const struct stack_sum
 	json_array_end(j);
 }
 
-void report_json(FILE *out, const struct model *m, const struct report_opts *o)
+static void lock_json(struct json *j, const struct lock_summary *l)
+{
+	json_key(j, "lock");
+	if (!l) {
+		json_null(j);
+		return;
+	}
+	json_object_begin(j);
+	json_lock_fields(j, l);
+	json_object_end(j);
+}
+
+void report_diagnosis_json(struct json *j, const struct diagnosis *d)
+{
+	char text[sizeof(d->text)];
+
+	/* one line: a reader wraps it to its own width */
+	snprintf(text, sizeof(text), "%s", d->text);
+	for (char *p = text; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	json_key(j, "diagnosis");
+	json_object_begin(j);
+	json_kv_string(j, "key", d->key);
+	json_kv_string(j, "verdict", d->key);
+	json_kv_string(j, "label", d->label);
+	json_kv_double(j, "confidence", d->confidence);
+	json_kv_string(j, "confidence_word", diagnose_confidence_word(d->confidence));
+	json_kv_string(j, "text", text);
+	json_key(j, "evidence");
+	json_object_begin(j);
+	for (int i = 0; i < d->nev; i++)
+		json_kv_double(j, d->ev[i].name, d->ev[i].value);
+	json_object_end(j);
+	lock_json(j, d->lock);
+	json_object_end(j);
+}
+void report_json(FILE *out, const struct model *m, const struct diagnosis *diag,
+		 const struct report_opts *o)
 {
 	const struct ps_snapshot *s = m->snap;
 	const struct ps_drops *d = &s->drops;
@@ -305,9 +343,7 @@ void report_json(FILE *out, const struct model *m, const struct report_opts *o)
 	write_locks(&j, m);
 	write_stacks(&j, "offcpu_stacks", m->offcpu, m->n_offcpu, "ns");
 	write_stacks(&j, "oncpu_stacks", m->oncpu, m->n_oncpu, "samples");
-	struct diagnosis diag;
-	diagnose(m, &diag);
-	diagnose_json(&j, &diag);
+	report_diagnosis_json(&j, diag);
 	json_object_end(&j);
 	if (o->compact)
 		fputc('\n', out);

@@ -1,4 +1,4 @@
-/* user/report_text.c: the text report (stdout), readable on 80 columns. */
+/* user/render/report_text.c: the text report (stdout), readable on 80 columns. */
 #include "render/report.h"
 #include "model/diagnose.h"
 #include "model/hist.h"
@@ -336,7 +336,22 @@ static void print_locks(FILE *out, const struct model *m)
 			m->thread_time_ns ? 100.0 * idle_ns / m->thread_time_ns : 0);
 }
 
-void report_text(FILE *out, const struct model *m, const struct report_opts *o)
+void report_diagnosis_text(FILE *out, const struct diagnosis *d)
+{
+	const char *p = d->text;
+
+	fprintf(out, "\nDIAGNOSIS  %s (confidence %.2f, %s)\n", d->label ? d->label : "?",
+		d->confidence, diagnose_confidence_word(d->confidence));
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+
+		fprintf(out, "  %.*s\n", (int)n, p);
+		p += n + (p[n] == '\n');
+	}
+}
+
+void report_text(FILE *out, const struct model *m, const struct diagnosis *d,
+		 const struct report_opts *o)
 {
 	print_header(out, m, o);
 	print_cores(out, m);
@@ -364,8 +379,6 @@ void report_text(FILE *out, const struct model *m, const struct report_opts *o)
 			 m->snap->sample_hz);
 		print_stacks(out, title, m->oncpu, m->n_oncpu, m->oncpu_samples, false);
 	}
-	struct diagnosis d;
-	diagnose(m, &d);
-	diagnose_print(out, &d);
+	report_diagnosis_text(out, d);
 	fflush(out);
 }
