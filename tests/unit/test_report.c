@@ -91,10 +91,11 @@ int main(void)
 	model_build(&s, &m);
 	CHECK("model: wall time is the window", m.wall_ns == 1000 * MS, "got %llu", (unsigned long long)m.wall_ns);
 	CHECK("model: parallelism is on-CPU / wall", m.parallelism > 1.59 && m.parallelism < 1.61, "got %f", m.parallelism);
-	CHECK("model: threads sorted by on-CPU time", m.threads[0].t->tid == 100 && m.threads[2].t->tid == 200, "bad order");
+	CHECK("model: threads sorted by on-CPU time", m.threads[0].tid == 100 && m.threads[2].tid == 200, "bad order");
 	CHECK("model: two processes", m.nprocs == 2 && m.procs[0].tgid == 100 && m.procs[0].nthreads == 2, "got %u", m.nprocs);
 	CHECK("model: core busy %", m.cores[0].busy_pct > 94.9 && m.cores[0].busy_pct < 95.1, "got %f", m.cores[0].busy_pct);
-	CHECK("model: top thread per core", m.cores[0].top[0].thread == 0 && m.cores[1].top[0].thread == 1 &&
+	CHECK("model: top thread per core", m.threads[m.cores[0].top[0].thread].tid == 100 &&
+	      m.threads[m.cores[1].top[0].thread].tid == 101 &&
 	      m.cores[1].top[1].ns == 100 * MS, "cpu0 top %d cpu1 top %d", m.cores[0].top[0].thread, m.cores[1].top[0].thread);
 	CHECK("model: totals of switches", m.vol == 14 && m.invol == 12 && m.switches == 26, "vol %llu invol %llu",
 	      (unsigned long long)m.vol, (unsigned long long)m.invol);

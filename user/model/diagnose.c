@@ -319,8 +319,8 @@ static void classify_thread(const struct model *m, const struct thread_summary *
 	uint64_t min_on = (uint64_t)(TH.worker_min_oncpu * m->wall_ns);
 
 	tf->life = ts->lifetime_ns;
-	tf->on = ts->t->oncpu_ns;
-	tf->rq = ts->t->runq_wait_ns;
+	tf->on = ts->oncpu_ns;
+	tf->rq = ts->runq_wait_ns;
 	tf->off = ts->offcpu_ns;
 	tf->lock_ns = ts->lock_wait_ns;
 	tf->cond_ns = ts->other_wait_ns;
@@ -346,23 +346,23 @@ static void add_thread(struct facts *f, const struct thread_summary *ts,
 		f->nwaiters++;
 		return;
 	}
-	pool_tg[f->npool++] = ts->t->tgid;
+	pool_tg[f->npool++] = ts->tgid;
 	f->pool_time += tf->life;
 	f->pool_on += tf->on;
 	f->pool_rq += tf->rq;
 	f->pool_lock += tf->lock_ns;
 	f->pool_cond += tf->cond_ns;
 	f->pool_blocked += tf->off - tf->lock_ns - tf->cond_ns;
-	f->pool_vol += ts->t->vol;
-	f->pool_invol += ts->t->invol;
+	f->pool_vol += ts->vol;
+	f->pool_invol += ts->invol;
 	if (tf->cpu) {
-		cpu_tg[f->ncpu++] = ts->t->tgid;
+		cpu_tg[f->ncpu++] = ts->tgid;
 		f->cpu_on += tf->on;
 		f->cpu_rq += tf->rq;
 		f->cpu_life += tf->life;
 	}
 	if (tf->want) {
-		want_tg[f->nwant++] = ts->t->tgid;
+		want_tg[f->nwant++] = ts->tgid;
 		f->want_on += tf->on;
 		f->want_ns += tf->on + tf->rq + tf->lock_ns;
 	}

@@ -17,7 +17,7 @@
 static const struct thread_summary *thread_by_tid(const struct model *m, uint32_t tid)
 {
 	for (uint32_t i = 0; i < m->nthreads; i++)
-		if (m->threads[i].t->tid == tid)
+		if (m->threads[i].tid == tid)
 			return &m->threads[i];
 	return NULL;
 }
@@ -45,7 +45,7 @@ static int cmp_lock(const void *a, const void *b)
 static struct thread_summary *thread_of_rec(struct model *m, const struct ps_futex_key *k)
 {
 	for (uint32_t i = 0; i < m->nthreads; i++)
-		if (m->threads[i].t->tid == k->pid && m->threads[i].t->tgid == k->tgid)
+		if (m->threads[i].tid == k->pid && m->threads[i].tgid == k->tgid)
 			return &m->threads[i];
 	return NULL;
 }

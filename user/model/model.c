@@ -1,4 +1,4 @@
-/* user/model.c: per-core, per-thread and per-process summaries of a snapshot
+/* user/model/model.c: per-core, per-thread and per-process summaries of a snapshot
  * (see model.h). */
 #include "model/model.h"
 #include "model/hist.h"
@@ -23,9 +23,9 @@ static int cmp_thread_oncpu(const void *a, const void *b)
 {
 	const struct thread_summary *x = a, *y = b;
 
-	if (x->t->oncpu_ns != y->t->oncpu_ns)
-		return x->t->oncpu_ns < y->t->oncpu_ns ? 1 : -1;
-	return x->t->tid < y->t->tid ? -1 : x->t->tid > y->t->tid;
+	if (x->oncpu_ns != y->oncpu_ns)
+		return x->oncpu_ns < y->oncpu_ns ? 1 : -1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
 }
 
 static int cmp_proc_oncpu(const void *a, const void *b)
@@ -44,12 +44,30 @@ static void build_threads(const struct ps_snapshot *s, struct model *m)
 	for (uint32_t i = 0; i < s->nthreads; i++) {
 		const struct ps_thread *t = &s->threads[i];
 		struct thread_summary *ts = &m->threads[i];
-		uint64_t h[PS_HIST_SLOTS];
+		uint64_t *h = ts->runq_hist;
 		uint64_t from = t->first_ns > s->start_ns ? t->first_ns : s->start_ns;
 		uint64_t to = t->exit_ns && t->exit_ns < s->end_ns ? t->exit_ns : s->end_ns;
 
-		ts->t = t;
+		ts->tid = t->tid;
+		ts->tgid = t->tgid;
+		ts->parent_tid = t->parent_tid;
+		memcpy(ts->comm, t->comm, sizeof(ts->comm));
+		ts->comm[sizeof(ts->comm) - 1] = '\0';
+		ts->exited = t->flags & PS_THREAD_EXITED;
+		ts->forked = t->flags & PS_THREAD_FORKED;
+		ts->execed = t->flags & PS_THREAD_EXECED;
+		ts->first_ns = t->first_ns;
+		ts->exit_ns = t->exit_ns;
+		ts->oncpu_ns = t->oncpu_ns;
 		ts->offcpu_ns = t->blocked_ns;
+		ts->runq_wait_ns = t->runq_wait_ns;
+		ts->runq_count = t->runq_count;
+		ts->runq_max_ns = t->runq_max_ns;
+		ts->vol = t->vol;
+		ts->invol = t->invol;
+		ts->migrations = t->migrations;
+		ts->wakeups = t->wakeups;
+		ts->oncpu_by_cpu = &s->thread_cpu_ns[(size_t)i * s->nr_cpus];
 		ts->lifetime_ns = to > from ? to - from : 0;
 		m->thread_time_ns += ts->lifetime_ns;
 		u32_hist_to_u64(t->runq_hist, h);
@@ -75,7 +93,7 @@ static void build_procs(const struct ps_snapshot *s, struct model *m)
 {
 	m->procs = xcalloc(m->nthreads, sizeof(*m->procs));
 	for (uint32_t i = 0; i < m->nthreads; i++) {
-		const struct ps_thread *t = m->threads[i].t;
+		const struct thread_summary *t = &m->threads[i];
 		struct process_summary *p = NULL;
 
 		for (uint32_t k = 0; k < m->nprocs; k++)
@@ -89,7 +107,7 @@ static void build_procs(const struct ps_snapshot *s, struct model *m)
 			memcpy(p->comm, t->comm, sizeof(p->comm));
 		p->nthreads++;
 		p->oncpu_ns += t->oncpu_ns;
-		p->offcpu_ns += t->blocked_ns;
+		p->offcpu_ns += t->offcpu_ns;
 		p->runq_wait_ns += t->runq_wait_ns;
 		p->vol += t->vol;
 		p->invol += t->invol;
@@ -117,7 +135,10 @@ static void build_cores(const struct ps_snapshot *s, struct model *m)
 		cs->switches = pc->switches;
 		cs->vol = pc->vol;
 		cs->invol = pc->invol;
+		cs->all_switches = pc->all_switches;
 		cs->runq_count = pc->runq_count;
+		cs->runq_sum_ns = pc->runq_sum_ns;
+		memcpy(cs->runq_hist, pc->runq_hist, sizeof(cs->runq_hist));
 		cs->runq_p50_ns = clamp_max(hist_percentile((const uint64_t *)pc->runq_hist,
 							    PS_HIST_SLOTS, 50), pc->runq_max_ns);
 		cs->runq_p99_ns = clamp_max(hist_percentile((const uint64_t *)pc->runq_hist,
@@ -131,8 +152,8 @@ static void build_cores(const struct ps_snapshot *s, struct model *m)
 			cs->top[k].thread = -1;
 		/* top threads on this core by on-CPU time there (insertion into a
 		 * tiny sorted array) */
-		for (uint32_t i = 0; i < s->nthreads; i++) {
-			uint64_t ns = s->thread_cpu_ns[(uint64_t)i * s->nr_cpus + c];
+		for (uint32_t i = 0; i < m->nthreads; i++) {
+			uint64_t ns = m->threads[i].oncpu_by_cpu[c];
 
 			for (int k = 0; k < MODEL_TOP_THREADS && ns; k++) {
 				if (cs->top[k].thread >= 0 && cs->top[k].ns >= ns)
@@ -149,11 +170,32 @@ static void build_cores(const struct ps_snapshot *s, struct model *m)
 	m->busy_pct = m->wall_ns && s->nr_cpus ? 100.0 * busy_all / (m->wall_ns * s->nr_cpus) : 0;
 }
 
+static void build_drops(const struct ps_snapshot *s, struct model *m)
+{
+	const struct ps_drops *d = &s->drops;
+	const struct drop_count all[MODEL_DROP_KINDS] = {
+		{ "no_slot_threads", "threads beyond --max-threads", d->no_slot_threads },
+		{ "no_slot_events", "events of those threads", d->no_slot_events },
+		{ "storage_fail", "task-storage failures", d->storage_fail },
+		{ "tgid_full", "forked processes not followed", d->tgid_full },
+		{ "proc_full", "processes without lock evidence", d->proc_full },
+		{ "stack_fail", "stacks not captured", d->stack_fail },
+		{ "offcpu_full", "off-CPU records (map full)", d->offcpu_full },
+		{ "oncpu_full", "on-CPU samples (map full)", d->oncpu_full },
+		{ "futex_full", "futex records (map full)", d->futex_full },
+	};
+
+	memcpy(m->drops, all, sizeof(all));
+	for (int i = 0; i < MODEL_DROP_KINDS; i++)
+		m->dropped += all[i].n;
+}
+
 int model_build(const struct ps_snapshot *snap, struct model *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->snap = snap;
 	m->nr_cpus = snap->nr_cpus;
+	m->start_ns = snap->start_ns;
 	m->wall_ns = snap->end_ns > snap->start_ns ? snap->end_ns - snap->start_ns : 0;
 	build_threads(snap, m);
 	build_procs(snap, m);
@@ -162,10 +204,7 @@ int model_build(const struct ps_snapshot *snap, struct model *m)
 	m->runq_p50_ns = clamp_max(hist_percentile(m->runq_hist, PS_HIST_SLOTS, 50), m->runq_max_ns);
 	m->runq_p90_ns = clamp_max(hist_percentile(m->runq_hist, PS_HIST_SLOTS, 90), m->runq_max_ns);
 	m->runq_p99_ns = clamp_max(hist_percentile(m->runq_hist, PS_HIST_SLOTS, 99), m->runq_max_ns);
-	m->dropped = snap->drops.no_slot_threads + snap->drops.no_slot_events +
-		     snap->drops.storage_fail + snap->drops.tgid_full + snap->drops.proc_full +
-		     snap->drops.stack_fail + snap->drops.offcpu_full + snap->drops.oncpu_full +
-		     snap->drops.futex_full;
+	build_drops(snap, m);
 	model_build_locks(m);
 	model_build_stacks(m);
 	return 0;
@@ -177,8 +216,11 @@ void model_free(struct model *m)
 		free(m->offcpu[i].folded);
 	for (uint32_t i = 0; i < m->n_oncpu; i++)
 		free(m->oncpu[i].folded);
+	for (uint32_t i = 0; i < m->n_futex; i++)
+		free(m->futex[i].folded);
 	free(m->offcpu);
 	free(m->oncpu);
+	free(m->futex);
 	free(m->locks);
 	free(m->cores);
 	free(m->threads);

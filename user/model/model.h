@@ -1,4 +1,4 @@
-/* user/model.h: turn a snapshot into the summaries the reports show: per
+/* user/model/model.h: turn a snapshot into the summaries the reports show: per
  * core, per thread, per process and whole-trace totals. Pure functions of the
  * snapshot: no BPF, no /proc, so unit tests feed it hand-made data. */
 #ifndef POOLSCOPE_MODEL_H
@@ -12,16 +12,27 @@ struct core_summary {
 	int cpu;
 	uint64_t busy_ns, traced_ns, idle_ns;
 	double busy_pct, traced_pct;        /* of the trace window */
-	uint64_t switches, vol, invol;
-	uint64_t runq_count, runq_p50_ns, runq_p99_ns, runq_max_ns;
+	uint64_t switches, vol, invol;      /* of traced threads */
+	uint64_t all_switches;              /* every switch on this core */
+	uint64_t runq_count, runq_sum_ns, runq_p50_ns, runq_p99_ns, runq_max_ns;
+	uint64_t runq_hist[PS_HIST_SLOTS];
 	uint64_t migr_in, migr_out;
-	struct { int32_t thread; uint64_t ns; } top[MODEL_TOP_THREADS]; /* thread -1: none */
+	/* the threads that ran longest here: index into model.threads, -1: none */
+	struct { int32_t thread; uint64_t ns; } top[MODEL_TOP_THREADS];
 };
 
 struct thread_summary {
-	const struct ps_thread *t;
+	uint32_t tid, tgid;
+	uint32_t parent_tid;                /* the thread that forked it, 0 if seen running */
+	char comm[PS_COMM_LEN];
+	bool exited, forked, execed;        /* forked: born during the trace */
+	uint64_t first_ns, exit_ns;         /* CLOCK_MONOTONIC; exit_ns 0 while alive */
+	uint64_t oncpu_ns;
 	uint64_t offcpu_ns;                 /* blocked, not runnable */
-	uint64_t runq_p50_ns, runq_p99_ns;
+	uint64_t runq_wait_ns, runq_count, runq_max_ns, runq_p50_ns, runq_p99_ns;
+	uint64_t runq_hist[PS_HIST_SLOTS];
+	uint64_t vol, invol, migrations, wakeups;
+	const uint64_t *oncpu_by_cpu;       /* nr_cpus: on-CPU ns on each core */
 	uint64_t lifetime_ns;               /* within the trace window */
 	uint64_t lock_wait_ns;              /* futex waits on contended locks */
 	uint64_t other_wait_ns;             /* other futex waits (results, join, queue) */
@@ -41,9 +52,17 @@ struct stack_summary {
 	uint64_t count;
 };
 
+/* A named drop counter of the trace (nothing is lost silently). */
+struct drop_count {
+	const char *key;             /* JSON key */
+	const char *what;            /* for the text report */
+	uint64_t n;
+};
+#define MODEL_DROP_KINDS 9
+
 struct model {
 	const struct ps_snapshot *snap;
-	uint64_t wall_ns;
+	uint64_t start_ns, wall_ns;
 	int nr_cpus;
 	struct core_summary *cores;          /* nr_cpus */
 	struct thread_summary *threads;      /* nthreads, sorted by on-CPU time desc */
@@ -58,13 +77,14 @@ struct model {
 	uint64_t runq_hist[PS_HIST_SLOTS];   /* all traced threads */
 	uint64_t runq_p50_ns, runq_p90_ns, runq_p99_ns, runq_max_ns;
 	uint64_t dropped;                    /* sum of all drop counters */
+	struct drop_count drops[MODEL_DROP_KINDS];
 	uint64_t thread_time_ns;             /* every traced thread's lifetime in the window */
 	/* --locks: sorted by wait time; --stacks: sorted by value */
 	struct lock_summary *locks;
 	uint32_t nlocks;
-	struct stack_summary *offcpu, *oncpu;
-	uint32_t n_offcpu, n_oncpu;
-	uint64_t offcpu_total_ns, oncpu_samples;
+	struct stack_summary *offcpu, *oncpu, *futex;
+	uint32_t n_offcpu, n_oncpu, n_futex;
+	uint64_t offcpu_total_ns, oncpu_samples, futex_total_ns;
 };
 
 /* The stack summaries (stacks.c), called by model_build. */

@@ -132,10 +132,36 @@ static struct stack_summary *summarize(const struct ps_snapshot *s, const struct
 	return out;
 }
 
+/* Futex waits as (thread, waiter stack) records: wait ns, waits. */
+static struct ps_stack_rec *futex_as_stack_recs(const struct ps_snapshot *s, uint32_t *n)
+{
+	struct ps_stack_rec *r = xcalloc(s->n_futex ? s->n_futex : 1, sizeof(*r));
+
+	*n = 0;
+	for (uint32_t i = 0; i < s->n_futex; i++) {
+		const struct ps_futex_rec *f = &s->futex_recs[i];
+
+		if (!f->st.waits)
+			continue;
+		r[*n].key = (struct ps_stack_key){ .tgid = f->key.tgid, .pid = f->key.pid,
+						   .ustack = f->key.ustack, .kstack = -1 };
+		r[*n].val = (struct ps_stack_val){ .value = f->st.wait_ns, .count = f->st.waits };
+		(*n)++;
+	}
+	return r;
+}
+
 void model_build_stacks(struct model *m)
 {
 	const struct ps_snapshot *s = m->snap;
 
+	if (s->n_futex) {
+		uint32_t n;
+		struct ps_stack_rec *r = futex_as_stack_recs(s, &n);
+
+		m->futex = summarize(s, r, n, &m->n_futex, &m->futex_total_ns);
+		free(r);
+	}
 	if (s->n_offcpu)
 		m->offcpu = summarize(s, s->offcpu_recs, s->n_offcpu, &m->n_offcpu, &m->offcpu_total_ns);
 	if (s->n_oncpu)

@@ -1,4 +1,4 @@
-/* user/exports.c: folded-stack and SVG flame graph exports (see exports.h). */
+/* user/render/exports.c: folded-stack and SVG flame graph exports (see exports.h). */
 #include "render/exports.h"
 #include "render/flamegraph.h"
 #include "model/stacks.h"
@@ -29,37 +29,20 @@ bool stack_kind_captured(const struct model *m, enum stack_kind k)
 	return k == STACKS_OFFCPU ? m->snap->offcpu : k == STACKS_ONCPU ? m->snap->oncpu : m->snap->locks;
 }
 
-/* The stacks of kind k as (folded, value) pairs; the caller frees. */
+/* The stacks of kind k as (folded, value) pairs, in the unit of the
+ * export (us for time, samples); the caller frees. */
 static struct folded_stack *collect(const struct model *m, enum stack_kind k, size_t *n)
 {
-	const struct ps_snapshot *s = m->snap;
-	struct folded_stack *out;
-	char buf[8192];
+	const struct stack_summary *ss = k == STACKS_OFFCPU ? m->offcpu : k == STACKS_ONCPU ? m->oncpu :
+					 m->futex;
+	uint32_t cnt = k == STACKS_OFFCPU ? m->n_offcpu : k == STACKS_ONCPU ? m->n_oncpu : m->n_futex;
+	struct folded_stack *out = xcalloc(cnt ? cnt : 1, sizeof(*out));
 
-	if (k != STACKS_FUTEX) {
-		const struct stack_summary *ss = k == STACKS_OFFCPU ? m->offcpu : m->oncpu;
-		uint32_t cnt = k == STACKS_OFFCPU ? m->n_offcpu : m->n_oncpu;
-
-		out = xcalloc(cnt, sizeof(*out));
-		for (uint32_t i = 0; i < cnt; i++) {
-			out[i].stack = xstrdup(ss[i].folded);
-			out[i].value = k == STACKS_OFFCPU ? ss[i].value / 1000 : ss[i].value;
-		}
-		*n = cnt;
-		return out;
+	for (uint32_t i = 0; i < cnt; i++) {
+		out[i].stack = xstrdup(ss[i].folded);
+		out[i].value = k == STACKS_ONCPU ? ss[i].value : ss[i].value / 1000;
 	}
-	out = xcalloc(s->n_futex, sizeof(*out));
-	*n = 0;
-	for (uint32_t i = 0; i < s->n_futex; i++) {
-		const struct ps_futex_rec *r = &s->futex_recs[i];
-
-		if (!r->st.waits)
-			continue;
-		stack_folded(s, stack_thread_comm(s, r->key.pid), r->key.tgid, r->key.ustack, -1, buf, sizeof(buf));
-		out[*n].stack = xstrdup(buf);
-		out[*n].value = r->st.wait_ns / 1000;
-		(*n)++;
-	}
+	*n = cnt;
 	return out;
 }
 

@@ -9,7 +9,7 @@
 
 static uint64_t rel(const struct model *m, uint64_t ts)
 {
-	return ts > m->snap->start_ns ? ts - m->snap->start_ns : 0;
+	return ts > m->start_ns ? ts - m->start_ns : 0;
 }
 
 static void hist_u64(struct json *j, const char *key, const uint64_t *h)
@@ -51,7 +51,6 @@ static void write_cpus(struct json *j, const struct model *m)
 	json_array_begin(j);
 	for (int c = 0; c < m->nr_cpus; c++) {
 		const struct core_summary *cs = &m->cores[c];
-		const struct ps_cpu *pc = &m->snap->cpus[c];
 
 		json_object_begin(j);
 		json_kv_u64(j, "cpu", c);
@@ -63,20 +62,20 @@ static void write_cpus(struct json *j, const struct model *m)
 		json_kv_u64(j, "switches", cs->switches);
 		json_kv_u64(j, "vol", cs->vol);
 		json_kv_u64(j, "invol", cs->invol);
-		json_kv_u64(j, "all_switches", pc->all_switches);
+		json_kv_u64(j, "all_switches", cs->all_switches);
 		json_kv_u64(j, "runq_count", cs->runq_count);
-		json_kv_u64(j, "runq_sum_ns", pc->runq_sum_ns);
+		json_kv_u64(j, "runq_sum_ns", cs->runq_sum_ns);
 		json_kv_u64(j, "runq_p50_ns", cs->runq_p50_ns);
 		json_kv_u64(j, "runq_p99_ns", cs->runq_p99_ns);
 		json_kv_u64(j, "runq_max_ns", cs->runq_max_ns);
 		json_kv_u64(j, "migr_in", cs->migr_in);
 		json_kv_u64(j, "migr_out", cs->migr_out);
-		hist_u64(j, "runq_hist", (const uint64_t *)pc->runq_hist);
+		hist_u64(j, "runq_hist", cs->runq_hist);
 		json_key(j, "top_threads");
 		json_array_begin(j);
 		for (int k = 0; k < MODEL_TOP_THREADS && cs->top[k].thread >= 0; k++) {
 			json_object_begin(j);
-			json_kv_u64(j, "tid", m->snap->threads[cs->top[k].thread].tid);
+			json_kv_u64(j, "tid", m->threads[cs->top[k].thread].tid);
 			json_kv_u64(j, "oncpu_ns", cs->top[k].ns);
 			json_object_end(j);
 		}
@@ -116,15 +115,10 @@ static void write_slices(struct json *j, const struct model *m)
 
 static void write_threads(struct json *j, const struct model *m)
 {
-	const struct ps_snapshot *s = m->snap;
-
 	json_key(j, "threads");
 	json_array_begin(j);
 	for (uint32_t i = 0; i < m->nthreads; i++) {
-		const struct thread_summary *ts = &m->threads[i];
-		const struct ps_thread *t = ts->t;
-		size_t slot = t - s->threads;
-		uint64_t h[PS_HIST_SLOTS];
+		const struct thread_summary *t = &m->threads[i];
 
 		json_object_begin(j);
 		json_kv_u64(j, "tid", t->tid);
@@ -132,29 +126,27 @@ static void write_threads(struct json *j, const struct model *m)
 		json_kv_u64(j, "parent_tid", t->parent_tid);
 		json_kv_string(j, "comm", t->comm);
 		json_kv_u64(j, "first_ns", rel(m, t->first_ns));
-		json_kv_bool(j, "exited", t->flags & PS_THREAD_EXITED);
-		json_kv_bool(j, "forked", t->flags & PS_THREAD_FORKED);   /* born during the trace */
-		json_kv_bool(j, "execed", t->flags & PS_THREAD_EXECED);
+		json_kv_bool(j, "exited", t->exited);
+		json_kv_bool(j, "forked", t->forked);   /* born during the trace */
+		json_kv_bool(j, "execed", t->execed);
 		json_kv_u64(j, "exit_ns", t->exit_ns ? rel(m, t->exit_ns) : 0);
 		json_kv_u64(j, "oncpu_ns", t->oncpu_ns);
-		json_kv_u64(j, "offcpu_ns", ts->offcpu_ns);
+		json_kv_u64(j, "offcpu_ns", t->offcpu_ns);
 		json_kv_u64(j, "runq_wait_ns", t->runq_wait_ns);
 		json_kv_u64(j, "runq_count", t->runq_count);
 		json_kv_u64(j, "runq_max_ns", t->runq_max_ns);
-		json_kv_u64(j, "runq_p50_ns", ts->runq_p50_ns);
-		json_kv_u64(j, "runq_p99_ns", ts->runq_p99_ns);
+		json_kv_u64(j, "runq_p50_ns", t->runq_p50_ns);
+		json_kv_u64(j, "runq_p99_ns", t->runq_p99_ns);
 		json_kv_u64(j, "vol", t->vol);
 		json_kv_u64(j, "invol", t->invol);
 		json_kv_u64(j, "migrations", t->migrations);
 		json_kv_u64(j, "wakeups", t->wakeups);
 		json_key(j, "oncpu_ns_by_cpu");
 		json_array_begin(j);
-		for (int c = 0; c < s->nr_cpus; c++)
-			json_u64(j, s->thread_cpu_ns[slot * s->nr_cpus + c]);
+		for (int c = 0; c < m->nr_cpus; c++)
+			json_u64(j, t->oncpu_by_cpu[c]);
 		json_array_end(j);
-		for (int k = 0; k < PS_HIST_SLOTS; k++)
-			h[k] = t->runq_hist[k];
-		hist_u64(j, "runq_hist", h);
+		hist_u64(j, "runq_hist", t->runq_hist);
 		json_object_end(j);
 	}
 	json_array_end(j);
@@ -283,7 +275,6 @@ void report_json(FILE *out, const struct model *m, const struct diagnosis *diag,
 		 const struct report_opts *o)
 {
 	const struct ps_snapshot *s = m->snap;
-	const struct ps_drops *d = &s->drops;
 	struct json j;
 
 	json_init(&j, out, !o->compact);
@@ -310,15 +301,8 @@ void report_json(FILE *out, const struct model *m, const struct diagnosis *diag,
 	json_key(&j, "dropped");
 	json_object_begin(&j);
 	json_kv_u64(&j, "total", m->dropped);
-	json_kv_u64(&j, "no_slot_threads", d->no_slot_threads);
-	json_kv_u64(&j, "no_slot_events", d->no_slot_events);
-	json_kv_u64(&j, "storage_fail", d->storage_fail);
-	json_kv_u64(&j, "tgid_full", d->tgid_full);
-	json_kv_u64(&j, "proc_full", d->proc_full);
-	json_kv_u64(&j, "stack_fail", d->stack_fail);
-	json_kv_u64(&j, "offcpu_full", d->offcpu_full);
-	json_kv_u64(&j, "oncpu_full", d->oncpu_full);
-	json_kv_u64(&j, "futex_full", d->futex_full);
+	for (int i = 0; i < MODEL_DROP_KINDS; i++)
+		json_kv_u64(&j, m->drops[i].key, m->drops[i].n);
 	json_object_end(&j);
 	json_key(&j, "timing");
 	json_object_begin(&j);

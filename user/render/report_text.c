@@ -40,24 +40,11 @@ static void print_header(FILE *out, const struct model *m, const struct report_o
 		m->snap->attach_mode, m->snap->locks ? ", locks" : "",
 		m->snap->offcpu ? ", off-CPU stacks" : "", m->snap->oncpu ? ", on-CPU samples" : "");
 	if (m->dropped) {
-		const struct ps_drops *d = &m->snap->drops;
-		const struct { const char *what; uint64_t n; } lost[] = {
-			{ "threads beyond --max-threads", d->no_slot_threads },
-			{ "events of those threads", d->no_slot_events },
-			{ "task-storage failures", d->storage_fail },
-			{ "forked processes not followed", d->tgid_full },
-			{ "processes without lock evidence", d->proc_full },
-			{ "stacks not captured", d->stack_fail },
-			{ "off-CPU records (map full)", d->offcpu_full },
-			{ "on-CPU samples (map full)", d->oncpu_full },
-			{ "futex records (map full)", d->futex_full },
-		};
-
 		fprintf(out, "WARNING: data lost:");
-		for (size_t i = 0, k = 0; i < ARRAY_LEN(lost); i++)
-			if (lost[i].n)
-				fprintf(out, "%s %llu %s", k++ ? "," : "", (unsigned long long)lost[i].n,
-					lost[i].what);
+		for (int i = 0, k = 0; i < MODEL_DROP_KINDS; i++)
+			if (m->drops[i].n)
+				fprintf(out, "%s %llu %s", k++ ? "," : "", (unsigned long long)m->drops[i].n,
+					m->drops[i].what);
 		fputc('\n', out);
 	}
 }
@@ -90,7 +77,7 @@ static void print_cores(FILE *out, const struct model *m)
 			continue;
 		line[0] = '\0';
 		for (int k = 0; k < MODEL_TOP_THREADS && cs->top[k].thread >= 0; k++) {
-			const struct ps_thread *t = &m->snap->threads[cs->top[k].thread];
+			const struct thread_summary *t = &m->threads[cs->top[k].thread];
 			int n = snprintf(item, sizeof(item), "%s%u %.12s %s", k ? ", " : "", t->tid,
 					 t->comm, fmt_dur(cs->top[k].ns, d, sizeof(d)));
 
@@ -183,15 +170,14 @@ static void print_threads(FILE *out, const struct model *m, const struct report_
 	fprintf(out, ")\n  %7s %7s %-15s %8s %8s %9s %6s %6s %4s\n", "TID", "PID", "COMM", "on-CPU",
 		"off-CPU", "runq wait", "vol", "invol", "migr");
 	for (uint32_t i = 0; i < shown; i++) {
-		const struct thread_summary *ts = &m->threads[i];
-		const struct ps_thread *t = ts->t;
+		const struct thread_summary *t = &m->threads[i];
 
 		fprintf(out, "  %7u %7u %-15.15s %8s %8s %9s %6s %6s %4llu%s\n", t->tid, t->tgid,
 			t->comm, fmt_dur(t->oncpu_ns, on, sizeof(on)),
-			fmt_dur(ts->offcpu_ns, off, sizeof(off)),
+			fmt_dur(t->offcpu_ns, off, sizeof(off)),
 			fmt_dur(t->runq_wait_ns, rq, sizeof(rq)), fmt_count(t->vol, v, sizeof(v)),
 			fmt_count(t->invol, iv, sizeof(iv)), (unsigned long long)t->migrations,
-			o->wide && (t->flags & PS_THREAD_EXITED) ? " exited" : "");
+			o->wide && t->exited ? " exited" : "");
 	}
 }
 
