@@ -1,4 +1,4 @@
-/* user/cmd_attach.c: `poolscope attach`: trace processes (or threads, or the
+/* user/cmd/attach.c: `poolscope attach`: trace processes (or threads, or the
  * whole machine) that are already running, for a duration or until Ctrl-C or
  * until they exit, optionally with interval reports. */
 #include <ctype.h>
@@ -18,6 +18,7 @@
 #include "render/report.h"
 #include "trace/session.h"
 #include "model/snapdiff.h"
+#include "sys/procfs.h"
 #include "sys/util.h"
 
 #define MAX_TARGETS 256
@@ -31,13 +32,6 @@ struct attach_opts {
 	uint64_t duration_ns, interval_ns;  /* 0: none */
 	char title[512];
 };
-
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop(int sig)
-{
-	stop_signal = sig;
-}
 
 void attach_usage(FILE *out)
 {
@@ -106,82 +100,15 @@ static int parse_ids(const char *arg, const char *what, int *ids, int *n)
 	return 0;
 }
 
-/* The part of /proc/ID/stat after the comm's ')' into buf, the comm into
- * comm; false if there is no such task. */
-static bool read_stat(int id, char *buf, size_t len, char *comm, size_t clen, const char **rest)
-{
-	char path[64], *l, *r;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", id);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	n = fread(buf, 1, len - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	l = strchr(buf, '(');
-	r = strrchr(buf, ')');
-	if (!l || !r || r < l || r[1] != ' ')
-		return false;
-	if (comm)
-		snprintf(comm, clen, "%.*s", (int)(r - l - 1), l + 1);
-	*rest = r + 2;
-	return true;
-}
-
-/* A process or thread is alive when it exists and is not a zombie. */
-static bool task_alive(int id)
-{
-	char buf[512];
-	const char *rest;
-
-	return read_stat(id, buf, sizeof(buf), NULL, 0, &rest) && *rest != 'Z' && *rest != 'X';
-}
-
-static bool is_kernel_thread(int pid, char *comm, size_t len)
-{
-	char buf[512];
-	const char *rest;
-	unsigned long flags = 0;
-
-	if (!read_stat(pid, buf, sizeof(buf), comm, len, &rest))
-		return false;
-	/* field 9, after "S ppid pgrp session tty tpgid" */
-	if (sscanf(rest, "%*c %*d %*d %*d %*d %*d %lu", &flags) == 1)
-		return flags & 0x00200000; /* PF_KTHREAD */
-	return false;
-}
-
 static int find_comm(struct attach_opts *o)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
+	int n = procfs_find_comm(o->comm, getpid(), o->pids, MAX_TARGETS);
 
-	if (!d) {
-		ps_err("attach: cannot read /proc: %s", strerror(errno));
-		return -errno;
+	if (n < 0) {
+		ps_err("attach: cannot read /proc: %s", strerror(-n));
+		return n;
 	}
-	while ((e = readdir(d)) && o->npids < MAX_TARGETS) {
-		char path[300], comm[64] = "";
-		FILE *f;
-		int pid;
-
-		if (!isdigit((unsigned char)e->d_name[0]))
-			continue;
-		pid = atoi(e->d_name);
-		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f))
-			comm[strcspn(comm, "\n")] = '\0';
-		fclose(f);
-		if (!strcmp(comm, o->comm) && pid != getpid())
-			o->pids[o->npids++] = pid;
-	}
-	closedir(d);
+	o->npids = n;
 	if (!o->npids) {
 		ps_err("attach: no process named '%s'", o->comm);
 		return -ESRCH;
@@ -189,33 +116,63 @@ static int find_comm(struct attach_opts *o)
 	return 0;
 }
 
+/* Drop the ids of tasks that are gone, with one warning each; an error when
+ * none is left (a prefork server recycles workers: a list can be stale by
+ * the time it is typed). */
+static int live_ids(int *ids, int *n, const char *what)
+{
+	int k = 0, given = *n;
+
+	for (int i = 0; i < given; i++) {
+		if (ids[i] == getpid()) {
+			ps_err("attach: refusing to trace poolscope itself (%s %d)", what, ids[i]);
+			return -EINVAL;
+		}
+		if (procfs_alive(ids[i]))
+			ids[k++] = ids[i];
+		else if (given > 1)
+			ps_warn("no %s %d (it exited?): tracing the others", what, ids[i]);
+	}
+	*n = k;
+	if (given && !k) {
+		ps_err(given == 1 ? "attach: no %s with %s %d" : "attach: none of the %ss is alive",
+		       strcmp(what, "PID") ? "thread" : "process", what, ids[0]);
+		return -ESRCH;
+	}
+	return 0;
+}
+
+/* With --children: the targets' children that already exist, and theirs. */
+static void add_children(struct attach_opts *o)
+{
+	for (int i = 0; i < o->npids && o->npids < MAX_TARGETS; i++) {
+		int kids[MAX_TARGETS];
+		int n = procfs_children(o->pids[i], kids, MAX_TARGETS);
+
+		for (int k = 0; k < n && o->npids < MAX_TARGETS; k++) {
+			bool dup = false;
+
+			for (int j = 0; j < o->npids; j++)
+				dup |= o->pids[j] == kids[k];
+			if (!dup)
+				o->pids[o->npids++] = kids[k];
+		}
+	}
+}
+
 static int check_targets(struct attach_opts *o)
 {
+	if (live_ids(o->pids, &o->npids, "PID") || live_ids(o->tids, &o->ntids, "TID"))
+		return -EINVAL;
 	for (int i = 0; i < o->npids; i++) {
 		char comm[64] = "?";
 
-		if (o->pids[i] == getpid()) {
-			ps_err("attach: refusing to trace poolscope itself (PID %d)", o->pids[i]);
-			return -EINVAL;
-		}
-		if (!task_alive(o->pids[i])) {
-			ps_err("attach: no process with PID %d", o->pids[i]);
-			return -ESRCH;
-		}
-		if (is_kernel_thread(o->pids[i], comm, sizeof(comm)))
+		if (procfs_is_kthread(o->pids[i], comm, sizeof(comm)))
 			ps_warn("PID %d (%s) is a kernel thread: tracing it, but it has no user stacks "
 				"and never exits", o->pids[i], comm);
 	}
-	for (int i = 0; i < o->ntids; i++) {
-		if (o->tids[i] == getpid()) {
-			ps_err("attach: refusing to trace poolscope itself (TID %d)", o->tids[i]);
-			return -EINVAL;
-		}
-		if (!task_alive(o->tids[i])) {
-			ps_err("attach: no thread with TID %d", o->tids[i]);
-			return -ESRCH;
-		}
-	}
+	if (o->children)
+		add_children(o);
 	return 0;
 }
 
@@ -309,17 +266,17 @@ static bool targets_alive(struct attach_opts *o, struct session *ss)
 	if (o->all)
 		return true;
 	for (int i = 0; i < o->npids; i++)
-		if (task_alive(o->pids[i]))
+		if (procfs_alive(o->pids[i]))
 			return true;
 	for (int i = 0; i < o->ntids; i++)
-		if (task_alive(o->tids[i]))
+		if (procfs_alive(o->tids[i]))
 			return true;
 	if (o->children) {
 		static uint32_t tgids[PS_MAX_TGIDS];
-		int n = tracer_processes(ss->tracer, tgids, PS_MAX_TGIDS);
+		int n = session_processes(ss, tgids, PS_MAX_TGIDS);
 
 		for (int i = 0; i < n; i++)
-			if (task_alive(tgids[i]))
+			if (procfs_alive(tgids[i]))
 				return true;
 	}
 	return false;
@@ -331,27 +288,6 @@ static uint64_t realtime_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-/* The progress line, on a terminal only; done erases it. */
-static void progress(struct tracer *t, uint64_t elapsed, bool done)
-{
-	static bool shown;
-	uint64_t events;
-	uint32_t threads;
-	char ev[32];
-
-	if (!isatty(2))
-		return;
-	if (done) {
-		if (shown)
-			fputs("\r\033[K", stderr);
-		return;
-	}
-	tracer_counts(t, &events, &threads);
-	fprintf(stderr, "\r\033[Kpoolscope: %.1f s, %s events, %u threads", elapsed / 1e9,
-		fmt_count(events, ev, sizeof(ev)), threads);
-	shown = true;
 }
 
 /* Before the first interval, the baseline is the trace's start: every
@@ -367,28 +303,58 @@ static void zero_baseline(struct ps_snapshot *prev, const struct ps_snapshot *cu
 	prev->migr = xcalloc(cur->nr_cpus, sizeof(*prev->migr));
 }
 
-/* The interval since *prev: report it, and keep cur as the next baseline. */
-static void interval_report(struct attach_opts *o, struct ps_snapshot *prev, struct ps_snapshot *cur,
-			    unsigned k, uint64_t wall_of_mono)
+struct attach_run {
+	struct attach_opts *o;
+	struct session *ss;
+	struct ps_snapshot prev;     /* the last interval's end (the baseline) */
+	unsigned k;                  /* intervals reported */
+	uint64_t wall_of_mono;       /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+};
+
+/* Report interval d (a snapshot_diff) as interval number ++k. */
+static void emit_interval(struct attach_run *r, const struct ps_snapshot *d)
 {
-	struct ps_snapshot d;
 	struct model m;
 	struct diagnosis diag;
 
-	zero_baseline(prev, cur);
-	snapshot_diff(cur, prev, &d);
-	model_build(&d, &m);
+	model_build(d, &m);
 	diagnose(&m, &diag);
 	struct report_opts ro = {
-		.title = o->title, .wide = o->c.wide, .exit_status = -1, .interval = k,
-		.brief = true, .compact = true, .wall_start = d.start_ns + wall_of_mono,
+		.title = r->o->title, .wide = r->o->c.wide, .exit_status = -1, .interval = ++r->k,
+		.brief = true, .compact = true, .wall_start = d->start_ns + r->wall_of_mono,
 	};
-	cli_emit_interval(&o->c, &m, &diag, &ro);
+	cli_progress_clear();
+	cli_emit_interval(&r->o->c, &m, &diag, &ro);
 	model_free(&m);
+}
+
+/* The interval since r->prev: report it; cur becomes the next baseline
+ * (kept when keep, else freed). */
+static void interval_report(struct attach_run *r, struct ps_snapshot *cur, bool keep)
+{
+	struct ps_snapshot d;
+
+	zero_baseline(&r->prev, cur);
+	snapshot_diff(cur, &r->prev, &d);
+	emit_interval(r, &d);
 	snapshot_free(&d);
-	snapshot_free(prev);
-	*prev = *cur;
-	memset(cur, 0, sizeof(*cur));
+	snapshot_free(&r->prev);
+	if (keep) {
+		r->prev = *cur;
+		memset(cur, 0, sizeof(*cur));
+	}
+}
+
+static void on_interval(void *arg, struct ps_snapshot *cur)
+{
+	interval_report(arg, cur, true);
+}
+
+static bool alive(void *arg)
+{
+	struct attach_run *r = arg;
+
+	return targets_alive(r->o, r->ss);
 }
 
 int cmd_attach(int argc, char **argv)
@@ -396,13 +362,12 @@ int cmd_attach(int argc, char **argv)
 	struct attach_opts o = { 0 };
 	struct invoker inv;
 	struct session ss;
-	struct ps_snapshot prev = { 0 }, snap;
+	struct ps_snapshot snap;
 	struct model m;
 	struct diagnosis diag;
-	uint64_t start, next_slice, next_interval, wall_of_mono;
-	unsigned k = 0;
-	int err, rc = 0;
+	int err = 0, rc = 0;
 
+	session_signals_init();
 	if (parse_args(argc, argv, &o) || check_targets(&o))
 		return EXIT_USAGE;
 	if (invoker_get(&inv)) {
@@ -411,97 +376,56 @@ int cmd_attach(int argc, char **argv)
 	}
 	if (cli_open_outputs(&o.c, &inv, "attach"))
 		return EXIT_USAGE;
-	if (session_open(&ss, &o.c.tr))
+	if (session_open(&ss, &o.c.tr)) {
+		cli_discard_outputs(&o.c);
 		return EXIT_TRACE;
+	}
 	for (int i = 0; i < o.npids; i++)
-		if ((err = tracer_add_tgid(ss.tracer, o.pids[i])))
+		if ((err = session_add_process(&ss, o.pids[i])))
 			break;
 	for (int i = 0; !err && i < o.ntids; i++)
-		err = tracer_add_tid(ss.tracer, o.tids[i]);
-	if (err) {
+		err = session_add_thread(&ss, o.tids[i]);
+	if (err)
 		ps_err("attach: cannot add the targets: %s", strerror(-err));
+	if (err || session_start(&ss)) {
 		session_close(&ss, NULL);
+		cli_discard_outputs(&o.c);
 		return EXIT_TRACE;
 	}
-	signal(SIGINT, on_stop);
-	signal(SIGTERM, on_stop);
-	if (tracer_start(ss.tracer)) {
-		session_close(&ss, NULL);
-		return EXIT_TRACE;
-	}
+	struct attach_run r = { .o = &o, .ss = &ss };
 	if (!targets_alive(&o, &ss)) {
 		ps_err("attach: the target%s exited before tracing started", o.npids + o.ntids > 1 ? "s" : "");
 		session_close(&ss, NULL);
+		cli_discard_outputs(&o.c);
 		return EXIT_TRACE;
 	}
-	start = mono_ns();
-	wall_of_mono = realtime_ns() - start;
+	r.wall_of_mono = realtime_ns() - mono_ns();
 	fprintf(stderr, "poolscope: attached (%s); Ctrl-C to stop\n", o.title + 7);
-	next_slice = start + tracer_slice_ns(ss.tracer);
-	next_interval = o.interval_ns ? start + o.interval_ns : UINT64_MAX;
-
-	while (!stop_signal) {
-		uint64_t wake = next_slice < next_interval ? next_slice : next_interval, now;
-
-		if (o.duration_ns && start + o.duration_ns < wake)
-			wake = start + o.duration_ns;
-		struct timespec ts = { wake / 1000000000ull, wake % 1000000000ull };
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-		now = mono_ns();
-		if (o.duration_ns && now >= start + o.duration_ns)
-			break;
-		if (now >= next_slice) {
-			session_poll(&ss);
-			progress(ss.tracer, now - start, false);
-			next_slice += tracer_slice_ns(ss.tracer);
-			if (next_slice <= now)
-				next_slice = now + tracer_slice_ns(ss.tracer);
-			if (!targets_alive(&o, &ss))
-				break;
-		}
-		if (now >= next_interval) {
-			struct ps_snapshot cur;
-
-			if (!session_snapshot(&ss, &cur))
-				interval_report(&o, &prev, &cur, ++k, wall_of_mono);
-			next_interval += o.interval_ns;
-		}
-	}
-	progress(ss.tracer, 0, true);
+	struct session_loop loop = {
+		.duration_ns = o.duration_ns, .interval_ns = o.interval_ns, .arg = &r,
+		.alive = alive, .interval = o.interval_ns ? on_interval : NULL, .tick = cli_progress,
+	};
+	session_run(&ss, &loop);
+	cli_progress_clear();
 	err = session_snapshot(&ss, &snap);
 	session_close(&ss, err ? NULL : &snap);
 	if (err) {
 		ps_err("attach: cannot read the trace: %s", strerror(-err));
-		snapshot_free(&prev);
+		snapshot_free(&r.prev);
+		cli_discard_outputs(&o.c);
 		return EXIT_TRACE;
 	}
-	if (o.interval_ns)
-		zero_baseline(&prev, &snap);
-	if (o.interval_ns && snap.end_ns > prev.end_ns) {
-		struct ps_snapshot last;
-
-		snapshot_diff(&snap, &prev, &last);   /* the partial last interval */
-		snapshot_free(&prev);
-		prev = last;
-		struct model lm;
-		struct diagnosis ld;
-		model_build(&prev, &lm);
-		diagnose(&lm, &ld);
-		struct report_opts ro = {
-			.title = o.title, .exit_status = -1, .interval = ++k, .brief = true,
-			.compact = true, .wall_start = prev.start_ns + wall_of_mono,
-		};
-		cli_emit_interval(&o.c, &lm, &ld, &ro);
-		model_free(&lm);
-	}
-	snapshot_free(&prev);
+	/* the partial last interval; the whole trace stays in snap */
+	if (o.interval_ns && snap.end_ns > (r.prev.cpus ? r.prev.end_ns : snap.start_ns))
+		interval_report(&r, &snap, false);
+	snapshot_free(&r.prev);
 	model_build(&snap, &m);
 	diagnose(&m, &diag);
 	struct report_opts ro = {
 		.title = o.title, .wide = o.c.wide, .exit_status = -1, .compact = o.interval_ns > 0,
-		.wall_start = snap.start_ns + wall_of_mono,
+		.wall_start = snap.start_ns + r.wall_of_mono,
 	};
-	if (o.interval_ns && !o.c.quiet && o.c.json != stdout)
+	if (o.interval_ns && !o.c.quiet && !cli_json_stdout(&o.c))
 		printf("\n=== whole trace ===\n");
 	if (cli_emit(&o.c, &m, &diag, &ro, "attach"))
 		rc = EXIT_TRACE;

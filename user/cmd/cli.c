@@ -1,8 +1,9 @@
-/* user/cli.c: shared trace/report options and outputs (see cli.h). */
+/* user/cmd/cli.c: shared trace/report options and outputs (see cli.h). */
 #include "cmd/cli.h"
 #include "sys/util.h"
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 enum {
 	OPT_JSON = 1000, OPT_ALL_OFF, OPT_SLICE, OPT_MAXTHR, OPT_RAWTP, OPT_LOCKS, OPT_NOLOCKS,
@@ -150,8 +151,12 @@ void cli_common_usage(FILE *out)
 
 int cli_open_outputs(struct cli_common *o, const struct invoker *inv, const char *cmd)
 {
-	if (o->json_path && !(o->json = output_open(inv, o->json_path)))
-		return -EINVAL;
+	if (o->json_path) {
+		if (output_open(&o->json, inv, o->json_path))
+			return -EINVAL;
+		if (o->json.tmp)
+			session_on_abort(o->json.tmp);
+	}
 	for (int i = 0; i < o->nexports; i++) {
 		struct cli_export *e = &o->exports[i];
 		const char *colon = strchr(e->path, ':');
@@ -171,52 +176,93 @@ int cli_open_outputs(struct cli_common *o, const struct invoker *inv, const char
 			       stack_kind_name(e->kind),
 			       e->kind == STACKS_FUTEX ? "--locks" :
 			       e->kind == STACKS_ONCPU ? "--stacks oncpu" : "--stacks offcpu");
+			cli_discard_outputs(o);
 			return -EINVAL;
 		}
-		e->f = output_open(inv, e->path);
-		if (!e->f)
+		if (output_open(&e->out, inv, e->path)) {
+			cli_discard_outputs(o);
 			return -EINVAL;
+		}
+		if (e->out.tmp)
+			session_on_abort(e->out.tmp);
 	}
 	return 0;
+}
+
+void cli_discard_outputs(struct cli_common *o)
+{
+	output_discard(&o->json);
+	for (int i = 0; i < o->nexports; i++)
+		output_discard(&o->exports[i].out);
+}
+
+static bool progress_shown;
+
+void cli_progress(void *arg, struct session *s, uint64_t elapsed_ns)
+{
+	struct session_counts c;
+	char line[256], ev[32];
+	int n;
+
+	(void)arg;
+	if (!isatty(2))
+		return;
+	session_counts(s, &c);
+	n = snprintf(line, sizeof(line), "poolscope: %.1f s, %s events, %llu dropped, %u threads",
+		     elapsed_ns / 1e9, fmt_count(c.events, ev, sizeof(ev)),
+		     (unsigned long long)c.dropped, c.threads);
+	for (int i = 0; i < c.nr_cpus && n < 72; i++)
+		n += snprintf(line + n, sizeof(line) - n, "%s%.0f%%", i ? " " : "; busy ", c.busy_pct[i]);
+	fprintf(stderr, "\r\033[K%.79s", line);
+	progress_shown = true;
+}
+
+void cli_progress_clear(void)
+{
+	if (progress_shown)
+		fputs("\r\033[K", stderr);
+	progress_shown = false;
 }
 
 void cli_emit_interval(struct cli_common *o, const struct model *m, const struct diagnosis *d,
 		       const struct report_opts *ro)
 {
-	if (!o->quiet && o->json != stdout)
+	if (!o->quiet && !cli_json_stdout(o)) {
 		report_text(stdout, m, d, ro);
-	if (o->json) {
-		report_json(o->json, m, d, ro);
-		fflush(o->json);
+		fflush(stdout);
+	}
+	if (o->json.f) {
+		report_json(o->json.f, m, d, ro);
+		output_flush(&o->json, "attach");
 	}
 }
 
 int cli_emit(struct cli_common *o, const struct model *m, const struct diagnosis *d,
 	     const struct report_opts *ro, const char *cmd)
 {
-	int err = 0;
+	int err = 0, xerr;
 
-	if (!o->quiet && o->json != stdout)
-		report_text(stdout, m, d, ro);
-	if (o->json) {
-		report_json(o->json, m, d, ro);
-		if (o->json != stdout && fclose(o->json) && !err) {
-			err = -errno;
-			ps_err("%s: writing %s: %s", cmd, o->json_path, strerror(errno));
-		}
-		o->json = NULL;
+	if (!o->quiet && !cli_json_stdout(o)) {
+		struct output text = { .path = "-" };
+
+		output_open(&text, NULL, "-");
+		report_text(text.f, m, d, ro);
+		err = output_commit(&text, cmd);
+	}
+	if (o->json.f) {
+		report_json(o->json.f, m, d, ro);
+		xerr = output_commit(&o->json, cmd);
+		err = err ? err : xerr;
 	}
 	for (int i = 0; i < o->nexports; i++) {
 		struct cli_export *e = &o->exports[i];
-		int xerr = e->svg ? export_svg(e->f, m, e->kind) : export_folded(e->f, m, e->kind);
 
-		if (e->f != stdout && fclose(e->f) && !xerr)
-			xerr = -errno;
-		e->f = NULL;
-		if (xerr) {
-			ps_err("%s: writing %s: %s", cmd, e->path, strerror(-xerr));
-			err = err ? err : xerr;
-		}
+		if (e->svg)
+			export_svg(e->out.f, m, e->kind);
+		else
+			export_folded(e->out.f, m, e->kind);
+		xerr = output_commit(&e->out, cmd);
+		err = err ? err : xerr;
 	}
 	return err;
 }

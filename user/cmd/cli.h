@@ -1,4 +1,4 @@
-/* user/cli.h: what `run` and `attach` share on the command line (the trace
+/* user/cmd/cli.h: what `run` and `attach` share on the command line (the trace
  * and report options) and how they write their outputs (text report, JSON,
  * folded stacks, SVG flame graphs). */
 #ifndef POOLSCOPE_CLI_H
@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include "render/exports.h"
 #include "model/model.h"
+#include "sys/output.h"
 #include "sys/privs.h"
+#include "trace/session.h"
 #include "render/report.h"
 #include "trace/tracer.h"
 
@@ -18,17 +20,23 @@ struct cli_export {
 	enum stack_kind kind;
 	bool svg;
 	const char *path;
-	FILE *f;
+	struct output out;
 };
 
 struct cli_common {
 	struct tracer_opts tr;
 	const char *json_path;
-	FILE *json;
+	struct output json;          /* .f NULL: no JSON */
 	bool wide, quiet;
 	struct cli_export exports[CLI_MAX_EXPORTS];
 	int nexports;
 };
+
+/* JSON goes to standard output (then there is no text report). */
+static inline bool cli_json_stdout(const struct cli_common *o)
+{
+	return o->json.f && o->json.fd == 1;
+}
 
 /* The shared long options (NULL-terminated) and short option letters. */
 extern const struct option cli_common_longopts[];
@@ -47,12 +55,20 @@ const struct option *cli_longopts(const struct option *own);
 void cli_common_usage(FILE *out);
 /* Open the JSON and export files before tracing (a bad path fails first). */
 int cli_open_outputs(struct cli_common *o, const struct invoker *inv, const char *cmd);
+/* Tracing failed: remove the temporary output files. */
+void cli_discard_outputs(struct cli_common *o);
+/* The progress line on stderr when it is a terminal (elapsed, events,
+ * drops, threads, each core's busy share), as a session_loop tick; cleared
+ * before anything else is printed. */
+void cli_progress(void *arg, struct session *s, uint64_t elapsed_ns);
+void cli_progress_clear(void);
 /* One interval's report (attach -i): brief text, one JSON line; files stay
  * open. */
 void cli_emit_interval(struct cli_common *o, const struct model *m, const struct diagnosis *d,
 		       const struct report_opts *ro);
-/* Text report (unless quiet or JSON on stdout), JSON, exports; closes the
- * files. 0, or -errno after printing what failed. */
+/* Text report (unless quiet or JSON on stdout), JSON, exports; the files
+ * are committed (renamed into place). 0, or -errno after one line naming the
+ * file and the cause. */
 int cli_emit(struct cli_common *o, const struct model *m, const struct diagnosis *d,
 	     const struct report_opts *ro, const char *cmd);
 

@@ -1,4 +1,4 @@
-/* user/cmd_compare.c: `poolscope compare`: run several workloads or
+/* user/cmd/compare.c: `poolscope compare`: run several workloads or
  * commands under tracing, one after another, and print one side-by-side
  * table: the threads-vs-processes lesson as a measurement. */
 #include <errno.h>
@@ -38,8 +38,7 @@ struct entry {
 };
 
 struct compare_opts {
-	struct tracer_opts tr;
-	const char *json_path;
+	struct cli_common c;     /* the trace options of run; --json is the table's */
 	bool verbose_output;     /* let workloads print to stdout */
 	struct entry e[MAX_ENTRIES];
 	int n;
@@ -63,12 +62,13 @@ void compare_usage(FILE *out)
 "\n"
 "Options:\n"
 "  --json FILE         write the table as JSON to FILE ('-': stdout)\n"
-"  --stacks LIST       also capture stacks (see poolscope run --help)\n"
-"  --no-locks          do not trace futex waits (no lock column)\n"
+"  -q, --quiet         no table (with --json)\n"
 "  --show-output       let the workloads print to stdout (default: discarded;\n"
 "                      their stderr is kept)\n"
-"  -v, --verbose       print libbpf's messages\n"
 "  -h, --help          this help\n"
+"  --stacks, --no-locks, -F, --slice-ms, --max-threads, --raw-tp, -v: as for\n"
+"                      poolscope run (see its --help); --folded and --svg are\n"
+"                      for run and attach\n"
 "\n"
 "Ctrl-C stops the entry that is running (as poolscope run does) and the\n"
 "series; the table shows what was gathered.\n"
@@ -132,30 +132,30 @@ static int add_command(struct compare_opts *o, char **argv, int argc)
 
 static int parse_args(int argc, char **argv, struct compare_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "json", required_argument, NULL, 'J' },
-		{ "stacks", required_argument, NULL, 's' },
-		{ "no-locks", no_argument, NULL, 'K' },
+	static const struct option own[] = {
 		{ "show-output", no_argument, NULL, 'O' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int ch, i;
+	const struct option *longopts = cli_longopts(own);
+	int ch, i, err;
 
 	optind = 1;
 	opterr = 0;
-	o->tr.locks = true;
-	while ((ch = getopt_long(argc, argv, "+:vh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'J': o->json_path = optarg; break;
-		case 'K': o->tr.locks = false; break;
-		case 'O': o->verbose_output = true; break;
-		case 'v': o->tr.verbose = true; break;
-		case 's':
-			if (cli_parse_stacks(optarg, "compare", &o->tr))
+	cli_common_init(&o->c);
+	while ((ch = getopt_long(argc, argv, "+:h" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		err = cli_common_parse(ch, optarg, "compare", &o->c);
+		if (err < 0)
+			return err;
+		if (err) {
+			if (o->c.nexports) {
+				ps_err("compare: --folded and --svg are for run and attach (one trace each)");
 				return -EINVAL;
-			break;
+			}
+			continue;
+		}
+		switch (ch) {
+		case 'O': o->verbose_output = true; break;
 		case 'h': compare_usage(stdout); exit(0);
 		case ':':
 			ps_err("compare: option '%s' needs a value", argv[optind - 1]);
@@ -205,19 +205,19 @@ static double lock_share(const struct model *m)
 	return s;
 }
 
-static void print_table(const struct compare_opts *o)
+static void print_table(FILE *f, const struct compare_opts *o)
 {
 	char w[16], c[16], r[16], busy[32], vi[32];
 
-	printf("\nCOMPARE  (%d CPUs; parallelism = traced CPU time / wall)\n", o->e[0].m.nr_cpus);
-	printf("%-20s %7s %7s %5s %-7s %11s %8s %6s\n", "entry", "wall", "CPU", "par", "busy %",
+	fprintf(f, "\nCOMPARE  (%d CPUs; parallelism = traced CPU time / wall)\n", o->e[0].m.nr_cpus);
+	fprintf(f, "%-20s %7s %7s %5s %-7s %11s %8s %6s\n", "entry", "wall", "CPU", "par", "busy %",
 	       "vol/invol", "runq p99", "lockw");
 	for (int i = 0; i < o->n; i++) {
 		const struct entry *e = &o->e[i];
 		size_t n = 0;
 
 		if (!e->ok) {
-			printf("%-20.20s (%s)\n", e->name, e->ran ? "failed" : "not run: stopped");
+			fprintf(f, "%-20.20s (%s)\n", e->name, e->ran ? "failed" : "not run: stopped");
 			continue;
 		}
 		busy[0] = '\0';
@@ -229,12 +229,12 @@ static void print_table(const struct compare_opts *o)
 			snprintf(busy, sizeof(busy), "avg %.0f", e->m.busy_pct);
 		snprintf(vi, sizeof(vi), "%llu/%llu", (unsigned long long)e->m.vol,
 			 (unsigned long long)e->m.invol);
-		printf("%-20.20s %7s %7s %5.2f %-7s %11s %8s %5.1f%%\n", e->name,
+		fprintf(f, "%-20.20s %7s %7s %5.2f %-7s %11s %8s %5.1f%%\n", e->name,
 		       fmt_dur(e->m.wall_ns, w, sizeof(w)), fmt_dur(e->m.oncpu_ns, c, sizeof(c)),
 		       e->m.parallelism, busy, vi, fmt_dur(e->m.runq_p99_ns, r, sizeof(r)),
 		       100 * lock_share(&e->m));
 	}
-	printf("  (busy %%: the traced threads' share of each core; lockw: thread time in\n"
+	fprintf(f, "  (busy %%: the traced threads' share of each core; lockw: thread time in\n"
 	       "   contended futex waits)\n\nVERDICTS\n");
 	for (int i = 0; i < o->n; i++) {
 		const struct entry *e = &o->e[i];
@@ -242,9 +242,9 @@ static void print_table(const struct compare_opts *o)
 
 		if (!e->ok)
 			continue;
-		printf("  %-20.20s %s (%s)\n", e->name, e->d.label, diagnose_confidence_word(e->d.confidence));
+		fprintf(f, "  %-20.20s %s (%s)\n", e->name, e->d.label, diagnose_confidence_word(e->d.confidence));
 		if (l)
-			printf("  %-20s top lock: %s in %s %u, %.0f%% of its waiters' time\n", "",
+			fprintf(f, "  %-20s top lock: %s in %s %u, %.0f%% of its waiters' time\n", "",
 			       l->caller ? l->caller : "?", l->comm, l->tgid, 100 * l->share_waiters);
 	}
 }
@@ -301,10 +301,11 @@ int cmd_compare(int argc, char **argv)
 {
 	struct compare_opts *o = xcalloc(1, sizeof(*o));
 	struct invoker inv;
-	FILE *json = NULL;
+	FILE *json;
 	int rc = 0, devnull = -1;
 	bool stopped = false;
 
+	session_signals_init();
 	int err = parse_args(argc, argv, o);
 	if (err) {
 		free(o);
@@ -315,17 +316,19 @@ int cmd_compare(int argc, char **argv)
 		free(o);
 		return EXIT_USAGE;
 	}
-	if (o->json_path && !(json = output_open(&inv, o->json_path))) {
+	if (cli_open_outputs(&o->c, &inv, "compare")) {
 		free(o);
 		return EXIT_USAGE;
 	}
+	json = o->c.json.f;
+	bool json_stdout = cli_json_stdout(&o->c);
 	if (!o->verbose_output)
 		devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	for (int i = 0; i < o->n; i++) {
 		struct entry *e = &o->e[i];
 		struct launch l = {
-			.argv = e->argv, .path = e->path, .inv = &inv, .tr = &o->tr,
-			.child_stdout = devnull >= 0 ? devnull : json == stdout ? 2 : -1,
+			.argv = e->argv, .path = e->path, .inv = &inv, .tr = &o->c.tr,
+			.child_stdout = devnull >= 0 ? devnull : json_stdout ? 2 : -1,
 			.cmd = "compare",
 		};
 
@@ -351,12 +354,18 @@ int cmd_compare(int argc, char **argv)
 	}
 	if (devnull >= 0)
 		close(devnull);
-	if (json != stdout && o->e[0].ok)
-		print_table(o);
+	if (!json_stdout && !o->c.quiet && o->e[0].ok) {
+		struct output table;
+
+		output_open(&table, NULL, "-");
+		print_table(table.f, o);
+		if (output_commit(&table, "compare") && !rc)
+			rc = EXIT_TRACE;
+	}
 	if (json) {
 		write_json(json, o);
-		if (json != stdout)
-			fclose(json);
+		if (output_commit(&o->c.json, "compare") && !rc)
+			rc = EXIT_TRACE;
 	}
 	for (int i = 0; i < o->n; i++) {
 		if (o->e[i].ok) {

@@ -1,4 +1,4 @@
-/* user/cmd_run.c: `poolscope run`: start a workload or command under
+/* user/cmd/run.c: `poolscope run`: start a workload or command under
  * tracing, wait for it, print the report. */
 #include <errno.h>
 #include <fcntl.h>
@@ -154,6 +154,7 @@ int cmd_run(int argc, char **argv)
 	struct diagnosis d;
 	int err, status, rc;
 
+	session_signals_init();
 	err = parse_args(argc, argv, &o);
 	if (err)
 		return err == -ENOEXEC ? EXIT_NOCMD : EXIT_USAGE;
@@ -165,11 +166,15 @@ int cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	struct launch l = {
 		.argv = o.cmd, .path = o.path, .as_root = o.as_root, .inv = &inv, .tr = &o.c.tr,
-		.child_stdout = o.c.json == stdout ? 2 : -1, .cmd = "run",
+		.child_stdout = cli_json_stdout(&o.c) ? 2 : -1, .cmd = "run",
+		.tick = cli_progress,
 	};
 	rc = launch_traced(&l, &snap, &status);
-	if (rc)
+	cli_progress_clear();
+	if (rc) {
+		cli_discard_outputs(&o.c);
 		return rc;
+	}
 	rc = status >= 0 ? status : 128 + SIGINT;
 	model_build(&snap, &m);
 	diagnose(&m, &d);

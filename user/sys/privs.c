@@ -1,8 +1,7 @@
-/* user/privs.c: sudo-aware privilege handling (see privs.h). */
+/* user/sys/privs.c: sudo-aware privilege handling (see privs.h). */
 #include "sys/privs.h"
 #include "sys/util.h"
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,34 +36,18 @@ int invoker_drop(const struct invoker *inv)
 	return 0;
 }
 
-FILE *output_open(const struct invoker *inv, const char *path)
+void as_invoker(const struct invoker *inv)
 {
-	int fd, err;
-	FILE *f;
-
-	if (!strcmp(path, "-"))
-		return stdout;
 	if (inv->sudo) {
 		setfsgid(inv->gid);
 		setfsuid(inv->uid);
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	err = errno;
+}
+
+void as_root(const struct invoker *inv)
+{
 	if (inv->sudo) {
 		setfsuid(geteuid());
 		setfsgid(getegid());
 	}
-	if (fd < 0) {
-		if (err == ELOOP)
-			ps_err("refusing to write %s: it is a symbolic link", path);
-		else
-			ps_err("cannot write %s: %s", path, strerror(err));
-		return NULL;
-	}
-	f = fdopen(fd, "w");
-	if (!f) {
-		ps_err("cannot write %s: %s", path, strerror(errno));
-		close(fd);
-	}
-	return f;
 }

@@ -1,5 +1,6 @@
-/* user/privs.h: who the invoking user is under sudo, dropping to that user
- * for the traced workload, and opening output files as that user. */
+/* user/sys/privs.h: who the invoking user is under sudo, dropping to that
+ * user for the traced workload, and acting with that user's file
+ * permissions. */
 #ifndef POOLSCOPE_PRIVS_H
 #define POOLSCOPE_PRIVS_H
 #include <stdbool.h>
@@ -17,9 +18,9 @@ int invoker_get(struct invoker *inv);
 /* In a child about to exec: become the invoking user, supplementary groups
  * dropped, as perf and strace do. 0 or -errno. */
 int invoker_drop(const struct invoker *inv);
-/* Open path for writing ("-" is stdout) with the invoking user's file
- * permissions (so the file is theirs and a directory they cannot write is
- * refused), never through a symlink. Prints one error line on failure. */
-FILE *output_open(const struct invoker *inv, const char *path);
+/* Run the calls between as_invoker and as_root with the invoking user's
+ * file permissions (fsuid/fsgid): what they create is the user's. */
+void as_invoker(const struct invoker *inv);
+void as_root(const struct invoker *inv);
 
 #endif

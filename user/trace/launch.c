@@ -1,4 +1,4 @@
-/* user/launch.c: start a command under tracing and wait for it: fork,
+/* user/trace/launch.c: start a command under tracing and wait for it: fork,
  * drop to the invoking user, attach, release the child to exec, sample until
  * it exits or a stop signal, read the trace. Shared by run and compare. */
 #include <errno.h>
@@ -15,23 +15,6 @@
 #include "trace/launch.h"
 #include "trace/session.h"
 #include "sys/util.h"
-
-static volatile sig_atomic_t stop_signal;     /* SIGINT/SIGTERM received */
-static volatile sig_atomic_t stopped;         /* a stop signal came during a launch */
-static volatile sig_atomic_t stop_from_user;  /* sent by kill(2), not the tty */
-
-static void on_stop(int sig, siginfo_t *si, void *ctx)
-{
-	(void)ctx;
-	stop_signal = sig;
-	stopped = 1;
-	stop_from_user = si && si->si_code <= 0; /* SI_USER, SI_QUEUE: kill(1) */
-}
-
-static void on_child(int sig)
-{
-	(void)sig; /* only interrupts the sleep */
-}
 
 /* Find an executable the way execvp would; 0 or -ENOENT / -EACCES. */
 int launch_resolve_command(const char *cmd, char *out, size_t len)
@@ -88,40 +71,50 @@ static int exit_status_of(int status)
 	return 1;
 }
 
-/* Sample busy time every slice until the child exits or a stop signal. */
-static int wait_traced(struct session *ss, pid_t pid, int *status)
+struct wait_state {
+	const struct launch *l;
+	pid_t pid;
+	int status;
+	bool exited;
+};
+
+static bool child_running(void *arg)
 {
-	uint64_t slice = tracer_slice_ns(ss->tracer), next = mono_ns() + slice, deadline = 0;
-	int forwarded = 0;
+	struct wait_state *w = arg;
 
-	for (;;) {
-		struct timespec ts = { next / 1000000000ull, next % 1000000000ull };
-		uint64_t now;
-
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-		now = mono_ns();
-		if (now >= next) {
-			session_poll(ss);
-			next += slice;
-			if (next < now)
-				next = now + slice;
-		}
-		if (waitpid(pid, status, WNOHANG) == pid)
-			return 1;
-		if (stop_signal && !forwarded) {
-			forwarded = stop_signal;
-			if (stop_from_user)
-				kill(pid, stop_signal);
-			stop_signal = 0;
-			deadline = now + 2000000000ull;
-		} else if (forwarded && (stop_signal || now >= deadline)) {
-			ps_warn("workload (pid %d) still running after %s; detaching and reporting",
-				pid, stop_signal ? "a second signal" : "2 s");
-			return 0;
-		}
-	}
+	if (waitpid(w->pid, &w->status, WNOHANG) == w->pid)
+		w->exited = true;
+	return !w->exited;
 }
 
+/* A stop signal sent to poolscope alone (kill, not the tty's Ctrl-C, which
+ * the workload gets too) is passed on; then wait for the workload a while. */
+static bool forward_stop(void *arg, int sig, bool from_user)
+{
+	struct wait_state *w = arg;
+
+	if (from_user)
+		kill(w->pid, sig);
+	return true;
+}
+
+static void gave_up(void *arg, bool second_signal)
+{
+	struct wait_state *w = arg;
+
+	ps_warn("workload (pid %d) still running after %s; detaching and reporting", w->pid,
+		second_signal ? "a second signal" : "2 s");
+}
+
+static void tick(void *arg, struct session *s, uint64_t elapsed_ns)
+{
+	struct wait_state *w = arg;
+
+	if (w->l->tick)
+		w->l->tick(w->l->tick_arg, s, elapsed_ns);
+}
+
+static bool stopped;   /* a stop signal ended a launch */
 
 bool launch_stopped(void)
 {
@@ -131,16 +124,8 @@ bool launch_stopped(void)
 int launch_traced(const struct launch *l, struct ps_snapshot *snap, int *status_out)
 {
 	struct session ss;
-	int go[2], errp[2], status = 0, exited, err;
+	int go[2], errp[2], err;
 	pid_t pid;
-
-	struct sigaction sa = { .sa_sigaction = on_stop, .sa_flags = SA_SIGINFO };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	struct sigaction sc = { .sa_handler = on_child, .sa_flags = SA_NOCLDSTOP };
-	sigemptyset(&sc.sa_mask);
-	sigaction(SIGCHLD, &sc, NULL);
 
 	if (pipe2(go, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
 		ps_err("%s: pipe: %s", l->cmd, strerror(errno));
@@ -169,11 +154,11 @@ int launch_traced(const struct launch *l, struct ps_snapshot *snap, int *status_
 		waitpid(pid, NULL, 0);
 		return EXIT_TRACE;
 	}
-	err = tracer_add_tgid(ss.tracer, pid);
+	err = session_add_process(&ss, pid);
 	if (err)
 		ps_err("%s: cannot add pid %d to the trace: %s", l->cmd, pid, strerror(-err));
 	if (!err)
-		err = tracer_start(ss.tracer);
+		err = session_start(&ss);
 	if (err || write(go[1], "g", 1) != 1) {
 		close(go[1]);
 		close(errp[0]);
@@ -183,7 +168,13 @@ int launch_traced(const struct launch *l, struct ps_snapshot *snap, int *status_
 	}
 	close(go[1]);
 
-	exited = wait_traced(&ss, pid, &status);
+	struct wait_state w = { .l = l, .pid = pid };
+	struct session_loop loop = {
+		.arg = &w, .alive = child_running, .on_stop = forward_stop, .tick = tick,
+		.grace_ns = 2000000000ull, .grace_over = gave_up,
+	};
+	if (session_run(&ss, &loop) == SESSION_END_SIGNAL)
+		stopped = true;
 	err = session_snapshot(&ss, snap);
 	session_close(&ss, err ? NULL : snap);
 	int exec_err = 0;
@@ -199,6 +190,6 @@ int launch_traced(const struct launch *l, struct ps_snapshot *snap, int *status_
 		snapshot_free(snap);
 		return EXIT_NOCMD;
 	}
-	*status_out = exited ? exit_status_of(status) : -1;
+	*status_out = w.exited ? exit_status_of(w.status) : -1;
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include "sys/privs.h"
 #include "model/snapshot.h"
+#include "trace/session.h"
 #include "trace/tracer.h"
 
 struct launch {
@@ -15,10 +16,14 @@ struct launch {
 	const struct tracer_opts *tr;
 	int child_stdout;            /* -1: inherit; else this fd becomes its stdout */
 	const char *cmd;             /* "run", for error lines */
+	/* every slice while it runs (a progress line), or NULL */
+	void (*tick)(void *arg, struct session *s, uint64_t elapsed_ns);
+	void *tick_arg;
 };
 
 /* Fork, trace, release the child to exec, sample until it exits (or a stop
  * signal: forwarded when sent to poolscope alone, 2 s grace), read the trace.
+ * The caller has called session_signals_init.
  * *status: the child's exit status (128+N if killed by signal N), -1 if it
  * was still running. 0, or an EXIT_* code after printing one error line. */
 int launch_traced(const struct launch *l, struct ps_snapshot *snap, int *status);

@@ -1,24 +1,146 @@
-/* user/session.c: tracer + symbolizer lifecycle (see session.h). */
+/* user/trace/session.c: tracer + symbolizer lifecycle, the sampling loop and
+ * the stop signals (see session.h). */
 #include "trace/session.h"
 #include "sym/stack_names.h"
+#include "sys/procfs.h"
 #include "sys/util.h"
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
+
+/* --- stop signals -------------------------------------------------------- */
+
+#define MAX_ABORT_FILES 16
+
+static volatile sig_atomic_t stop_sig;        /* the last stop signal, until cleared */
+static volatile sig_atomic_t stop_from_user;  /* it came from kill(2), not the tty */
+static volatile sig_atomic_t stop_count;
+static volatile sig_atomic_t starting = 1;    /* before session_start returned */
+static const char *abort_files[MAX_ABORT_FILES];
+static volatile sig_atomic_t nabort_files;
+
+static void say_async(const char *s)
+{
+	ssize_t r = write(2, s, strlen(s));
+
+	(void)r;
+}
+
+static void on_stop(int sig, siginfo_t *si, void *ctx)
+{
+	(void)ctx;
+	if (starting) {
+		/* Loading can take seconds on a loaded machine and libbpf restarts
+		 * a verification the signal interrupted: leave now. The kernel
+		 * detaches whatever is attached when the process exits; a
+		 * launched workload sees its go-pipe close and exits too. */
+		for (int i = 0; i < nabort_files; i++)
+			unlink(abort_files[i]);
+		say_async("poolscope: stopped during start-up: nothing was traced\n");
+		_exit(128 + sig);
+	}
+	stop_sig = sig;
+	stop_count++;
+	stop_from_user = si && si->si_code <= 0; /* SI_USER, SI_QUEUE: kill(1) */
+}
+
+static void on_child(int sig)
+{
+	(void)sig; /* only ends the loop's sleep */
+}
+
+void session_signals_init(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_stop, .sa_flags = SA_SIGINFO };
+	struct sigaction sc = { .sa_handler = on_child, .sa_flags = SA_NOCLDSTOP };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&sc.sa_mask);
+	sigaction(SIGCHLD, &sc, NULL);
+}
+
+void session_on_abort(const char *path)
+{
+	if (nabort_files < MAX_ABORT_FILES)
+		abort_files[nabort_files++] = path;
+}
+
+int session_stop_signal(bool *from_user)
+{
+	if (from_user)
+		*from_user = stop_from_user;
+	return stop_sig;
+}
+
+unsigned session_stop_count(void)
+{
+	return stop_count;
+}
+
+void session_stop_clear(void)
+{
+	stop_sig = 0;
+}
+
+/* --- lifecycle ----------------------------------------------------------- */
+
+/* The verifier and attaching compete for the CPU with whatever keeps the
+ * machine busy: beside 32 CPU hogs at nice 0 a nice-0 poolscope gets a
+ * thirty-third of a core and starts ~30 times slower. Load at the highest
+ * nice priority, then return to the invoker's. */
+static int boost_priority(void)
+{
+	int old;
+
+	errno = 0;
+	old = getpriority(PRIO_PROCESS, 0);
+	if (errno)
+		return 0;
+	setpriority(PRIO_PROCESS, 0, -20);
+	return old;
+}
 
 int session_open(struct session *s, const struct tracer_opts *opts)
 {
-	int err;
+	int err, nice_before = boost_priority();
 
 	memset(s, 0, sizeof(*s));
 	err = tracer_open(opts, &s->tracer);
+	setpriority(PRIO_PROCESS, 0, nice_before);
 	if (err)
 		return err;
 	if (tracer_locks_active(s->tracer) || opts->offcpu || opts->oncpu)
 		s->sym = symbolizer_new();
 	return 0;
+}
+
+int session_add_process(struct session *s, int tgid)
+{
+	return tracer_add_tgid(s->tracer, tgid);
+}
+
+int session_add_thread(struct session *s, int tid)
+{
+	return tracer_add_tid(s->tracer, tid);
+}
+
+int session_start(struct session *s)
+{
+	int nice_before = boost_priority();
+	int err = tracer_start(s->tracer);
+
+	setpriority(PRIO_PROCESS, 0, nice_before);
+	s->started_ns = mono_ns();
+	starting = 0;
+	return err;
 }
 
 static struct session_proc *find_proc(struct session *s, uint32_t tgid)
@@ -33,14 +155,10 @@ static struct session_proc *find_proc(struct session *s, uint32_t tgid)
 static void track(struct session *s, uint32_t tgid, bool refresh)
 {
 	struct session_proc *p = find_proc(s, tgid);
-	char link[64], exe[256];
-	ssize_t n;
+	char exe[256];
 
-	snprintf(link, sizeof(link), "/proc/%u/exe", tgid);
-	n = readlink(link, exe, sizeof(exe) - 1);
-	if (n <= 0)
+	if (procfs_exe(tgid, exe, sizeof(exe)))
 		return; /* gone (its last snapshot stays) or a kernel thread */
-	exe[n] = '\0';
 	if (p && !refresh && !strcmp(p->exe, exe))
 		return;
 	if (symbolizer_add_process(s->sym, tgid))
@@ -58,7 +176,7 @@ static void track(struct session *s, uint32_t tgid, bool refresh)
 
 static void track_all(struct session *s, bool refresh)
 {
-	uint32_t tgids[PS_MAX_TGIDS];
+	static uint32_t tgids[PS_MAX_TGIDS];
 	int n;
 
 	if (!s->sym)
@@ -68,10 +186,94 @@ static void track_all(struct session *s, bool refresh)
 		track(s, tgids[i], refresh);
 }
 
-void session_poll(struct session *s)
+/* Every slice: sample busy time, snapshot new (or re-exec'd) processes' maps. */
+static void poll_slice(struct session *s)
 {
 	tracer_sample(s->tracer);
 	track_all(s, false);
+}
+
+static void sleep_until(uint64_t t)
+{
+	struct timespec ts = { t / 1000000000ull, t % 1000000000ull };
+
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+enum session_end session_run(struct session *s, const struct session_loop *l)
+{
+	uint64_t slice = tracer_slice_ns(s->tracer), start = s->started_ns;
+	uint64_t next_slice = start + slice;
+	uint64_t next_interval = l->interval_ns ? start + l->interval_ns : UINT64_MAX;
+	uint64_t end = l->duration_ns ? start + l->duration_ns : UINT64_MAX;
+	uint64_t deadline = UINT64_MAX;   /* set when on_stop kept tracing */
+	unsigned kept_at = 0;
+
+	for (;;) {
+		uint64_t wake = next_slice < next_interval ? next_slice : next_interval, now;
+		bool from_user;
+		int sig;
+
+		if (end < wake)
+			wake = end;
+		if (!session_stop_signal(NULL))
+			sleep_until(wake < deadline ? wake : deadline);
+		now = mono_ns();
+		if (now >= end)
+			return SESSION_END_DURATION;
+		if (now >= next_slice) {
+			poll_slice(s);
+			if (l->tick)
+				l->tick(l->arg, s, now - start);
+			next_slice += slice;
+			if (next_slice <= now)
+				next_slice = now + slice;
+		}
+		if (l->alive && !l->alive(l->arg))
+			return SESSION_END_DONE;
+		if (now >= next_interval) {
+			struct ps_snapshot cur;
+
+			if (l->interval && !session_snapshot(s, &cur))
+				l->interval(l->arg, &cur);
+			next_interval += l->interval_ns;
+			if (next_interval <= now)
+				next_interval = now + l->interval_ns;
+		}
+		sig = session_stop_signal(&from_user);
+		if (deadline != UINT64_MAX && (now >= deadline || session_stop_count() > kept_at)) {
+			if (l->grace_over)
+				l->grace_over(l->arg, session_stop_count() > kept_at);
+			return SESSION_END_SIGNAL;
+		}
+		if (!sig || deadline != UINT64_MAX)
+			continue;
+		session_stop_clear();
+		if (!l->on_stop || !l->on_stop(l->arg, sig, from_user))
+			return SESSION_END_SIGNAL;
+		kept_at = session_stop_count();
+		deadline = l->grace_ns ? now + l->grace_ns : UINT64_MAX - 1;
+	}
+}
+
+void session_counts(struct session *s, struct session_counts *c)
+{
+	uint64_t busy[SESSION_MAX_CPUS_SHOWN], len;
+	struct tracer_counts tc;
+
+	memset(c, 0, sizeof(*c));
+	tracer_counts(s->tracer, &tc);
+	c->events = tc.events;
+	c->dropped = tc.dropped;
+	c->threads = tc.threads;
+	c->nr_cpus = tracer_last_slice(s->tracer, busy, SESSION_MAX_CPUS_SHOWN, &len);
+	for (int i = 0; i < c->nr_cpus; i++)
+		c->busy_pct[i] = len ? 100.0 * busy[i] / len : 0;
+}
+
+int session_processes(struct session *s, uint32_t *tgids, int max)
+{
+	return tracer_processes(s->tracer, tgids, max);
 }
 
 int session_snapshot(struct session *s, struct ps_snapshot *snap)
@@ -87,22 +289,6 @@ int session_snapshot(struct session *s, struct ps_snapshot *snap)
 	return 0;
 }
 
-/* This process's peak resident set (VmHWM): unlike getrusage's ru_maxrss it
- * does not include what the image that exec'd poolscope had. */
-static uint64_t peak_rss_kb(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[128];
-	unsigned long long kb = 0;
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb;
-}
-
 void session_close(struct session *s, struct ps_snapshot *snap)
 {
 	uint64_t t0 = mono_ns();
@@ -110,7 +296,7 @@ void session_close(struct session *s, struct ps_snapshot *snap)
 	tracer_close(s->tracer);
 	if (snap) {
 		snap->timing.detach_ns = mono_ns() - t0;
-		snap->timing.peak_rss_kb = peak_rss_kb();
+		snap->timing.peak_rss_kb = procfs_self_peak_rss_kb();
 	}
 	symbolizer_free(s->sym);
 	free(s->procs);

@@ -1,5 +1,6 @@
 /* user/tracer.c: BPF lifecycle and map reading (see tracer.h). */
 #include "trace/tracer.h"
+#include "sys/procfs.h"
 #include "sys/util.h"
 #include "poolscope.skel.h"
 #include <bpf/libbpf.h>
@@ -48,20 +49,11 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* Effective capability bits from /proc/self/status. */
+/* CAP_SYS_ADMIN (21), or CAP_BPF (39) + CAP_PERFMON (38), effective. */
 static bool have_caps(void)
 {
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	unsigned long long eff = 0;
+	uint64_t eff = procfs_self_capeff();
 
-	if (!f)
-		return geteuid() == 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %llx", &eff) == 1)
-			break;
-	fclose(f);
-	/* CAP_SYS_ADMIN (21), or CAP_BPF (39) + CAP_PERFMON (38) */
 	return (eff >> 21 & 1) || ((eff >> 39 & 1) && (eff >> 38 & 1));
 }
 
@@ -440,19 +432,8 @@ static uint64_t map_bytes(struct tracer *t)
 	struct bpf_map *map;
 	uint64_t total = 0;
 
-	bpf_object__for_each_map(map, t->skel->obj) {
-		char path[64], line[128];
-		unsigned long long v;
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", bpf_map__fd(map));
-		f = fopen(path, "r");
-		while (f && fgets(line, sizeof(line), f))
-			if (sscanf(line, "memlock: %llu", &v) == 1)
-				total += v;
-		if (f)
-			fclose(f);
-	}
+	bpf_object__for_each_map(map, t->skel->obj)
+		total += procfs_self_fd_memlock(bpf_map__fd(map));
 	return total;
 }
 
@@ -571,18 +552,38 @@ static void read_stacks(struct tracer *t, struct ps_snapshot *s)
 	}
 }
 
-void tracer_counts(struct tracer *t, uint64_t *events, uint32_t *threads)
+void tracer_counts(struct tracer *t, struct tracer_counts *c)
 {
+	const struct ps_drops *d = &t->skel->bss->drops;
 	__u32 zero = 0;
 
-	*events = 0;
-	*threads = t->skel->bss->next_slot;
+	memset(c, 0, sizeof(*c));
+	c->threads = t->skel->bss->next_slot;
+	c->dropped = d->no_slot_threads + d->no_slot_events + d->storage_fail + d->tgid_full +
+		     d->proc_full + d->stack_fail + d->offcpu_full + d->oncpu_full + d->futex_full;
 	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.cpus), &zero, t->cpu_buf))
 		return;
-	for (int c = 0; c < t->nr_cpus; c++)
-		*events += t->cpu_buf[c].all_switches;
-	for (uint32_t i = 0; i < *threads && i < t->opts.max_threads; i++)
-		*events += t->threads_mm[i].wakeups;
+	for (int i = 0; i < t->nr_cpus; i++)
+		c->events += t->cpu_buf[i].all_switches;
+	for (uint32_t i = 0; i < c->threads && i < t->opts.max_threads; i++)
+		c->events += t->threads_mm[i].wakeups;
+}
+
+int tracer_last_slice(const struct tracer *t, uint64_t *busy_ns, int max, uint64_t *len_ns)
+{
+	uint32_t k = t->nslices;
+	int n = t->nr_cpus < max ? t->nr_cpus : max;
+
+	if (k < 2)
+		return 0;
+	*len_ns = t->slice_end[k - 1] - t->slice_end[k - 2];
+	for (int c = 0; c < n; c++) {
+		uint64_t a = t->slice_busy[(size_t)(k - 2) * t->nr_cpus + c];
+		uint64_t b = t->slice_busy[(size_t)(k - 1) * t->nr_cpus + c];
+
+		busy_ns[c] = b > a ? b - a : 0;
+	}
+	return n;
 }
 
 void tracer_sample(struct tracer *t)

@@ -41,8 +41,17 @@ int tracer_processes(struct tracer *t, uint32_t *tgids, int max);
 /* Features active after tracer_open (a feature the kernel lacks is turned
  * off there with one warning line). */
 bool tracer_locks_active(const struct tracer *t);
-/* Events handled and threads seen so far (cheap: for a progress line). */
-void tracer_counts(struct tracer *t, uint64_t *events, uint32_t *threads);
+/* Events handled, threads seen and events dropped so far (cheap: for a
+ * progress line). */
+struct tracer_counts {
+	uint64_t events, dropped;
+	uint32_t threads;
+};
+void tracer_counts(struct tracer *t, struct tracer_counts *c);
+/* Each CPU's busy ns (any task) over the last slice sampled, at most max
+ * CPUs, and the slice's length; returns how many CPUs were written (0 before
+ * two samples). */
+int tracer_last_slice(const struct tracer *t, uint64_t *busy_ns, int max, uint64_t *len_ns);
 /* Read the maps: the window ends now. Call before tracer_close. */
 int tracer_snapshot(struct tracer *t, struct ps_snapshot *snap);
 /* Detach and free everything (safe on NULL). */

@@ -1,0 +1,168 @@
+/* user/sys/procfs.c: reads of /proc (see procfs.h). */
+#include "sys/procfs.h"
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PF_KTHREAD_ 0x00200000   /* include/linux/sched.h */
+
+bool procfs_stat(int id, struct proc_stat *out)
+{
+	char path[64], buf[1024], *l, *r;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", id);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* the comm may hold spaces and parentheses: it ends at the last ')' */
+	l = strchr(buf, '(');
+	r = strrchr(buf, ')');
+	if (!l || !r || r < l || r[1] != ' ')
+		return false;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->comm, sizeof(out->comm), "%.*s", (int)(r - l - 1), l + 1);
+	/* "S ppid pgrp session tty_nr tpgid flags" */
+	return sscanf(r + 2, "%c %d %*d %*d %*d %*d %lu", &out->state, &out->ppid, &out->flags) == 3;
+}
+
+bool procfs_alive(int id)
+{
+	struct proc_stat st;
+
+	return procfs_stat(id, &st) && st.state != 'Z' && st.state != 'X';
+}
+
+bool procfs_is_kthread(int pid, char *comm, size_t len)
+{
+	struct proc_stat st;
+
+	if (!procfs_stat(pid, &st))
+		return false;
+	if (comm)
+		snprintf(comm, len, "%s", st.comm);
+	return st.flags & PF_KTHREAD_;
+}
+
+int procfs_find_comm(const char *comm, int except, int *pids, int max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)) && n < max) {
+		char path[300], name[64] = "";
+		FILE *f;
+
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(name, sizeof(name), f))
+			name[strcspn(name, "\n")] = '\0';
+		fclose(f);
+		if (!strcmp(name, comm) && atoi(e->d_name) != except)
+			pids[n++] = atoi(e->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+int procfs_children(int pid, int *pids, int max)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < max) {
+		char cpath[384];
+		FILE *f;
+		int child;
+
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		snprintf(cpath, sizeof(cpath), "/proc/%d/task/%s/children", pid, e->d_name);
+		f = fopen(cpath, "re");
+		if (!f)
+			continue;
+		while (n < max && fscanf(f, "%d", &child) == 1)
+			pids[n++] = child;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+int procfs_exe(int tgid, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", tgid);
+	n = readlink(link, buf, len - 1);
+	if (n <= 0)
+		return n < 0 ? -errno : -ENOENT;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* The first line of /proc/self/status that scanf's fmt matches. */
+static bool self_status(const char *fmt, unsigned long long *v)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = sscanf(line, fmt, v) == 1;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+uint64_t procfs_self_capeff(void)
+{
+	unsigned long long v = 0;
+
+	return self_status("CapEff: %llx", &v) ? v : 0;
+}
+
+uint64_t procfs_self_peak_rss_kb(void)
+{
+	unsigned long long v = 0;
+
+	return self_status("VmHWM: %llu kB", &v) ? v : 0;
+}
+
+uint64_t procfs_self_fd_memlock(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
