@@ -9,6 +9,8 @@
  * slot 0 also counts 0; the last slot takes everything larger. */
 #define PS_HIST_SLOTS 40
 #define PS_DEFAULT_MAX_THREADS 8192
+/* entries of the per-thread x CPU on-CPU array at most (32 MiB) */
+#define PS_MAX_THREAD_CPU (1u << 22)
 #define PS_MAX_TGIDS 4096
 #define PS_NO_SLOT 0xffffffffu
 #define PS_STACK_DEPTH 127

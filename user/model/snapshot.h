@@ -14,6 +14,8 @@ struct ps_snapshot {
 	bool all;                      /* -a: every task on the machine */
 	const char *attach_mode;       /* "tp_btf" or "raw_tp" */
 	bool task_hash;                /* per-task state in a hash (pre-6.2 kernels) */
+	char kernel[65];               /* uname -r */
+	char features_line[512];       /* what the feature probe found (-v prints it) */
 
 	struct ps_thread *threads;     /* nthreads, in-progress spans closed at end_ns */
 	uint32_t nthreads;

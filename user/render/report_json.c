@@ -313,6 +313,8 @@ void report_json(FILE *out, const struct model *m, const struct diagnosis *diag,
 	json_object_end(&j);
 	json_key(&j, "features");
 	json_object_begin(&j);
+	json_kv_string(&j, "kernel", s->kernel);
+	json_kv_string(&j, "probed", s->features_line);
 	json_kv_string(&j, "task_state", s->task_hash ? "hash" : "task-storage");
 	json_kv_bool(&j, "locks", s->locks);
 	json_kv_bool(&j, "offcpu_stacks", s->offcpu);

@@ -32,6 +32,15 @@ void ps_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+void ps_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("", fmt, ap);
+	va_end(ap);
+}
+
 uint64_t mono_ns(void)
 {
 	struct timespec ts;

@@ -11,6 +11,7 @@
 /* "poolscope: <message>" on stderr, one line. */
 void ps_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ps_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ps_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads. */
 uint64_t mono_ns(void);

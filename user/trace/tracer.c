@@ -1,5 +1,6 @@
 /* user/tracer.c: BPF lifecycle and map reading (see tracer.h). */
 #include "trace/tracer.h"
+#include "trace/features.h"
 #include "sys/procfs.h"
 #include "sys/util.h"
 #include "poolscope.skel.h"
@@ -30,6 +31,7 @@ struct tracer {
 	uint64_t start_ns, active_ns;
 	bool locks_active;
 	bool task_hash;                         /* task state in a hash, not task storage */
+	struct features feat;
 	struct bpf_link **perf_links;           /* nr_cpus on-CPU sampling events */
 	struct bpf_link *futex2_links[6];       /* the futex programs on the futex2 syscalls */
 	struct ps_cpu *cpu_buf;                 /* nr_cpus, scratch for reads */
@@ -57,81 +59,17 @@ static bool have_caps(void)
 	return (eff >> 21 & 1) || ((eff >> 39 & 1) && (eff >> 38 & 1));
 }
 
-static const char *tracefs_dir;  /* where syscall tracepoints are listed */
-
-/* Syscall tracepoints are attached by id, which libbpf reads from tracefs:
- * mount it when a fresh boot left it unmounted. */
-static const char *find_tracefs(void)
-{
-	static const char *dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
-
-	for (size_t i = 0; i < ARRAY_LEN(dirs); i++) {
-		char p[64];
-
-		snprintf(p, sizeof(p), "%s/events", dirs[i]);
-		if (access(p, F_OK) == 0)
-			return dirs[i];
-	}
-	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0 &&
-	    access("/sys/kernel/tracing/events", F_OK) == 0)
-		return "/sys/kernel/tracing";
-	return NULL;
-}
-
-static bool tracepoint_exists(const char *sec)
-{
-	char p[256];
-
-	/* sec is "tracepoint/CATEGORY/NAME" */
-	if (!tracefs_dir || strncmp(sec, "tracepoint/", 11))
-		return false;
-	snprintf(p, sizeof(p), "%s/events/%s", tracefs_dir, sec + 11);
-	return access(p, F_OK) == 0;
-}
-
-/* Load one set of scheduler programs (tp_btf or raw_tp) and the optional
- * ones the options and the kernel allow. */
-/* Task storage may be created from sched_switch only where it allocates
- * from BPF's own caches (bpf_mem_alloc, Linux 6.2+: the map has selem_ma);
- * before that it calls kmalloc under the run-queue lock, which can deadlock
- * (seen here: Debian 12's 6.1 locked up under QEMU). POOLSCOPE_TASK_HASH=1
- * forces the safe mode, for tests. */
-static bool task_storage_safe(void)
-{
-	const char *force = getenv("POOLSCOPE_TASK_HASH");
-	struct btf *vmlinux;
-	bool safe = false;
-	int id;
-
-	if (force && *force == '1')
-		return false;
-	vmlinux = btf__load_vmlinux_btf();
-	if (!vmlinux)
-		return false;
-	id = btf__find_by_name_kind(vmlinux, "bpf_local_storage_map", BTF_KIND_STRUCT);
-	if (id > 0) {
-		const struct btf_type *st = btf__type_by_id(vmlinux, id);
-		const struct btf_member *mb = btf_members(st);
-
-		for (int i = 0; i < btf_vlen(st); i++)
-			if (!strcmp(btf__name_by_offset(vmlinux, mb[i].name_off), "selem_ma"))
-				safe = true;
-	}
-	btf__free(vmlinux);
-	return safe;
-}
-
-static void set_autoload(struct poolscope *skel, const struct tracer_opts *o, bool raw)
+static void set_autoload(struct tracer *t, const struct tracer_opts *o, bool raw)
 {
 	struct bpf_program *prog;
 
-	bpf_object__for_each_program(prog, skel->obj) {
+	bpf_object__for_each_program(prog, t->skel->obj) {
 		const char *name = bpf_program__name(prog);
 		size_t n = strlen(name);
 		bool load;
 
 		if (!strncmp(name, "ps_futex", 8))
-			load = o->locks && tracepoint_exists(bpf_program__section_name(prog));
+			load = o->locks && features_tracepoint(&t->feat, bpf_program__section_name(prog));
 		else if (!strcmp(name, "ps_oncpu"))
 			load = o->oncpu;
 		else
@@ -178,15 +116,42 @@ static int open_and_load(struct tracer *t, bool raw)
 	bpf_map__set_max_entries(skel->maps.ustacks, any_stacks ? PS_MAX_STACKS / 4 : 1);
 	if (raw)
 		bpf_map__set_autocreate(skel->maps.task_store, false);
-	set_autoload(skel, o, raw);
+	t->skel = skel;
+	set_autoload(t, o, raw);
 	err = poolscope__load(skel);
 	if (err) {
 		poolscope__destroy(skel);
+		t->skel = NULL;
 		return err;
 	}
-	t->skel = skel;
 	t->raw_tp = raw;
 	return 0;
+}
+
+/* Thread slots: the requested number (default PS_DEFAULT_MAX_THREADS), so
+ * that the per-thread x CPU on-CPU array stays within PS_MAX_THREAD_CPU
+ * entries (8 bytes each). The one place the number is decided. */
+static unsigned thread_slots(unsigned requested, int nr_cpus)
+{
+	unsigned max = PS_MAX_THREAD_CPU / (unsigned)nr_cpus;
+
+	if (!requested)
+		requested = PS_DEFAULT_MAX_THREADS;
+	if (requested > max) {
+		ps_warn("--max-threads %u x %d CPUs is more than poolscope keeps; using %u", requested,
+			nr_cpus, max);
+		requested = max;
+	}
+	return requested;
+}
+
+/* The thread slots handed out so far (the counter runs past the end when
+ * threads are dropped). */
+static uint32_t slots_used(const struct tracer *t)
+{
+	uint32_t n = t->skel->bss->next_slot;
+
+	return n < t->opts.max_threads ? n : t->opts.max_threads;
 }
 
 static void *map_mmap(struct bpf_map *map, size_t *len)
@@ -212,33 +177,32 @@ int tracer_open(const struct tracer_opts *opts, struct tracer **out)
 		ps_err("tracing needs root (CAP_BPF and CAP_PERFMON): run poolscope with sudo");
 		return -EPERM;
 	}
-	const char *btf = getenv("POOLSCOPE_BTF"); /* tests: pretend BTF is elsewhere */
-
-	if (access(btf && *btf ? btf : "/sys/kernel/btf/vmlinux", R_OK)) {
+	t = xcalloc(1, sizeof(*t));
+	t->opts = *opts;
+	features_probe(&t->feat, opts->locks);
+	if (!t->feat.btf) {
 		ps_err("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): "
 		       "poolscope needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+		free(t);
 		return -ENOTSUP;
 	}
 	libbpf_verbose = opts->verbose;
 	libbpf_set_print(libbpf_print);
+	if (opts->verbose) {
+		char line[512];
 
-	t = xcalloc(1, sizeof(*t));
-	t->opts = *opts;
-	if (t->opts.locks) {
-		tracefs_dir = find_tracefs();
-		if (!tracefs_dir || !tracepoint_exists("tracepoint/syscalls/sys_enter_futex")) {
-			ps_warn("lock tracing off: %s", tracefs_dir ?
-				"this kernel has no syscalls:sys_enter_futex tracepoint" :
-				"tracefs is not mounted and cannot be mounted at /sys/kernel/tracing");
-			t->opts.locks = false;
-		}
+		ps_info("features: %s", features_line(&t->feat, line, sizeof(line)));
+	}
+	if (t->opts.locks && !t->feat.sys_futex_tp) {
+		ps_warn("lock tracing off: %s", t->feat.tracefs ?
+			"this kernel has no syscalls:sys_enter_futex tracepoint" :
+			"tracefs is not mounted and cannot be mounted at /sys/kernel/tracing");
+		t->opts.locks = false;
 	}
 	t->locks_active = t->opts.locks;
-	t->task_hash = !task_storage_safe();
+	t->task_hash = !t->feat.task_storage_safe;
 	if (!t->opts.sample_hz)
 		t->opts.sample_hz = 99;
-	if (!t->opts.max_threads)
-		t->opts.max_threads = PS_DEFAULT_MAX_THREADS;
 	if (!t->opts.slice_ms)
 		t->opts.slice_ms = 50;
 	t->nr_cpus = libbpf_num_possible_cpus();
@@ -247,6 +211,7 @@ int tracer_open(const struct tracer_opts *opts, struct tracer **out)
 		free(t);
 		return -EINVAL;
 	}
+	t->opts.max_threads = thread_slots(t->opts.max_threads, t->nr_cpus);
 	err = opts->force_raw_tp ? -ENOTSUP : open_and_load(t, false);
 	if (err) {
 		if (!opts->force_raw_tp)
@@ -391,7 +356,7 @@ static int attach_futex2(struct tracer *t)
 
 			snprintf(name, sizeof(name), "sys_%s_%s", exit ? "exit" : "enter", calls[i]);
 			snprintf(sec, sizeof(sec), "tracepoint/syscalls/%s", name);
-			if (!tracepoint_exists(sec))
+			if (!features_tracepoint(&t->feat, sec))
 				continue;
 			t->futex2_links[n] = bpf_program__attach_tracepoint(prog, "syscalls", name);
 			if (!t->futex2_links[n]) {
@@ -454,9 +419,9 @@ int tracer_processes(struct tracer *t, uint32_t *tgids, int max)
 	}
 	/* in -a mode without --locks, processes are known only by their threads */
 	if (t->opts.all && !t->opts.locks) {
-		uint32_t nt = t->skel->bss->next_slot;
+		uint32_t nt = slots_used(t);
 
-		for (uint32_t i = 0; i < nt && i < t->opts.max_threads && n < max; i++)
+		for (uint32_t i = 0; i < nt && n < max; i++)
 			if (t->threads_mm[i].tid == t->threads_mm[i].tgid && t->threads_mm[i].tgid)
 				tgids[n++] = t->threads_mm[i].tgid;
 	}
@@ -565,7 +530,7 @@ void tracer_counts(struct tracer *t, struct tracer_counts *c)
 		return;
 	for (int i = 0; i < t->nr_cpus; i++)
 		c->events += t->cpu_buf[i].all_switches;
-	for (uint32_t i = 0; i < c->threads && i < t->opts.max_threads; i++)
+	for (uint32_t i = 0; i < slots_used(t); i++)
 		c->events += t->threads_mm[i].wakeups;
 }
 
@@ -598,13 +563,11 @@ uint64_t tracer_slice_ns(const struct tracer *t)
 
 int tracer_snapshot(struct tracer *t, struct ps_snapshot *s)
 {
-	uint32_t n = t->skel->bss->next_slot;
+	uint32_t n = slots_used(t);
 	int fd = bpf_map__fd(t->skel->maps.cpus), mfd = bpf_map__fd(t->skel->maps.cpu_migr);
 	__u32 zero = 0;
 
 	memset(s, 0, sizeof(*s));
-	if (n > t->opts.max_threads)
-		n = t->opts.max_threads;
 	s->end_ns = mono_ns();
 	record_sample(t, s->end_ns);
 	s->start_ns = t->start_ns;
@@ -612,6 +575,8 @@ int tracer_snapshot(struct tracer *t, struct ps_snapshot *s)
 	s->all = t->opts.all;
 	s->attach_mode = t->raw_tp ? "raw_tp" : "tp_btf";
 	s->task_hash = t->raw_tp || t->task_hash;
+	snprintf(s->kernel, sizeof(s->kernel), "%s", t->feat.kernel);
+	features_line(&t->feat, s->features_line, sizeof(s->features_line));
 	s->nthreads = n;
 	s->threads = xcalloc(n, sizeof(*s->threads));
 	memcpy(s->threads, t->threads_mm, (size_t)n * sizeof(*s->threads));
