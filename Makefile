@@ -64,15 +64,7 @@ workloads: $(WORKLOAD_BINS)
 unit: $(UNIT_BINS)
 
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		echo "deps: installing$$missing"; \
-		if [ "$$(id -u)" -ne 0 ]; then echo "deps: missing packages and not root: run as root (sudo make deps)" >&2; exit 1; fi; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
-			|| { echo "deps: apt-get install$$missing failed" >&2; exit 1; }; \
-	else echo "deps: all packages present"; fi
+	@tools/apt-deps deps $(DEB_PKGS)
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(VMLINUX_H) | $(BUILD)/bpf
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@

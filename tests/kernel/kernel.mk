@@ -35,16 +35,7 @@ KT_WORKLOADS := cpu-threads gil-threads
 .PHONY: kernel-deps kernel-test kernel-clean kernel-bins
 
 kernel-deps:
-	@missing=""; for p in $(KT_PKGS); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		echo "kernel-deps: installing$$missing"; \
-		if [ "$$(id -u)" -ne 0 ]; then echo "kernel-deps: missing packages and not root: run as root (sudo make kernel-deps)" >&2; exit 1; fi; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 \
-			--no-install-recommends $$missing >/dev/null \
-			|| { echo "kernel-deps: apt-get install$$missing failed" >&2; exit 1; }; \
-	fi
+	@tools/apt-deps kernel-deps $(KT_PKGS)
 
 # The objects need the skeleton header the main build generates. It is named
 # explicitly so that make regenerates it when it is missing (without
