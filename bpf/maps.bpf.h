@@ -1,0 +1,193 @@
+/* bpf/maps.bpf.h: the loader's settings, poolscope's global counters and
+ * every map, and the small helpers every program uses (lookup-or-init, log2
+ * histogram slots). Included once, by poolscope.bpf.c. */
+#ifndef POOLSCOPE_MAPS_BPF_H
+#define POOLSCOPE_MAPS_BPF_H
+
+/* Set by the loader between open and load. */
+const volatile bool targ_all = false;       /* trace every task on the machine */
+const volatile bool targ_raw = false;       /* raw_tp fallback: task state in task_hash */
+/* Task state in task_hash (preallocated) instead of task storage, with
+ * tp_btf too: before Linux 6.2 task storage allocates with kmalloc, which can
+ * wake kswapd and deadlock on the run-queue lock sched_switch holds. */
+const volatile bool targ_task_hash = false;
+const volatile bool targ_locks = false;     /* futex waits and wakes, process busy time */
+const volatile bool targ_offcpu = false;    /* off-CPU time by stack */
+const volatile bool targ_oncpu = false;     /* on-CPU samples by stack */
+const volatile bool targ_follow_forks = true; /* trace processes traced ones fork */
+const volatile bool targ_tids = false;      /* trace the threads in traced_tids only */
+const volatile __u32 targ_nr_cpus = 1;
+const volatile __u32 targ_max_threads = PS_DEFAULT_MAX_THREADS;
+
+/* Written by the loader just before attach: the start of the trace window,
+ * used for tasks already running or sleeping when tracing began. */
+__u64 trace_start_ns = 0;
+__u32 next_slot = 0;
+__u32 next_proc = 0;
+struct ps_drops drops = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ps_task);
+} task_store SEC(".maps");
+
+/* raw_tp fallback: task -> slot by tid (raw_tp pointers cannot use task storage). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_DEFAULT_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct ps_task);
+} task_hash SEC(".maps");
+
+/* traced process -> its slot in `procs` (PS_NO_SLOT until first needed) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_TGIDS);
+	__type(key, __u32);
+	__type(value, __u32);
+} traced_tgids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_MAX_TGIDS);
+	__type(key, __u32);
+	__type(value, struct ps_proc);
+} procs SEC(".maps");
+
+/* attach --tid: single threads */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} traced_tids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, PS_MAX_STACKS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, PS_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+/* user stacks recovered past frames without frame pointers */
+struct ps_ustack { __u64 ips[PS_STACK_DEPTH]; };
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_STACKS / 4);
+	__type(key, __u32);
+	__type(value, struct ps_ustack);
+} ustacks SEC(".maps");
+
+struct ps_scratch {
+	struct ps_ustack st;
+	__u64 words[PS_SCAN_WORDS];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_STACK_KEYS);
+	__type(key, struct ps_stack_key);
+	__type(value, struct ps_stack_val);
+} offcpu SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_STACK_KEYS);
+	__type(key, struct ps_stack_key);
+	__type(value, struct ps_stack_val);
+} oncpu SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_FUTEX_KEYS);
+	__type(key, struct ps_futex_key);
+	__type(value, struct ps_futex_stat);
+} futex_waits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_FUTEX_KEYS);
+	__type(key, struct ps_wake_key);
+	__type(value, struct ps_futex_wake);
+} futex_wakes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);   /* the loader reads it in place */
+	__uint(max_entries, PS_DEFAULT_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct ps_thread);
+} threads SEC(".maps");
+
+/* on-CPU ns of thread slot s on CPU c at index s * targ_nr_cpus + c */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, PS_DEFAULT_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, __u64);
+} thread_cpu_ns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_cpu);
+} cpus SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_cpu_migr);
+} cpu_migr SEC(".maps");
+
+/* The value at key, created from init when missing; a full map is counted
+ * in *full and gives NULL. */
+static __always_inline void *lookup_or_init(void *map, const void *key, const void *init,
+					    __u64 *full)
+{
+	void *v = bpf_map_lookup_elem(map, key);
+
+	if (v)
+		return v;
+	bpf_map_update_elem(map, key, init, BPF_NOEXIST);
+	v = bpf_map_lookup_elem(map, key);
+	if (!v && full)
+		__sync_fetch_and_add(full, 1);
+	return v;
+}
+
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 r, shift;
+
+	r = (v > 0xFFFFFFFFULL) << 5; v >>= r;
+	shift = (v > 0xFFFF) << 4; v >>= shift; r |= shift;
+	shift = (v > 0xFF) << 3; v >>= shift; r |= shift;
+	shift = (v > 0xF) << 2; v >>= shift; r |= shift;
+	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
+static __always_inline __u32 hist_slot(__u64 ns)
+{
+	__u64 s = log2_u64(ns);
+
+	/* Bound all 64 bits: the 6.1 verifier forgets a register entirely after
+	 * an OR with a non-constant operand, and a 32-bit compare would leave
+	 * the upper half unbounded for the histogram index. */
+	barrier_var(s);
+	return s < PS_HIST_SLOTS ? s : PS_HIST_SLOTS - 1;
+}
+
+#endif

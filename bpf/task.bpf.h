@@ -1,0 +1,186 @@
+/* bpf/task.bpf.h: which tasks are traced and their thread slots: the
+ * per-task state (task storage, or a preallocated hash before task storage
+ * allocates safely), a thread's slot in the `threads` array, its process's
+ * activity accounting for the lock evidence. */
+#ifndef POOLSCOPE_TASK_BPF_H
+#define POOLSCOPE_TASK_BPF_H
+
+static __always_inline struct ps_task *task_lookup(struct task_struct *t, bool btf)
+{
+	if (btf && !targ_task_hash)
+		return bpf_task_storage_get(&task_store, t, 0, 0);
+	__u32 tid = BPF_CORE_READ(t, pid);
+	return bpf_map_lookup_elem(&task_hash, &tid);
+}
+
+static __always_inline struct ps_task *task_create(struct task_struct *t, bool btf)
+{
+	struct ps_task zero = {};
+
+	if (btf && !targ_task_hash)
+		return bpf_task_storage_get(&task_store, t, &zero,
+					    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	__u32 tid = BPF_CORE_READ(t, pid);
+	if (bpf_map_update_elem(&task_hash, &tid, &zero, BPF_NOEXIST))
+		return NULL;
+	return bpf_map_lookup_elem(&task_hash, &tid);
+}
+
+/* The `procs` slot of process tgid, allocated on first need. In -a mode
+ * processes are added to traced_tgids here. */
+static __always_inline __u32 proc_slot_of(__u32 tgid)
+{
+	__u32 none = PS_NO_SLOT, slot, old, *v;
+	struct ps_proc *p;
+
+	if (!targ_locks)
+		return PS_NO_SLOT;
+	v = lookup_or_init(&traced_tgids, &tgid, &none, &drops.proc_full);
+	if (!v)
+		return PS_NO_SLOT;
+	if (*v != PS_NO_SLOT)
+		return *v < PS_MAX_TGIDS ? *v : PS_NO_SLOT;
+	slot = __sync_fetch_and_add(&next_proc, 1);
+	if (slot >= PS_MAX_TGIDS) {
+		__sync_fetch_and_add(&drops.proc_full, 1);
+		*v = PS_MAX_TGIDS; /* never try again for this process */
+		return PS_NO_SLOT;
+	}
+	old = __sync_val_compare_and_swap(v, PS_NO_SLOT, slot);
+	if (old != PS_NO_SLOT)
+		return old < PS_MAX_TGIDS ? old : PS_NO_SLOT; /* another thread won */
+	p = bpf_map_lookup_elem(&procs, &slot);
+	if (p)
+		p->tgid = tgid;
+	return slot;
+}
+
+/* Active ns of process slot `proc` up to now (see struct ps_proc). */
+static __always_inline __u64 proc_active(__u32 proc, __u64 now)
+{
+	struct ps_proc *p = bpf_map_lookup_elem(&procs, &proc);
+
+	if (!p)
+		return 0;
+	return p->active_acc + (__u64)p->active * now - p->since_sum;
+}
+
+/* A thread becomes active (woken, or seen running) or blocks. */
+static __always_inline void thread_activate(struct ps_thread *th, __u64 now)
+{
+	struct ps_proc *p;
+
+	if (th->active_since)
+		return;
+	th->active_since = now;
+	p = bpf_map_lookup_elem(&procs, &th->proc);
+	if (p) {
+		__sync_fetch_and_add(&p->active, 1);
+		__sync_fetch_and_add(&p->since_sum, now);
+	}
+}
+
+static __always_inline void thread_deactivate(struct ps_thread *th, __u64 now)
+{
+	struct ps_proc *p;
+	__u64 since = th->active_since;
+
+	if (!since)
+		return;
+	th->active_since = 0;
+	p = bpf_map_lookup_elem(&procs, &th->proc);
+	if (p) {
+		__sync_fetch_and_add(&p->active, -1);
+		__sync_fetch_and_add(&p->since_sum, -since);
+		__sync_fetch_and_add(&p->active_acc, now - since);
+	}
+}
+
+/* Give task t a thread slot and initialise it. */
+static __always_inline struct ps_thread *thread_new(struct task_struct *t, struct ps_task *st,
+						    __u32 parent_tid, __u64 now, bool btf)
+{
+	struct ps_thread *th;
+	__u32 slot = __sync_fetch_and_add(&next_slot, 1);
+
+	st->traced = 1;
+	if (slot >= targ_max_threads) {
+		st->slot = PS_NO_SLOT;
+		__sync_fetch_and_add(&drops.no_slot_threads, 1);
+		return NULL;
+	}
+	th = bpf_map_lookup_elem(&threads, &slot);
+	if (!th) {
+		st->slot = PS_NO_SLOT;
+		__sync_fetch_and_add(&drops.no_slot_threads, 1);
+		return NULL;
+	}
+	th->tid = TASK_FIELD(btf, t, pid);
+	th->tgid = TASK_FIELD(btf, t, tgid);
+	th->parent_tid = parent_tid;
+	th->first_ns = now;
+	th->proc = proc_slot_of(th->tgid);
+	bpf_probe_read_kernel_str(th->comm, sizeof(th->comm), &t->comm);
+	st->slot = slot;
+	return th;
+}
+
+/* The traced thread of task t, or NULL when t is not traced. The first time a
+ * task is seen it is classified (every task, or its process in traced_tgids)
+ * and the verdict is kept in its storage, so later events cost one lookup. */
+static __always_inline struct ps_thread *thread_of_st(struct task_struct *t, struct ps_task *st,
+						      __u32 *slotp, __u64 now, bool btf)
+{
+	__u32 tgid;
+
+	if (!st) {
+		tgid = TASK_FIELD(btf, t, tgid);
+		if (targ_tids) {
+			__u32 tid = TASK_FIELD(btf, t, pid);
+
+			if (!bpf_map_lookup_elem(&traced_tids, &tid)) {
+				if (btf && !targ_task_hash)
+					task_create(t, btf);
+				return NULL;
+			}
+		} else if (!targ_all && !bpf_map_lookup_elem(&traced_tgids, &tgid)) {
+			/* task_hash: no negative cache, it holds traced tasks only */
+			if (btf && !targ_task_hash)
+				task_create(t, btf);
+			return NULL;
+		}
+		st = task_create(t, btf);
+		if (!st) {
+			__sync_fetch_and_add(&drops.storage_fail, 1);
+			return NULL;
+		}
+		*slotp = PS_NO_SLOT;
+		struct ps_thread *th = thread_new(t, st, 0, now, btf);
+		if (th)
+			*slotp = st->slot;
+		return th;
+	}
+	if (!st->traced)
+		return NULL;
+	if (st->slot == PS_NO_SLOT) {
+		__sync_fetch_and_add(&drops.no_slot_events, 1);
+		return NULL;
+	}
+	*slotp = st->slot;
+	return bpf_map_lookup_elem(&threads, slotp);
+}
+
+static __always_inline struct ps_thread *thread_of(struct task_struct *t, __u32 *slotp,
+						   __u64 now, bool btf)
+{
+	return thread_of_st(t, task_lookup(t, btf), slotp, now, btf);
+}
+/* The traced thread of the current task (task storage, or task_hash on
+ * the raw_tp fallback). */
+static __always_inline struct ps_thread *current_thread(__u64 now, __u32 *slot)
+{
+	if (targ_raw)
+		return thread_of((struct task_struct *)bpf_get_current_task(), slot, now, false);
+	return thread_of(bpf_get_current_task_btf(), slot, now, true);
+}
+#endif
