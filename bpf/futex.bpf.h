@@ -1,65 +1,157 @@
-/* bpf/futex.bpf.h: futex (user-space lock) waits and wakes: --locks. */
+/* bpf/futex.bpf.h: futex (user-space lock) waits and who ended them: --locks.
+ *
+ * Seen from the scheduler, at no cost to system calls: a traced thread that
+ * blocks (a voluntary switch-out) inside a futex wait carries the call in the
+ * user registers it saved at syscall entry (bpf_task_pt_regs: the syscall
+ * number, the futex address, the op and the timeout); the wait ends when it
+ * next runs. Its waker is the task that issues the wakeup (sched_waking runs
+ * in the waker's context): a traced thread whose own registers show a futex
+ * wake. A wait not ended by a traced futex wake timed out when its deadline
+ * had passed, or was interrupted when a signal is pending; otherwise an
+ * untraced or unknown task woke it.
+ *
+ * What the scheduler cannot show: a wait that returned -EAGAIN (the value
+ * had changed) never blocks, so it is not seen; a wait woken between queueing
+ * and sleeping did not block either. The user side reports EAGAIN as not
+ * observable rather than zero. A spurious wakeup inside one call that blocks
+ * again counts as two waits.
+ *
+ * The syscall tracepoints (sys_enter/exit_futex and the futex2 calls) are
+ * the fallback (targ_futex_syscalls): exact return values, but while any of
+ * them is enabled every system call of every task takes the kernel's slow
+ * path. */
 #ifndef POOLSCOPE_FUTEX_BPF_H
 #define POOLSCOPE_FUTEX_BPF_H
 
-static __always_inline void futex_enter(void *ctx, __u64 uaddr, bool blocks, bool wakes)
+/* A timeout of this much or less past the deadline still counts: a relative
+ * timeout starts at syscall entry, a little before the switch-out where the
+ * deadline is computed. */
+#define FUTEX_DEADLINE_SLACK_NS 1000000
+
+struct ps_timespec {
+	__s64 sec;
+	__s64 nsec;
+};
+
+/* A blocking futex call: its address, and where its timeout is. */
+struct futex_call {
+	__u64 uaddr;
+	__u64 timeout;        /* user pointer to a struct __kernel_timespec, 0: none */
+	bool abs;             /* an absolute time, else relative */
+	bool realtime;        /* CLOCK_REALTIME, else CLOCK_MONOTONIC */
+};
+
+/* The blocking futex call the registers saved at syscall entry show, if
+ * any (include/uapi/linux/futex.h, kernel/futex/syscalls.c). */
+static __always_inline bool futex_call_of(struct pt_regs *regs, struct futex_call *fc)
 {
-	__u64 now = bpf_ktime_get_ns();
-	struct ps_thread *th;
-	__u32 slot = PS_NO_SLOT;
+	long nr = PS_REGS_SYSCALL_NR(regs);
+	int op, cmd;
 
-	if (!blocks && !wakes)
-		return;
-	th = current_thread(now, &slot);
-	if (!th)
-		return;
-	/* one stack walk for both kinds of op: the code is verified once */
-	__s32 ust = targ_raw ? stack_id(ctx, BPF_F_USER_STACK) : ustack_id(ctx);
-
-	th->fx_uaddr = uaddr;
-	th->fx_wake = wakes;
-	th->fx_start = 0;
-	if (blocks) {
-		th->fx_ustack = ust;
-		th->fx_busy0 = proc_active(th->proc, now);
-		th->fx_start = now;
-		return;
+	__builtin_memset(fc, 0, sizeof(*fc));
+	if (nr == NR_futex_) {
+		op = PS_SYSCALL_ARG2(regs);
+		cmd = op & FUTEX_CMD_MASK_;
+		if (!futex_op_blocks(cmd))
+			return false;
+		fc->uaddr = PS_SYSCALL_ARG1(regs);
+		fc->timeout = PS_SYSCALL_ARG4(regs);
+		/* FUTEX_WAIT's timeout is relative; the others' absolute,
+		 * LOCK_PI's always on CLOCK_REALTIME */
+		fc->abs = cmd != FUTEX_WAIT_;
+		fc->realtime = cmd == FUTEX_LOCK_PI_ || (op & FUTEX_CLOCK_REALTIME_);
+		return true;
 	}
-	struct ps_wake_key wk = { .tgid = th->tgid, .uaddr = uaddr };
-	struct ps_futex_wake wzero = {}, *w = lookup_or_init(&futex_wakes, &wk, &wzero,
-							     &drops.futex_full);
+	if (nr == NR_futex_wait_) {   /* (uaddr, val, mask, flags, timeout, clockid) */
+		fc->uaddr = PS_SYSCALL_ARG1(regs);
+		fc->timeout = PS_SYSCALL_ARG5(regs);
+		fc->abs = true;
+		fc->realtime = PS_SYSCALL_ARG6(regs) == CLOCK_REALTIME_;
+		return true;
+	}
+	if (nr == NR_futex_waitv_) {  /* (waiters, nr, flags, timeout, clockid) */
+		struct futex_waitv first = {};
 
-	if (!w)
-		return;
-	__sync_fetch_and_add(&w->calls, 1);
-	w->last_ns = now;
-	w->last_slot = slot;
-	w->last_ustack = ust;
+		/* a wait on several futexes is filed under the first */
+		bpf_probe_read_user(&first, sizeof(first), (void *)PS_SYSCALL_ARG1(regs));
+		fc->uaddr = first.uaddr;
+		fc->timeout = PS_SYSCALL_ARG4(regs);
+		fc->abs = true;
+		fc->realtime = PS_SYSCALL_ARG5(regs) == CLOCK_REALTIME_;
+		return true;
+	}
+	return false;
 }
 
-static __always_inline void futex_exit(long ret)
+/* The registers show a futex call that wakes waiters. */
+static __always_inline bool futex_call_wakes(struct pt_regs *regs)
 {
-	__u64 now = bpf_ktime_get_ns();
-	__u32 slot;
-	struct ps_thread *th = current_thread(now, &slot);
-	struct ps_futex_stat *st, zero = {};
-	struct ps_futex_wake *w = NULL;
-	__u64 wait, busy, proc_busy;
+	long nr = PS_REGS_SYSCALL_NR(regs);
 
-	if (!th)
-		return;
-	if (th->fx_wake) {
-		struct ps_wake_key wk = { .tgid = th->tgid, .uaddr = th->fx_uaddr };
-		struct ps_futex_wake *w = bpf_map_lookup_elem(&futex_wakes, &wk);
+	if (nr == NR_futex_)
+		return futex_op_wakes(PS_SYSCALL_ARG2(regs) & FUTEX_CMD_MASK_);
+	return nr == NR_futex_wake_;
+}
 
-		th->fx_wake = 0;
-		if (w && ret > 0)
-			__sync_fetch_and_add(&w->woken, ret);
+/* CLOCK_MONOTONIC ns at which the call's timeout expires, 0 if none. The
+ * user memory is the current task's (the caller is in its context). */
+static __always_inline __u64 futex_deadline(const struct futex_call *fc, __u64 now)
+{
+	struct ps_timespec ts;
+	__u64 t;
+
+	if (!fc->timeout || bpf_probe_read_user(&ts, sizeof(ts), (void *)fc->timeout))
+		return 0;
+	if (ts.sec < 0 || ts.nsec < 0 || ts.sec > (1ll << 32))
+		return 0;
+	t = (__u64)ts.sec * 1000000000ull + ts.nsec;
+	if (!fc->abs)
+		return now + t;
+	if (fc->realtime)
+		return t > realtime_offset_ns ? t - realtime_offset_ns : 1;
+	return t;
+}
+
+/* A wait begins: blocked (or, with the fallback, entered) at now. */
+static __always_inline void futex_wait_begin(struct ps_thread *th, const struct futex_call *fc,
+					     __s32 ustack, __u64 run_start, __u64 now)
+{
+	th->fx_uaddr = fc->uaddr;
+	th->fx_deadline = futex_deadline(fc, now);
+	th->fx_ustack = ustack;
+	th->fx_busy0 = proc_active(th->proc, now);
+	th->fx_run_start = run_start;
+	th->fx_start = now;
+}
+
+enum futex_end {
+	FUTEX_END_SEEN,       /* decide from the waking and the deadline */
+	FUTEX_END_WOKEN,      /* the fallback: returned 0 */
+	FUTEX_END_TIMEOUT,    /* the fallback: -ETIMEDOUT */
+	FUTEX_END_INTR,       /* the fallback: -EINTR */
+	FUTEX_END_EAGAIN,     /* the fallback: -EAGAIN, never blocked */
+};
+
+/* The wait of th ends now. how: FUTEX_END_SEEN from the scheduler, or the
+ * return value of the fallback; sigpending: a signal was pending at the end. */
+static __always_inline void futex_wait_end(struct ps_thread *th, enum futex_end how,
+					   bool sigpending, __u64 now)
+{
+	struct ps_futex_stat *st;
+	__u64 start = th->fx_start, wait, busy, proc_busy;
+	/* a traced futex wake of this thread since the run the wait began in
+	 * (the waking can come just before the switch-out that blocks) */
+	bool woken = th->wk_ns && th->wk_ns >= th->fx_run_start && how != FUTEX_END_TIMEOUT &&
+		     how != FUTEX_END_INTR && how != FUTEX_END_EAGAIN;
+	bool timeout = how == FUTEX_END_TIMEOUT ||
+		       (how == FUTEX_END_SEEN && !woken && th->fx_deadline &&
+			now + FUTEX_DEADLINE_SLACK_NS >= th->fx_deadline);
+	bool intr = how == FUTEX_END_INTR || (how == FUTEX_END_SEEN && !woken && !timeout && sigpending);
+
+	th->fx_start = 0;
+	if (!start || now < start)
 		return;
-	}
-	if (!th->fx_start || now < th->fx_start)
-		return;
-	wait = now - th->fx_start;
+	wait = now - start;
 	/* how active the rest of the process was (several threads count up to
 	 * the wait, no more) */
 	proc_busy = proc_active(th->proc, now) - th->fx_busy0;
@@ -67,35 +159,25 @@ static __always_inline void futex_exit(long ret)
 		proc_busy = 0;
 	if (proc_busy > wait)
 		proc_busy = wait;
-	if (ret == 0) {
-		struct ps_wake_key wk = { .tgid = th->tgid, .uaddr = th->fx_uaddr };
+	if (woken) {
+		/* busy for as long as the waker had been active (running or
+		 * runnable) during the wait, up to the waking */
+		__u64 as = th->wk_active_since, upto = th->wk_ns > start ? th->wk_ns : start;
 
-		w = bpf_map_lookup_elem(&futex_wakes, &wk);
-		if (w && w->last_ns < th->fx_start)
-			w = NULL; /* that wake was before this wait: not ours */
-	}
-	if (w) {
-		/* woken by a traced thread: busy for as long as the waker had
-		 * been active (running or runnable) during the wait */
-		__u32 ws = w->last_slot;
-		struct ps_thread *waker = bpf_map_lookup_elem(&threads, &ws);
-		__u64 as = waker ? waker->active_since : 0;
-
-		busy = !as ? 0 : as <= th->fx_start ? wait : now > as ? now - as : 0;
+		busy = !as ? 0 : as <= start ? upto - start : upto > as ? upto - as : 0;
 	} else {
 		busy = proc_busy; /* timed out, or no traced waker */
 	}
 	if (busy > wait)
 		busy = wait;
-	th->fx_start = 0;
 
 	struct ps_futex_key key = {
 		.tgid = th->tgid, .pid = th->tid, .ustack = th->fx_ustack, .uaddr = th->fx_uaddr,
 	};
-	st = lookup_or_init(&futex_waits, &key, &zero, &drops.futex_full);
+	st = lookup_or_init(&futex_waits, &key, &zero_futex_stat, &drops.futex_full);
 	if (!st)
 		return;
-	if (ret == -EAGAIN_) {
+	if (how == FUTEX_END_EAGAIN) {
 		__sync_fetch_and_add(&st->eagain, 1);
 		return;
 	}
@@ -106,13 +188,97 @@ static __always_inline void futex_exit(long ret)
 	if (wait > st->max_ns)
 		st->max_ns = wait;
 	__sync_fetch_and_add(&st->hist[hist_slot(wait)], 1);
-	if (ret == -ETIMEDOUT_)
+	if (timeout)
 		__sync_fetch_and_add(&st->timeouts, 1);
-	else if (ret == -EINTR_)
+	else if (intr)
 		__sync_fetch_and_add(&st->interrupted, 1);
-	else if (w) {
+	else if (woken) {
 		__sync_fetch_and_add(&st->woken_by_traced, 1);
-		st->waker_ustack = w->last_ustack;
+		st->waker_ustack = th->wk_ustack;
 	}
 }
+
+/* sched_switch: traced thread pt blocks (a voluntary switch-out) at the end
+ * of a run that began at run_start; is it in a futex wait? ustack: its user
+ * stack when already captured (off-CPU stacks), else PS_NO_STACK. Called
+ * with prev == current. */
+static __always_inline void futex_switch_out(void *ctx, struct ps_thread *pt, __s32 ustack,
+					     __u64 run_start, __u64 now)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(cur);
+	struct futex_call fc;
+
+	if (!regs || !futex_call_of(regs, &fc))
+		return;
+	if (ustack == PS_NO_STACK)
+		ustack = ustack_id(ctx);
+	futex_wait_begin(pt, &fc, ustack, run_start, now);
+}
+
+/* sched_waking: task p is being woken by the current task. Remember a
+ * traced waker in a futex wake, with its stack and how long it had been
+ * active: the evidence whether the lock's holder was busy. */
+static __always_inline void handle_waking(void *ctx, struct task_struct *p, bool btf)
+{
+	struct ps_task *st = task_lookup(p, btf);
+	struct task_struct *cur;
+	struct pt_regs *regs;
+	struct ps_thread *th, *waker;
+	__u32 slot, wslot;
+	__u64 now;
+
+	if (!st || !st->traced || st->slot == PS_NO_SLOT)
+		return;
+	cur = bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs(cur);
+	/* in an interrupt, current is whatever it interrupted: a false waker
+	 * needs that task to be in a futex wake itself */
+	if (!regs || !futex_call_wakes(regs))
+		return;
+	slot = st->slot;
+	th = bpf_map_lookup_elem(&threads, &slot);
+	if (!th)
+		return;
+	now = bpf_ktime_get_ns();
+	waker = thread_of(cur, &wslot, now, true);
+	if (!waker)
+		return;
+	th->wk_active_since = waker->active_since;
+	th->wk_slot = wslot;
+	th->wk_ustack = ustack_id(ctx);
+	th->wk_ns = now;
+}
+
+/* ---- the fallback: syscall tracepoints (targ_futex_syscalls) ---- */
+
+static __always_inline void futex_sys_enter(void *ctx)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(cur);
+	struct futex_call fc;
+	struct ps_thread *th;
+	__u64 now;
+	__u32 slot;
+
+	if (!regs || !futex_call_of(regs, &fc))
+		return;
+	now = bpf_ktime_get_ns();
+	th = current_thread(now, &slot);
+	if (th)
+		futex_wait_begin(th, &fc, ustack_id(ctx), now, now);
+}
+
+static __always_inline void futex_sys_exit(long ret)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 slot;
+	struct ps_thread *th = current_thread(now, &slot);
+
+	if (!th || !th->fx_start)
+		return;
+	futex_wait_end(th, ret == -ETIMEDOUT_ ? FUTEX_END_TIMEOUT : ret == -EINTR_ ? FUTEX_END_INTR :
+			   ret == -EAGAIN_ ? FUTEX_END_EAGAIN : FUTEX_END_WOKEN, false, now);
+}
+
 #endif

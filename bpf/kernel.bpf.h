@@ -34,7 +34,13 @@
 #define NR_futex_wait_  455
 
 /* include/uapi/linux/futex.h: the command is op without these flags */
-#define FUTEX_CMD_MASK_ (~(128 | 256))   /* FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME */
+#define FUTEX_PRIVATE_FLAG_   128
+#define FUTEX_CLOCK_REALTIME_ 256
+#define FUTEX_CMD_MASK_ (~(FUTEX_PRIVATE_FLAG_ | FUTEX_CLOCK_REALTIME_))
+#define FUTEX_WAIT_    0
+#define FUTEX_LOCK_PI_ 6
+/* include/uapi/linux/time.h */
+#define CLOCK_REALTIME_ 0
 
 static __always_inline bool futex_op_blocks(int cmd)
 {
@@ -53,6 +59,13 @@ static __always_inline bool futex_op_wakes(int cmd)
  * (bpf_task_pt_regs, 5.15): the syscall number is orig_ax on x86_64 (-1
  * or an interrupt vector when it entered by an interrupt or exception). */
 #define PS_REGS_SYSCALL_NR(regs) ((regs)->orig_ax)
+/* ... and its arguments: the x86_64 syscall ABI (arch/x86/entry/entry_64.S) */
+#define PS_SYSCALL_ARG1(regs) ((regs)->di)
+#define PS_SYSCALL_ARG2(regs) ((regs)->si)
+#define PS_SYSCALL_ARG3(regs) ((regs)->dx)
+#define PS_SYSCALL_ARG4(regs) ((regs)->r10)
+#define PS_SYSCALL_ARG5(regs) ((regs)->r8)
+#define PS_SYSCALL_ARG6(regs) ((regs)->r9)
 
 /* Read a task field: direct (BTF-typed pointer) in tp_btf, probe-read in raw_tp. */
 #define TASK_FIELD(btf, t, f) ((btf) ? (t)->f : BPF_CORE_READ(t, f))

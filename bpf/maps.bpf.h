@@ -12,6 +12,8 @@ const volatile bool targ_raw = false;       /* raw_tp fallback: task state in ta
  * wake kswapd and deadlock on the run-queue lock sched_switch holds. */
 const volatile bool targ_task_hash = false;
 const volatile bool targ_locks = false;     /* futex waits and wakes, process busy time */
+/* futex waits from the syscall tracepoints instead of the scheduler */
+const volatile bool targ_futex_syscalls = false;
 const volatile bool targ_offcpu = false;    /* off-CPU time by stack */
 const volatile bool targ_oncpu = false;     /* on-CPU samples by stack */
 const volatile bool targ_follow_forks = true; /* trace processes traced ones fork */
@@ -22,6 +24,8 @@ const volatile __u32 targ_max_threads = PS_DEFAULT_MAX_THREADS;
 /* Written by the loader just before attach: the start of the trace window,
  * used for tasks already running or sleeping when tracing began. */
 __u64 trace_start_ns = 0;
+/* CLOCK_REALTIME - CLOCK_MONOTONIC then: for futex timeouts on CLOCK_REALTIME */
+__u64 realtime_offset_ns = 0;
 __u32 next_slot = 0;
 __u32 next_proc = 0;
 struct ps_drops drops = {};
@@ -80,9 +84,12 @@ struct {
 	__type(value, struct ps_ustack);
 } ustacks SEC(".maps");
 
+#define SCAN_CANDIDATES 16   /* a power of 2: indexes are masked */
+
 struct ps_scratch {
 	struct ps_ustack st;
 	__u64 words[PS_SCAN_WORDS];
+	__u64 cand[SCAN_CANDIDATES];   /* scanned words that look like saved frame pointers */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -112,12 +119,6 @@ struct {
 	__type(value, struct ps_futex_stat);
 } futex_waits SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, PS_MAX_FUTEX_KEYS);
-	__type(key, struct ps_wake_key);
-	__type(value, struct ps_futex_wake);
-} futex_wakes SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -149,6 +150,10 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ps_cpu_migr);
 } cpu_migr SEC(".maps");
+
+/* Zeroed values to create map entries from: as globals, not stack copies
+ * (6.1's verifier caps a call chain's stack at 512 bytes). */
+static const struct ps_futex_stat zero_futex_stat;
 
 /* The value at key, created from init when missing; a full map is counted
  * in *full and gives NULL. */

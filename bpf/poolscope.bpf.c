@@ -11,8 +11,8 @@
  *   maps.bpf.h     settings, counters, maps, small helpers
  *   task.bpf.h     traced tasks and their thread slots
  *   stacks.bpf.h   stack ids, user-frame recovery, off-CPU capture
+ *   futex.bpf.h    futex waits and their wakers (--locks)
  *   sched.bpf.h    the scheduler accounting
- *   futex.bpf.h    futex waits and wakes (--locks)
  * One object, one skeleton: the maps are shared by every program. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -23,8 +23,8 @@
 #include "maps.bpf.h"
 #include "task.bpf.h"
 #include "stacks.bpf.h"
-#include "sched.bpf.h"
 #include "futex.bpf.h"
+#include "sched.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -40,6 +40,13 @@ SEC("tp_btf/sched_wakeup")
 int BPF_PROG(ps_wakeup, struct task_struct *p)
 {
 	handle_wakeup(p, true);
+	return 0;
+}
+
+SEC("tp_btf/sched_waking")
+int BPF_PROG(ps_waking, struct task_struct *p)
+{
+	handle_waking(ctx, p, true);
 	return 0;
 }
 
@@ -93,6 +100,13 @@ int BPF_PROG(ps_wakeup_raw, struct task_struct *p)
 	return 0;
 }
 
+SEC("raw_tp/sched_waking")
+int BPF_PROG(ps_waking_raw, struct task_struct *p)
+{
+	handle_waking(ctx, p, false);
+	return 0;
+}
+
 SEC("raw_tp/sched_wakeup_new")
 int BPF_PROG(ps_wakeup_new_raw, struct task_struct *p)
 {
@@ -127,54 +141,26 @@ int BPF_PROG(ps_migrate_raw, struct task_struct *p, int dest_cpu)
 	handle_migrate(p, dest_cpu, false);
 	return 0;
 }
-/* One program for the entry of every futex syscall, and one for the exits:
- * the loader attaches them to sys_enter/exit_futex and to the futex2
- * syscalls the kernel has (futex_waitv 5.16, futex_wait/futex_wake 6.7),
- * which have the same numbers on every architecture. Each program is
- * verified once, not once per syscall: the entry program is the slowest part
- * of poolscope's start-up. */
-
+/* The fallback (--futex-source syscalls): one program for the entry of
+ * every futex syscall and one for the exits, attached to sys_enter/exit_futex
+ * and to the futex2 syscalls the kernel has; each reads the call from the
+ * saved user registers, so it is verified once, not once per syscall. */
 SEC("tracepoint/syscalls/sys_enter_futex")
 int ps_futex_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	__u64 uaddr = ctx->args[0];
-	bool blocks, wakes;
-
-	/* the record's syscall number is an int: the 4 bytes after it are
-	 * padding, not zeroed */
-	switch ((int)ctx->id) {
-	case NR_futex_wait_:
-		blocks = true, wakes = false;
-		break;
-	case NR_futex_wake_:
-		blocks = false, wakes = true;
-		break;
-	case NR_futex_waitv_: {
-		struct futex_waitv first = {};
-
-		/* a wait on several futexes is filed under the first */
-		bpf_probe_read_user(&first, sizeof(first), (void *)ctx->args[0]);
-		uaddr = first.uaddr;
-		blocks = true, wakes = false;
-		break;
-	}
-	default: { /* futex(2) */
-		int cmd = (int)ctx->args[1] & FUTEX_CMD_MASK_;
-
-		blocks = futex_op_blocks(cmd), wakes = futex_op_wakes(cmd);
-	}
-	}
-	futex_enter(ctx, uaddr, blocks, wakes);
+	futex_sys_enter(ctx);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_futex")
 int ps_futex_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	/* futex_waitv returns the index of the woken futex on success */
-	futex_exit((int)ctx->id == NR_futex_waitv_ && ctx->ret > 0 ? 0 : ctx->ret);
+	/* futex_waitv returns the index of the woken futex on success; the
+	 * record's syscall number is an int (the next 4 bytes are padding) */
+	futex_sys_exit((int)ctx->id == NR_futex_waitv_ && ctx->ret > 0 ? 0 : ctx->ret);
 	return 0;
 }
+
 /* ---- on-CPU sampling (software cpu-clock perf event): --stacks oncpu ---- */
 
 SEC("perf_event")

@@ -63,12 +63,19 @@ struct ps_thread {
 	__u64 migrations;
 	__u64 wakeups;
 	__u32 runq_hist[PS_HIST_SLOTS];
-	/* a futex syscall in progress (--locks) */
+	/* a futex wait in progress (--locks) */
 	__u64 fx_uaddr;
-	__u64 fx_start;       /* blocking wait began at, 0 if none */
+	__u64 fx_start;       /* blocked at, 0 if none */
 	__u64 fx_busy0;       /* its process's active ns (ps_proc) then */
+	__u64 fx_deadline;    /* CLOCK_MONOTONIC ns its timeout expires, 0: none */
+	__u64 fx_run_start;   /* the run it blocked at the end of began then */
 	__s32 fx_ustack;      /* waiter's user stack id */
-	__u32 fx_wake;        /* 1: a wake op is in progress on fx_uaddr */
+	/* the last time a traced thread's futex wake woke it */
+	__s32 wk_ustack;      /* the waker's user stack */
+	__u64 wk_ns;
+	__u64 wk_active_since; /* the waker was active since (0: it was not) */
+	__u32 wk_slot;        /* the waker's thread slot */
+	__u32 pad1;
 	/* off-CPU stack captured at the last switch-out (--stacks offcpu) */
 	__s32 off_ustack;
 	__s32 off_kstack;
@@ -119,26 +126,12 @@ struct ps_futex_stat {
 			       * active, whoever woke the waiter */
 	__u64 timeouts;       /* of the waits: -ETIMEDOUT */
 	__u64 interrupted;    /* of the waits: -EINTR */
-	__u64 eagain;         /* not waits: -EAGAIN, the value had changed */
+	__u64 eagain;         /* not waits: -EAGAIN, the value had changed (syscall
+			       * tracepoints only: such a call never blocks) */
 	__u64 woken_by_traced;/* woken right after a traced thread's wake on this futex */
 	__s32 waker_ustack;   /* the last such waker's user stack */
 	__u32 pad;
 	__u32 hist[PS_HIST_SLOTS];
-};
-
-/* Wake operations per (process, futex address). */
-struct ps_wake_key {
-	__u32 tgid;
-	__u32 pad;
-	__u64 uaddr;
-};
-
-struct ps_futex_wake {
-	__u64 calls;
-	__u64 woken;          /* waiters the kernel reported woken */
-	__u64 last_ns;
-	__s32 last_ustack;
-	__u32 last_slot;      /* the last waker's thread slot */
 };
 
 /* Off-CPU time and on-CPU samples by thread and stack. */

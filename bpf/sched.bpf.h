@@ -4,79 +4,58 @@
 #ifndef POOLSCOPE_SCHED_BPF_H
 #define POOLSCOPE_SCHED_BPF_H
 
-static __always_inline void handle_switch(void *ctx, bool preempt, struct task_struct *prev,
-					  struct task_struct *next, unsigned int prev_state,
-					  bool btf)
+/* prev, a traced thread, leaves the CPU after d ns on it. */
+static __always_inline void switch_out(void *ctx, struct ps_cpu *c, struct ps_thread *pt,
+				       __u32 slot, struct task_struct *prev, bool preempt,
+				       unsigned int prev_state, __u64 d, __u32 cpu, __u64 now,
+				       bool btf)
 {
-	__u64 now = bpf_ktime_get_ns();
-	__u32 zero = 0, cpu = bpf_get_smp_processor_id();
-	__u32 slot = PS_NO_SLOT;
-	struct ps_thread *pt = NULL, *nt;
-	struct ps_cpu *c;
-	__u64 since, d;
+	__u32 idx = slot * targ_nr_cpus + cpu;
+	__u64 *cpu_ns = bpf_map_lookup_elem(&thread_cpu_ns, &idx);
+	__u64 run_start = pt->oncpu_since;
 
-	c = bpf_map_lookup_elem(&cpus, &zero);
-	if (!c)
-		return;
-	c->all_switches++;
-	/* prev has had this CPU since the last switch here (or since the trace
-	 * began, for the first switch seen on this CPU). */
-	since = c->since_ns ? c->since_ns : trace_start_ns;
-	d = since && now > since ? now - since : 0;
+	c->traced_ns += d;
+	c->switches++;
+	pt->oncpu_ns += d;
+	if (cpu_ns)
+		*cpu_ns += d;
+	pt->oncpu_since = 0;
+	if (targ_offcpu)
+		offcpu_capture(ctx, pt, prev, prev_state == 0 || preempt, now, btf);
+	/* As __schedule() counts nivcsw/nvcsw: a preemption, or a task that
+	 * was still runnable, is involuntary. Since 6.16 a sleep cut short by
+	 * a pending signal reports prev_state 0 yet counts as voluntary: tell
+	 * it by the task's TIF_SIGPENDING. */
+	if (preempt || (prev_state == 0 &&
+			!(TASK_FIELD(btf, prev, thread_info.flags) & (1UL << TIF_SIGPENDING_)))) {
+		pt->invol++;
+		c->invol++;
+		pt->runnable_since = now;
+	} else {
+		pt->vol++;
+		c->vol++;
+		pt->runnable_since = 0;
+		pt->blocked_since = now;
+		if (targ_locks)
+			thread_deactivate(pt, now);
+		if (targ_locks && !targ_futex_syscalls)
+			futex_switch_out(ctx, pt, targ_offcpu ? pt->off_ustack : PS_NO_STACK,
+					 run_start, now);
+	}
+	/* task_hash: a dead task's last switch; its entry goes with it
+	 * (task storage is freed by the kernel with the task) */
+	if ((!btf || targ_task_hash) && (prev_state & TASK_DEAD_STATE)) {
+		__u32 tid = TASK_FIELD(btf, prev, pid);
 
-	if (TASK_FIELD(btf, prev, pid)) {
-		c->busy_ns += d;
-		pt = thread_of(prev, &slot, now, btf);
+		bpf_map_delete_elem(&task_hash, &tid);
 	}
-	if (pt) {
-		__u32 idx = slot * targ_nr_cpus + cpu;
-		__u64 *cpu_ns = bpf_map_lookup_elem(&thread_cpu_ns, &idx);
+}
 
-		c->traced_ns += d;
-		c->switches++;
-		pt->oncpu_ns += d;
-		if (cpu_ns)
-			*cpu_ns += d;
-		pt->oncpu_since = 0;
-		if (targ_offcpu)
-			offcpu_capture(ctx, pt, prev, prev_state == 0 || preempt, now, btf);
-		/* As __schedule() counts nivcsw/nvcsw: a preemption, or a task
-		 * that was still runnable, is involuntary. Since 6.16 a sleep cut
-		 * short by a pending signal reports prev_state 0 yet counts as
-		 * voluntary: tell it by the task's TIF_SIGPENDING. */
-		if (preempt || (prev_state == 0 &&
-				!(TASK_FIELD(btf, prev, thread_info.flags) & (1UL << TIF_SIGPENDING_)))) {
-			pt->invol++;
-			c->invol++;
-			pt->runnable_since = now;
-		} else {
-			pt->vol++;
-			c->vol++;
-			pt->runnable_since = 0;
-			pt->blocked_since = now;
-			if (targ_locks)
-				thread_deactivate(pt, now);
-		}
-		/* task_hash: a dead task's last switch; its entry goes with it
-		 * (task storage is freed by the kernel with the task) */
-		if ((!btf || targ_task_hash) && (prev_state & TASK_DEAD_STATE)) {
-			__u32 tid = TASK_FIELD(btf, prev, pid);
-			bpf_map_delete_elem(&task_hash, &tid);
-		}
-	}
-
-	c->since_ns = now;
-	if (!TASK_FIELD(btf, next, pid)) {
-		c->cur = PS_CPU_IDLE;
-		return;
-	}
-	nt = thread_of(next, &slot, now, btf);
-	if (!nt) {
-		c->cur = PS_CPU_OTHER;
-		return;
-	}
-	c->cur = PS_CPU_TRACED;
-	c->cur_slot = slot;
+/* nt, a traced thread, gets the CPU: a run-queue wait ends, a blocked
+ * span's stack and a futex wait are recorded. */
+static __always_inline void switch_in(struct ps_cpu *c, struct ps_thread *nt,
+				      struct task_struct *next, __u32 cpu, __u64 now, bool btf)
+{
 	if (nt->runnable_since && now > nt->runnable_since) {
 		__u64 wait = now - nt->runnable_since;
 		__u32 s = hist_slot(wait);
@@ -107,6 +86,49 @@ static __always_inline void handle_switch(void *ctx, bool preempt, struct task_s
 		stack_add(&offcpu, &key, now - nt->off_start, &drops.offcpu_full);
 		nt->off_start = 0;
 	}
+	if (targ_locks && !targ_futex_syscalls && nt->fx_start)
+		futex_wait_end(nt, FUTEX_END_SEEN,
+			       TASK_FIELD(btf, next, thread_info.flags) & (1UL << TIF_SIGPENDING_), now);
+}
+
+static __always_inline void handle_switch(void *ctx, bool preempt, struct task_struct *prev,
+					  struct task_struct *next, unsigned int prev_state,
+					  bool btf)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 zero = 0, cpu = bpf_get_smp_processor_id();
+	__u32 slot = PS_NO_SLOT;
+	struct ps_thread *pt = NULL, *nt;
+	struct ps_cpu *c;
+	__u64 since, d;
+
+	c = bpf_map_lookup_elem(&cpus, &zero);
+	if (!c)
+		return;
+	c->all_switches++;
+	/* prev has had this CPU since the last switch here (or since the trace
+	 * began, for the first switch seen on this CPU). */
+	since = c->since_ns ? c->since_ns : trace_start_ns;
+	d = since && now > since ? now - since : 0;
+	if (TASK_FIELD(btf, prev, pid)) {
+		c->busy_ns += d;
+		pt = thread_of(prev, &slot, now, btf);
+	}
+	if (pt)
+		switch_out(ctx, c, pt, slot, prev, preempt, prev_state, d, cpu, now, btf);
+	c->since_ns = now;
+	if (!TASK_FIELD(btf, next, pid)) {
+		c->cur = PS_CPU_IDLE;
+		return;
+	}
+	nt = thread_of(next, &slot, now, btf);
+	if (!nt) {
+		c->cur = PS_CPU_OTHER;
+		return;
+	}
+	c->cur = PS_CPU_TRACED;
+	c->cur_slot = slot;
+	switch_in(c, nt, next, cpu, now, btf);
 }
 
 static __always_inline void handle_wakeup(struct task_struct *p, bool btf)

@@ -5,6 +5,9 @@
 #ifndef POOLSCOPE_STACKS_BPF_H
 #define POOLSCOPE_STACKS_BPF_H
 
+/* "no stack captured yet", unlike the negative errors bpf_get_stackid gives */
+#define PS_NO_STACK (-100000)
+
 /* Add `value` to the (thread, stacks) aggregate `key` of map `agg`;
  * a full map is counted in *full. */
 static __always_inline void stack_add(void *agg, struct ps_stack_key *key, __u64 value,
@@ -102,13 +105,13 @@ static __always_inline bool in_text(__u64 a, __u64 start, __u64 end)
 	return a >= start && a < end;
 }
 
-#define SCAN_CANDIDATES 16   /* a power of 2: indexes are masked */
 
+/* bpf_loop's context lives on the stack, which 6.1's verifier caps at 512
+ * bytes for a call chain: the candidates stay in the per-CPU scratch. */
 struct scan_ctx {
 	struct ps_scratch *sc;
 	__u64 sp, start, end;
 	__u64 first_ret, fp;
-	__u64 cand[SCAN_CANDIDATES];   /* words that look like saved frame pointers */
 	__u32 ncand;
 	__u32 n;
 };
@@ -129,7 +132,7 @@ static long scan_word(__u32 i, struct scan_ctx *c)
 	else if (k < SCAN_CANDIDATES && w > c->sp + i * 8 && w < c->sp + 65536 && !(w & 7)) {
 		/* a masked index needs no exact bounds: the verifier's pass
 		 * over this callback converges at once */
-		c->cand[k & (SCAN_CANDIDATES - 1)] = w;
+		c->sc->cand[k & (SCAN_CANDIDATES - 1)] = w;
 		c->ncand = k + 1;
 	}
 	return c->first_ret && c->ncand >= SCAN_CANDIDATES;
@@ -139,7 +142,7 @@ static long scan_word(__u32 i, struct scan_ctx *c)
  * above it is a return address into the executable. */
 static long check_cand(__u32 k, struct scan_ctx *c)
 {
-	__u64 w = c->cand[k & (SCAN_CANDIDATES - 1)], ret;
+	__u64 w = c->sc->cand[k & (SCAN_CANDIDATES - 1)], ret;
 
 	if (bpf_probe_read_user(&ret, sizeof(ret), (void *)(w + 8)) || !in_text(ret, c->start, c->end))
 		return 0;
@@ -246,8 +249,9 @@ static __always_inline void offcpu_capture(void *ctx, struct ps_thread *pt, stru
 			}
 		}
 	}
-	/* prev is still current: these are its stacks */
-	pt->off_ustack = stack_id(ctx, BPF_F_USER_STACK);
+	/* prev is still current: these are its stacks (the user stack
+	 * recovered past frame-pointer-less libraries: glibc) */
+	pt->off_ustack = ustack_id(ctx);
 	pt->off_kstack = stack_id(ctx, 0);
 	if (!site)
 		return;

@@ -37,3 +37,12 @@ no_programs_left() {
 TMPD=$(mktemp -d /tmp/poolscope-test.XXXXXX)
 trap 'rm -rf "$TMPD"' EXIT
 not() { ! "$@"; }
+
+# py - ARGS... <<'PY' ... PY: a python3 check that prints PASS:/FAIL: lines;
+# if python itself fails (an exception, a bad key), that is a FAIL line too,
+# never a silently missing check.
+py() {
+	python3 "$@"
+	local rc=$?
+	[ $rc -eq 0 ] || fail "python check at ${BASH_SOURCE[1]##*/}:${BASH_LINENO[0]}" "python3 exited with status $rc"
+}

@@ -70,7 +70,7 @@ kill -USR1 $PH
 wait $AP; rc=$?
 kill -USR2 $PH; wait $PH
 check "attach -i: exit 0" "status $rc: $(cat "$TMPD/iv.err")" [ $rc -eq 0 ]
-python3 - "$TMPD/iv.ndjson" <<'PY'
+py - "$TMPD/iv.ndjson" <<'PY'
 import json, sys
 objs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 iv = [o for o in objs if o["interval"] > 0]
@@ -137,7 +137,7 @@ kill -USR1 $PH
 wait_for "$PHOUT" '^worked' 20
 kill -INT $AP; wait $AP
 kill -USR2 $PH; wait $PH
-python3 - "$TMPD/tid.json" $tid <<'PY'
+py - "$TMPD/tid.json" $tid <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 tids = [t["tid"] for t in r["threads"]]

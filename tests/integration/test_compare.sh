@@ -11,7 +11,7 @@ fi
 	>"$TMPD/cmp.out" 2>"$TMPD/cmp.err"
 rc=$?
 check "compare: exit 0" "status $rc: $(tail -3 "$TMPD/cmp.err")" [ $rc -eq 0 ]
-python3 - "$TMPD/cmp.json" <<'PY'
+py - "$TMPD/cmp.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 e = {x["entry"]: x for x in r["entries"]}

@@ -36,7 +36,7 @@ unset POOLSCOPE_TASK_HASH
 "$POOLSCOPE" run --json "$TMPD/forker.json" -- "$PROGS/forker" 3 0.6 >"$TMPD/forker.txt" 2>&1
 rc=$?
 check "process pool: exit status 0" "status $rc" [ $rc -eq 0 ]
-python3 - "$TMPD/forker.json" "$TMPD/forker.txt" <<'PY'
+py - "$TMPD/forker.json" "$TMPD/forker.txt" <<'PY'
 import json, re, sys
 r = json.load(open(sys.argv[1]))
 children = set(int(x) for x in re.findall(r"child (\d+)", open(sys.argv[2]).read()))
@@ -70,7 +70,7 @@ sleep 5 & bystander=$!
 	>/dev/null 2>&1
 rc=$?
 kill $bystander 2>/dev/null
-python3 - "$TMPD/all.json" $bystander <<'PY'
+py - "$TMPD/all.json" $bystander <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 tids = set(t["tid"] for t in r["threads"])
@@ -127,7 +127,7 @@ rb=$?
 wait $pa; ra=$?
 check "two concurrent poolscopes both succeed" "statuses $ra and $rb" [ $ra -eq 0 -a $rb -eq 0 ]
 python3 "$TOP/tests/integration/truth_check.py" "$TMPD/a.json" "$TMPD/a.txt" "concurrent truth" | grep -E 'switches match'
-python3 - "$TMPD/a.json" "$TMPD/b.json" <<'PY'
+py - "$TMPD/a.json" "$TMPD/b.json" <<'PY'
 import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:3])
 ca = set(t["comm"] for t in a["threads"]); cb = set(t["comm"] for t in b["threads"])

@@ -282,14 +282,6 @@ static bool targets_alive(struct attach_opts *o, struct session *ss)
 	return false;
 }
 
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 /* Before the first interval, the baseline is the trace's start: every
  * counter zero. */
 static void zero_baseline(struct ps_snapshot *prev, const struct ps_snapshot *cur)

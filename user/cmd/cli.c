@@ -7,7 +7,7 @@
 
 enum {
 	OPT_JSON = 1000, OPT_ALL_OFF, OPT_SLICE, OPT_MAXTHR, OPT_RAWTP, OPT_LOCKS, OPT_NOLOCKS,
-	OPT_STACKS, OPT_FOLDED, OPT_SVG,
+	OPT_STACKS, OPT_FOLDED, OPT_SVG, OPT_FUTEX_SOURCE,
 };
 
 const struct option cli_common_longopts[] = {
@@ -24,6 +24,7 @@ const struct option cli_common_longopts[] = {
 	{ "freq", required_argument, NULL, 'F' },
 	{ "folded", required_argument, NULL, OPT_FOLDED },
 	{ "svg", required_argument, NULL, OPT_SVG },
+	{ "futex-source", required_argument, NULL, OPT_FUTEX_SOURCE },
 	{ 0 },
 };
 
@@ -67,6 +68,13 @@ int cli_common_parse(int c, const char *arg, const char *cmd, struct cli_common 
 	case OPT_LOCKS: o->tr.locks = true; return 1;
 	case OPT_NOLOCKS: o->tr.locks = false; return 1;
 	case OPT_STACKS: return cli_parse_stacks(arg, cmd, &o->tr) ? -EINVAL : 1;
+	case OPT_FUTEX_SOURCE:
+		if (strcmp(arg, "sched") && strcmp(arg, "syscalls")) {
+			ps_err("%s: invalid --futex-source '%s' (expected sched or syscalls)", cmd, arg);
+			return -EINVAL;
+		}
+		o->tr.futex_syscalls = !strcmp(arg, "syscalls");
+		return 1;
 	case 'F':
 		if (parse_u64(arg, 1, 10000, &v)) {
 			ps_err("%s: invalid -F/--freq '%s' (expected 1..10000 Hz)", cmd, arg);
@@ -124,7 +132,11 @@ void cli_common_usage(FILE *out)
 "  -w, --wide          list every thread, not only the top 20\n"
 "  --no-locks          do not trace futex (user-space lock) waits and wakes\n"
 "  --locks             trace them (the default): lock contention vs idle waiting;\n"
-"                      costs a few us per blocking futex call, nothing otherwise\n"
+"                      seen at the scheduler: a few us per blocking futex call\n"
+"  --futex-source SRC  sched (default: from the context switches, no cost to\n"
+"                      system calls) or syscalls (the syscall tracepoints: exact\n"
+"                      return values incl. EAGAIN, but every system call of every\n"
+"                      task pays while they are on)\n"
 "  --stacks LIST       capture stacks: offcpu (where threads block, at every\n"
 "                      context switch), oncpu (sampled), all, none (default:\n"
 "                      stacks cost ~1-3 us each, and none keeps the tracer to\n"

@@ -100,19 +100,6 @@ static void diff_futex(struct ps_snapshot *o, const struct ps_snapshot *c, const
 		if (r.st.waits || r.st.eagain)
 			o->futex_recs[o->n_futex++] = r;
 	}
-	o->wake_recs = xcalloc(c->n_wake, sizeof(*o->wake_recs));
-	for (uint32_t i = 0; i < c->n_wake; i++) {
-		const struct ps_wake_rec *pr = find_key(p->wake_recs, p->n_wake, sizeof(*pr),
-							 &c->wake_recs[i].key, sizeof(pr->key));
-		struct ps_wake_rec r = c->wake_recs[i];
-
-		if (pr) {
-			r.w.calls -= pr->w.calls < r.w.calls ? pr->w.calls : r.w.calls;
-			r.w.woken -= pr->w.woken < r.w.woken ? pr->w.woken : r.w.woken;
-		}
-		if (r.w.calls)
-			o->wake_recs[o->n_wake++] = r;
-	}
 }
 
 static void copy_stacks(struct ps_snapshot *o, const struct ps_snapshot *c)
@@ -147,6 +134,7 @@ void snapshot_diff(const struct ps_snapshot *c, const struct ps_snapshot *p, str
 	o->attach_mode = c->attach_mode;
 	o->task_hash = c->task_hash;
 	o->locks = c->locks;
+	o->futex_source = c->futex_source;
 	o->offcpu = c->offcpu;
 	o->oncpu = c->oncpu;
 	o->sample_hz = c->sample_hz;

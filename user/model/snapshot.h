@@ -36,13 +36,12 @@ struct ps_snapshot {
 
 	/* --locks and --stacks (empty when off) */
 	bool locks, offcpu, oncpu;
+	const char *futex_source;      /* "sched" or "syscall-tracepoints"; NULL: no locks */
 	unsigned sample_hz;
 	struct ps_stack_rec *offcpu_recs, *oncpu_recs;
 	uint32_t n_offcpu, n_oncpu;
 	struct ps_futex_rec *futex_recs;
 	uint32_t n_futex;
-	struct ps_wake_rec *wake_recs;
-	uint32_t n_wake;
 	struct ps_stack *stacks;       /* every stack the records name */
 	uint32_t nstacks;
 
@@ -57,7 +56,6 @@ struct ps_snapshot {
 
 struct ps_stack_rec { struct ps_stack_key key; struct ps_stack_val val; };
 struct ps_futex_rec { struct ps_futex_key key; struct ps_futex_stat st; };
-struct ps_wake_rec { struct ps_wake_key key; struct ps_futex_wake w; };
 
 /* One captured stack: addresses leaf first, as the kernel records them, and
  * their names once symbolized. User stacks are per process (the same

@@ -4,6 +4,7 @@
 #include "render/report.h"
 #include "render/json.h"
 #include "model/diagnose.h"
+#include <string.h>
 
 #define POOLSCOPE_JSON_VERSION 1
 
@@ -191,6 +192,11 @@ void json_lock_fields(struct json *j, const struct lock_summary *l)
 	json_kv_double(j, "share_waiters", l->share_waiters);
 }
 
+static bool eagain_seen(const struct model *m)
+{
+	return m->snap->futex_source && !strcmp(m->snap->futex_source, "syscall-tracepoints");
+}
+
 static void write_locks(struct json *j, const struct model *m)
 {
 	json_key(j, "locks");
@@ -210,7 +216,13 @@ static void write_locks(struct json *j, const struct model *m)
 		json_kv_double(j, "share_all", l->share_all);
 		json_kv_u64(j, "timeouts", l->timeouts);
 		json_kv_u64(j, "interrupted", l->interrupted);
-		json_kv_u64(j, "eagain", l->eagain);
+		/* a wait that returns EAGAIN never blocks: only the syscall
+		 * tracepoints see it */
+		json_key(j, "eagain");
+		if (eagain_seen(m))
+			json_u64(j, l->eagain);
+		else
+			json_null(j);
 		json_kv_u64(j, "woken_by_traced", l->woken_by_traced);
 		json_kv_string(j, "waker", l->waker ? l->waker : "");
 		hist_u64(j, "wait_hist", l->hist);
@@ -317,6 +329,11 @@ void report_json(FILE *out, const struct model *m, const struct diagnosis *diag,
 	json_kv_string(&j, "probed", s->features_line);
 	json_kv_string(&j, "task_state", s->task_hash ? "hash" : "task-storage");
 	json_kv_bool(&j, "locks", s->locks);
+	json_key(&j, "futex_source");
+	if (s->futex_source)
+		json_string(&j, s->futex_source);
+	else
+		json_null(&j);
 	json_kv_bool(&j, "offcpu_stacks", s->offcpu);
 	json_kv_bool(&j, "oncpu_stacks", s->oncpu);
 	json_kv_u64(&j, "sample_hz", s->oncpu ? s->sample_hz : 0);

@@ -253,7 +253,7 @@ static void print_stacks(FILE *out, const char *title, const struct stack_summar
 	}
 }
 
-static void print_lock(FILE *out, const struct lock_summary *l, bool detail)
+static void print_lock(FILE *out, const struct model *m, const struct lock_summary *l, bool detail)
 {
 	char tot[16], avg[16], mx[16], fitted[128], head[128];
 
@@ -267,8 +267,14 @@ static void print_lock(FILE *out, const struct lock_summary *l, bool detail)
 		100 * l->busy_frac, 100 * l->proc_busy_frac);
 	if (!detail)
 		return;
-	fprintf(out, "    %.1f%% of all traced thread time; %llu timed out, %llu EAGAIN; woken by: %s\n",
-		100 * l->share_all, (unsigned long long)l->timeouts, (unsigned long long)l->eagain,
+	char eagain[48] = "";
+
+	/* a wait that returns EAGAIN never blocks: only the syscall
+	 * tracepoints see it */
+	if (m->snap->futex_source && !strcmp(m->snap->futex_source, "syscall-tracepoints"))
+		snprintf(eagain, sizeof(eagain), ", %llu EAGAIN", (unsigned long long)l->eagain);
+	fprintf(out, "    %.1f%% of all traced thread time; %llu timed out%s; woken by: %s\n",
+		100 * l->share_all, (unsigned long long)l->timeouts, eagain,
 		l->waker ? l->waker : l->woken_by_traced ? "a traced thread" : "untraced or unknown");
 	fprintf(out, "    stack: %s\n", fit(l->where[0] ? l->where : "[unknown]", 69, fitted, sizeof(fitted)));
 	fprintf(out, "    futex");
@@ -298,7 +304,7 @@ static void print_locks(FILE *out, const struct model *m)
 
 		if (!l->contended || l->share_all < 0.001)
 			continue;
-		print_lock(out, l, true);
+		print_lock(out, m, l, true);
 		shown++;
 	}
 	if (!shown)
@@ -311,7 +317,7 @@ static void print_locks(FILE *out, const struct model *m)
 
 		if (l->contended || !l->waits || l->share_all < 0.001)
 			continue;
-		print_lock(out, l, false);
+		print_lock(out, m, l, false);
 		fprintf(out, "    %s\n", l->cls == LOCK_AWAITING ?
 			"awaiting-work: one thread waited while the others worked (e.g. for results)" :
 			"idle: the waited-for side was idle or blocked too (e.g. an empty queue)");

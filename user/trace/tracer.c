@@ -3,6 +3,7 @@
 #include "trace/features.h"
 #include "sys/procfs.h"
 #include "sys/util.h"
+#include <time.h>
 #include "poolscope.skel.h"
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
@@ -30,6 +31,7 @@ struct tracer {
 	size_t tcpu_mm_len;
 	uint64_t start_ns, active_ns;
 	bool locks_active;
+	bool futex_syscalls;                    /* futex waits from syscall tracepoints (fallback) */
 	bool task_hash;                         /* task state in a hash, not task storage */
 	struct features feat;
 	struct bpf_link **perf_links;           /* nr_cpus on-CPU sampling events */
@@ -69,7 +71,10 @@ static void set_autoload(struct tracer *t, const struct tracer_opts *o, bool raw
 		bool load;
 
 		if (!strncmp(name, "ps_futex", 8))
-			load = o->locks && features_tracepoint(&t->feat, bpf_program__section_name(prog));
+			load = o->locks && t->futex_syscalls &&
+			       features_tracepoint(&t->feat, bpf_program__section_name(prog));
+		else if (!strncmp(name, "ps_waking", 9))
+			load = o->locks && (n > 4 && !strcmp(name + n - 4, "_raw")) == raw;
 		else if (!strcmp(name, "ps_oncpu"))
 			load = o->oncpu;
 		else
@@ -93,6 +98,7 @@ static int open_and_load(struct tracer *t, bool raw)
 	skel->rodata->targ_raw = raw;
 	skel->rodata->targ_task_hash = raw || t->task_hash;
 	skel->rodata->targ_locks = o->locks;
+	skel->rodata->targ_futex_syscalls = t->futex_syscalls;
 	skel->rodata->targ_offcpu = o->offcpu;
 	skel->rodata->targ_oncpu = o->oncpu;
 	skel->rodata->targ_follow_forks = !o->no_follow_forks;
@@ -106,7 +112,6 @@ static int open_and_load(struct tracer *t, bool raw)
 	/* maps of features that are off shrink to one entry */
 	bpf_map__set_max_entries(skel->maps.procs, o->locks ? PS_MAX_TGIDS : 1);
 	bpf_map__set_max_entries(skel->maps.futex_waits, o->locks ? PS_MAX_FUTEX_KEYS : 1);
-	bpf_map__set_max_entries(skel->maps.futex_wakes, o->locks ? PS_MAX_FUTEX_KEYS : 1);
 	bpf_map__set_max_entries(skel->maps.offcpu, o->offcpu ? PS_MAX_STACK_KEYS : 1);
 	bpf_map__set_max_entries(skel->maps.oncpu, o->oncpu ? PS_MAX_STACK_KEYS : 1);
 	bpf_map__set_max_entries(skel->maps.stacks, o->offcpu || o->oncpu ? PS_MAX_STACKS :
@@ -154,6 +159,46 @@ static uint32_t slots_used(const struct tracer *t)
 	return n < t->opts.max_threads ? n : t->opts.max_threads;
 }
 
+/* The fallback's syscall tracepoints exist (tracefs is found or mounted);
+ * else lock tracing cannot run: one line. */
+static bool futex_tracepoints_ok(struct tracer *t)
+{
+	if (t->feat.sys_futex_tp)
+		return true;
+	ps_err("futex waits from the syscall tracepoints: %s", t->feat.tracefs ?
+	       "this kernel has no syscalls:sys_enter_futex tracepoint" :
+	       "tracefs is not mounted and cannot be mounted at /sys/kernel/tracing");
+	return false;
+}
+
+/* Load the programs: tp_btf, else raw_tp; futex waits from the scheduler,
+ * else (said in one line) from the syscall tracepoints. */
+static int load_any(struct tracer *t)
+{
+	const struct tracer_opts *o = &t->opts;
+	int err = -ENOTSUP;
+
+	for (int raw = o->force_raw_tp; raw < 2; raw++) {
+		err = open_and_load(t, raw);
+		if (err && o->locks && !t->futex_syscalls) {
+			features_probe(&t->feat, true);
+			if (t->feat.sys_futex_tp) {
+				ps_warn("futex waits from the scheduler did not load (%s%s); using the "
+					"syscall tracepoints, which slow every system call while on",
+					strerror(-err), o->verbose ? "" : ", -v shows why");
+				t->futex_syscalls = true;
+				err = open_and_load(t, raw);
+			}
+		}
+		if (!err)
+			return 0;
+		if (!raw)
+			ps_warn("tp_btf programs did not load (%s); trying raw_tp%s", strerror(-err),
+				o->verbose ? "" : " (-v shows why)");
+	}
+	return err;
+}
+
 static void *map_mmap(struct bpf_map *map, size_t *len)
 {
 	size_t page = sysconf(_SC_PAGESIZE);
@@ -179,7 +224,8 @@ int tracer_open(const struct tracer_opts *opts, struct tracer **out)
 	}
 	t = xcalloc(1, sizeof(*t));
 	t->opts = *opts;
-	features_probe(&t->feat, opts->locks);
+	t->futex_syscalls = opts->locks && opts->futex_syscalls;
+	features_probe(&t->feat, t->futex_syscalls);
 	if (!t->feat.btf) {
 		ps_err("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): "
 		       "poolscope needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
@@ -188,16 +234,9 @@ int tracer_open(const struct tracer_opts *opts, struct tracer **out)
 	}
 	libbpf_verbose = opts->verbose;
 	libbpf_set_print(libbpf_print);
-	if (opts->verbose) {
-		char line[512];
-
-		ps_info("features: %s", features_line(&t->feat, line, sizeof(line)));
-	}
-	if (t->opts.locks && !t->feat.sys_futex_tp) {
-		ps_warn("lock tracing off: %s", t->feat.tracefs ?
-			"this kernel has no syscalls:sys_enter_futex tracepoint" :
-			"tracefs is not mounted and cannot be mounted at /sys/kernel/tracing");
-		t->opts.locks = false;
+	if (t->futex_syscalls && !futex_tracepoints_ok(t)) {
+		free(t);
+		return -ENOTSUP;
 	}
 	t->locks_active = t->opts.locks;
 	t->task_hash = !t->feat.task_storage_safe;
@@ -212,18 +251,19 @@ int tracer_open(const struct tracer_opts *opts, struct tracer **out)
 		return -EINVAL;
 	}
 	t->opts.max_threads = thread_slots(t->opts.max_threads, t->nr_cpus);
-	err = opts->force_raw_tp ? -ENOTSUP : open_and_load(t, false);
-	if (err) {
-		if (!opts->force_raw_tp)
-			ps_warn("tp_btf programs did not load (%s); trying raw_tp%s", strerror(-err),
-				opts->verbose ? "" : " (-v shows why)");
-		err = open_and_load(t, true);
-	}
+	err = load_any(t);
 	if (err) {
 		ps_err("failed to load BPF programs: %s%s", strerror(-err),
 		       opts->verbose ? "" : " (run with -v for libbpf's log)");
 		free(t);
 		return err;
+	}
+	if (opts->verbose) {
+		char line[512];
+
+		ps_info("features: %s; %s; futex waits from %s", features_line(&t->feat, line, sizeof(line)),
+			t->raw_tp ? "raw_tp" : "tp_btf", !t->locks_active ? "nothing (--no-locks)" :
+			t->futex_syscalls ? "the syscall tracepoints" : "the scheduler");
 	}
 	t->threads_mm = map_mmap(t->skel->maps.threads, &t->threads_mm_len);
 	t->tcpu_mm = map_mmap(t->skel->maps.thread_cpu_ns, &t->tcpu_mm_len);
@@ -345,7 +385,7 @@ static int attach_oncpu(struct tracer *t)
  * tell them apart by syscall number): attach them where the kernel has them. */
 static int attach_futex2(struct tracer *t)
 {
-	static const char *const calls[] = { "futex_waitv", "futex_wait", "futex_wake" };
+	static const char *const calls[] = { "futex_waitv", "futex_wait" };
 	int n = 0;
 
 	for (size_t i = 0; i < ARRAY_LEN(calls); i++) {
@@ -382,7 +422,8 @@ int tracer_start(struct tracer *t)
 		ps_err("failed to attach tracepoints: %s", strerror(-err));
 		return err;
 	}
-	if (t->locks_active && (err = attach_futex2(t)))
+	t->skel->bss->realtime_offset_ns = realtime_ns() - mono_ns();
+	if (t->locks_active && t->futex_syscalls && (err = attach_futex2(t)))
 		return err;
 	if (t->opts.oncpu && (err = attach_oncpu(t)))
 		return err;
@@ -498,8 +539,6 @@ static void read_stacks(struct tracer *t, struct ps_snapshot *s)
 	if (s->locks) {
 		s->futex_recs = read_hash(t->skel->maps.futex_waits, sizeof(struct ps_futex_key),
 					  sizeof(struct ps_futex_stat), &s->n_futex);
-		s->wake_recs = read_hash(t->skel->maps.futex_wakes, sizeof(struct ps_wake_key),
-					 sizeof(struct ps_futex_wake), &s->n_wake);
 	}
 	for (int kind = 0; kind < 2; kind++) {
 		struct ps_stack_rec *r = kind ? s->oncpu_recs : s->offcpu_recs;
@@ -575,6 +614,7 @@ int tracer_snapshot(struct tracer *t, struct ps_snapshot *s)
 	s->all = t->opts.all;
 	s->attach_mode = t->raw_tp ? "raw_tp" : "tp_btf";
 	s->task_hash = t->raw_tp || t->task_hash;
+	s->futex_source = !t->locks_active ? NULL : t->futex_syscalls ? "syscall-tracepoints" : "sched";
 	snprintf(s->kernel, sizeof(s->kernel), "%s", t->feat.kernel);
 	features_line(&t->feat, s->features_line, sizeof(s->features_line));
 	s->nthreads = n;

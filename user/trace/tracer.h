@@ -13,7 +13,8 @@ struct tracer_opts {
 	bool verbose;         /* libbpf's own messages on stderr */
 	unsigned max_threads; /* thread slots; 0: PS_DEFAULT_MAX_THREADS */
 	unsigned slice_ms;    /* busy-time sampling period; 0: 50 */
-	bool locks;           /* futex waits/wakes (syscall tracepoints) */
+	bool locks;           /* futex waits and their wakers */
+	bool futex_syscalls;  /* ... from the syscall tracepoints, not the scheduler */
 	bool offcpu;          /* off-CPU time by stack */
 	bool oncpu;           /* on-CPU stack samples */
 	unsigned sample_hz;   /* on-CPU sampling rate per CPU; 0: 99 */
