@@ -59,6 +59,28 @@ for f in gil-on gil-off gil-fx; do
 done
 check "folded off-CPU: kernel frames marked _[k] after a '-' frame" "$(head -1 "$TMPD/gil-off.folded")" \
 	grep -qE ';-;[^ ]*_\[k\]' "$TMPD/gil-off.folded"
+# Off-CPU stacks keep the program's frames above glibc (built without frame
+# pointers): of the time the workers spent blocked in a system call (not the
+# main thread, whose stacks start in __libc_start_call_main; a stack that
+# lost its program frames counts against), 95 % or more is attributed to
+# gil_acquire or its caller square_task.
+offcpu_share() { # FOLDED NEEDLE-REGEX WHAT
+	py - "$@" <<'PY'
+import re, sys
+path, needle, what = sys.argv[1:]
+tot = hit = 0
+for line in open(path):
+    stack, v = line.rsplit(" ", 1)
+    if "__libc_start_call_main" in stack or ";entry_SYSCALL_64" not in stack:
+        continue
+    tot += int(v)
+    hit += int(v) if re.search(needle, stack) else 0
+ok = tot > 0 and hit >= 0.95 * tot
+print(("PASS: " if ok else "FAIL: ") + what + ("" if ok else ": %.1f%% of %d us" % (100.0 * hit / max(tot, 1), tot)))
+PY
+}
+offcpu_share "$TMPD/gil-off.folded" ';(gil_acquire|square_task);' \
+	"gil-threads: >= 95 % of the workers' blocked off-CPU time names gil_acquire or its caller"
 for f in gil-on gil-fx; do
 	check "svg $f: well-formed XML (xmllint)" "$(xmllint --noout "$TMPD/$f.svg" 2>&1 | head -2)" \
 		xmllint --noout "$TMPD/$f.svg"
@@ -97,7 +119,9 @@ PY
 no_programs_left "cpu-procs"
 
 # --- io-threads: workers block in the kernel's poll, not on locks
-"$POOLSCOPE" run -q --stacks offcpu --json "$TMPD/io.json" io-threads >/dev/null 2>&1
+"$POOLSCOPE" run -q --stacks offcpu --json "$TMPD/io.json" --folded "offcpu:$TMPD/io-off.folded" io-threads >/dev/null 2>&1
+offcpu_share "$TMPD/io-off.folded" ';fetch_run_task;' \
+	"io-threads: >= 95 % of the workers' blocked off-CPU time names the fetch (fetch_run_task)"
 py - "$TMPD/io.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
