@@ -134,7 +134,7 @@ enum futex_end {
 
 /* The wait of th ends now. how: FUTEX_END_SEEN from the scheduler, or the
  * return value of the fallback; sigpending: a signal was pending at the end. */
-static __always_inline void futex_wait_end(struct ps_thread *th, enum futex_end how,
+static __noinline void futex_wait_end(struct ps_thread *th, enum futex_end how,
 					   bool sigpending, __u64 now)
 {
 	struct ps_futex_stat *st;
@@ -202,7 +202,7 @@ static __always_inline void futex_wait_end(struct ps_thread *th, enum futex_end 
  * of a run that began at run_start; is it in a futex wait? ustack: its user
  * stack when already captured (off-CPU stacks), else PS_NO_STACK. Called
  * with prev == current. */
-static __always_inline void futex_switch_out(void *ctx, struct ps_thread *pt, __s32 ustack,
+static __noinline void futex_switch_out(void *ctx, struct ps_thread *pt, __s32 ustack,
 					     __u64 run_start, __u64 now)
 {
 	struct task_struct *cur = bpf_get_current_task_btf();

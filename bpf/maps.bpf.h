@@ -90,6 +90,10 @@ struct ps_scratch {
 	struct ps_ustack st;
 	__u64 words[PS_SCAN_WORDS];
 	__u64 cand[SCAN_CANDIDATES];   /* scanned words that look like saved frame pointers */
+	__u64 first_ret;               /* the first word pointing into the executable's text */
+	__u64 fp;                      /* the frame pointer the walk resumes from */
+	__u32 ncand;
+	__u32 n;                       /* frames in st so far */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

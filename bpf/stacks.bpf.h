@@ -107,13 +107,14 @@ static __always_inline bool in_text(__u64 a, __u64 start, __u64 end)
 
 
 /* bpf_loop's context lives on the stack, which 6.1's verifier caps at 512
- * bytes for a call chain: the candidates stay in the per-CPU scratch. */
+ * bytes for a call chain: the candidates stay in the per-CPU scratch. So
+ * does the candidate count: a bounded counter on the stack would make the
+ * verifier (6.7+, which repeats a callback until its states converge) pass
+ * over scan_word once per value, ten times the load time. */
 struct scan_ctx {
 	struct ps_scratch *sc;
 	__u64 sp, start, end;
-	__u64 first_ret, fp;
-	__u32 ncand;
-	__u32 n;
+	__u64 first_ret;
 };
 
 /* bpf_loop callback: word i of the scanned user stack. Only arithmetic here
@@ -121,21 +122,21 @@ struct scan_ctx {
  * stays short and program loads stay fast. */
 static long scan_word(__u32 i, struct scan_ctx *c)
 {
+	struct ps_scratch *sc = c->sc;
 	__u64 w;
-	__u32 k = c->ncand;
+	__u32 k = sc->ncand;
 
 	if (i >= PS_SCAN_WORDS)
 		return 1;
-	w = c->sc->words[i];
-	if (!c->first_ret && in_text(w, c->start, c->end))
-		c->first_ret = w;
+	w = sc->words[i];
+	if (!sc->first_ret && in_text(w, c->start, c->end))
+		sc->first_ret = w;
 	else if (k < SCAN_CANDIDATES && w > c->sp + i * 8 && w < c->sp + 65536 && !(w & 7)) {
-		/* a masked index needs no exact bounds: the verifier's pass
-		 * over this callback converges at once */
-		c->sc->cand[k & (SCAN_CANDIDATES - 1)] = w;
-		c->ncand = k + 1;
+		/* a masked index needs no exact bounds */
+		sc->cand[k & (SCAN_CANDIDATES - 1)] = w;
+		sc->ncand = k + 1;
 	}
-	return c->first_ret && c->ncand >= SCAN_CANDIDATES;
+	return sc->first_ret && sc->ncand >= SCAN_CANDIDATES;
 }
 
 /* bpf_loop callback: candidate k is the saved frame pointer when the word
@@ -146,26 +147,27 @@ static long check_cand(__u32 k, struct scan_ctx *c)
 
 	if (bpf_probe_read_user(&ret, sizeof(ret), (void *)(w + 8)) || !in_text(ret, c->start, c->end))
 		return 0;
-	c->fp = w;
+	c->sc->fp = w;
 	return 1;
 }
 
-/* bpf_loop callback: one step of the frame-pointer walk from c->fp. */
+/* bpf_loop callback: one step of the frame-pointer walk from sc->fp. */
 static long walk_frame(__u32 i, struct scan_ctx *c)
 {
-	__u64 frame[2];
-	__u64 n = c->n;
+	struct ps_scratch *sc = c->sc;
+	__u64 frame[2], fp = sc->fp;
+	__u64 n = sc->n;
 
 	barrier_var(n);
-	if (!c->fp || n >= PS_STACK_DEPTH)
+	if (!fp || n >= PS_STACK_DEPTH)
 		return 1;
-	if (bpf_probe_read_user(frame, sizeof(frame), (void *)c->fp) || !frame[1])
+	if (bpf_probe_read_user(frame, sizeof(frame), (void *)fp) || !frame[1])
 		return 1;
 	if (frame[1] != c->first_ret) {
-		c->sc->st.ips[n] = frame[1];
-		c->n = n + 1;
+		sc->st.ips[n] = frame[1];
+		sc->n = n + 1;
 	}
-	c->fp = frame[0] > c->fp ? frame[0] : 0;
+	sc->fp = frame[0] > fp ? frame[0] : 0;
 	return 0;
 }
 
@@ -182,7 +184,11 @@ static __noinline __s32 ustack_recover(void *ctx, struct ps_scratch *sc, __u32 d
 	c.end = BPF_CORE_READ(task, mm, end_code);
 	if (bpf_probe_read_user(sc->words, sizeof(sc->words), (void *)c.sp))
 		return -1;
+	sc->ncand = 0;
+	sc->first_ret = 0;
+	sc->fp = 0;
 	bpf_loop(PS_SCAN_WORDS, scan_word, &c, 0);
+	c.first_ret = sc->first_ret;
 	if (!c.first_ret)
 		return -1;
 	__u64 at = depth;
@@ -190,16 +196,16 @@ static __noinline __s32 ustack_recover(void *ctx, struct ps_scratch *sc, __u32 d
 	if (at >= PS_STACK_DEPTH)
 		return -1;
 	/* the first candidate with a return address into the executable above it */
-	bpf_loop(c.ncand < SCAN_CANDIDATES ? c.ncand : SCAN_CANDIDATES, check_cand, &c, 0);
+	bpf_loop(sc->ncand < SCAN_CANDIDATES ? sc->ncand : SCAN_CANDIDATES, check_cand, &c, 0);
 	sc->st.ips[at] = c.first_ret;
-	c.n = at + 1;
+	sc->n = at + 1;
 	bpf_loop(32, walk_frame, &c, 0);
-	return ustacks_put(&sc->st, c.n);
+	return ustacks_put(&sc->st, sc->n);
 }
 
 /* The user stack of the current task, recovered past frame-pointer-less
  * library frames when the plain walk is too short. */
-static __always_inline __s32 ustack_id(void *ctx)
+static __noinline __s32 ustack_id(void *ctx)
 {
 	__u32 zero = 0;
 	struct ps_scratch *sc = bpf_map_lookup_elem(&scratch, &zero);

@@ -128,37 +128,48 @@ static __always_inline struct ps_thread *thread_new(struct task_struct *t, struc
 /* The traced thread of task t, or NULL when t is not traced. The first time a
  * task is seen it is classified (every task, or its process in traced_tgids)
  * and the verdict is kept in its storage, so later events cost one lookup. */
+/* A task seen for the first time: classify it (every task, its process in
+ * traced_tgids, or its thread in traced_tids) and keep the verdict in its
+ * storage, so later events cost one lookup. Its thread slot, or PS_NO_SLOT
+ * when untraced or dropped. A subprogram: every program calls it, and
+ * verified apart from each caller's own branches it keeps loads fast. */
+static __noinline __u32 task_first_seen(struct task_struct *t, __u64 now, bool btf)
+{
+	struct ps_thread *th;
+	struct ps_task *st;
+	__u32 tgid = TASK_FIELD(btf, t, tgid);
+
+	if (targ_tids) {
+		__u32 tid = TASK_FIELD(btf, t, pid);
+
+		if (!bpf_map_lookup_elem(&traced_tids, &tid)) {
+			if (btf && !targ_task_hash)
+				task_create(t, btf);
+			return PS_NO_SLOT;
+		}
+	} else if (!targ_all && !bpf_map_lookup_elem(&traced_tgids, &tgid)) {
+		/* task_hash: no negative cache, it holds traced tasks only */
+		if (btf && !targ_task_hash)
+			task_create(t, btf);
+		return PS_NO_SLOT;
+	}
+	st = task_create(t, btf);
+	if (!st) {
+		__sync_fetch_and_add(&drops.storage_fail, 1);
+		return PS_NO_SLOT;
+	}
+	th = thread_new(t, st, 0, now, btf);
+	return th ? st->slot : PS_NO_SLOT;
+}
+
+/* The traced thread of task t (st: its per-task state, NULL when first
+ * seen), or NULL when t is not traced. */
 static __always_inline struct ps_thread *thread_of_st(struct task_struct *t, struct ps_task *st,
 						      __u32 *slotp, __u64 now, bool btf)
 {
-	__u32 tgid;
-
 	if (!st) {
-		tgid = TASK_FIELD(btf, t, tgid);
-		if (targ_tids) {
-			__u32 tid = TASK_FIELD(btf, t, pid);
-
-			if (!bpf_map_lookup_elem(&traced_tids, &tid)) {
-				if (btf && !targ_task_hash)
-					task_create(t, btf);
-				return NULL;
-			}
-		} else if (!targ_all && !bpf_map_lookup_elem(&traced_tgids, &tgid)) {
-			/* task_hash: no negative cache, it holds traced tasks only */
-			if (btf && !targ_task_hash)
-				task_create(t, btf);
-			return NULL;
-		}
-		st = task_create(t, btf);
-		if (!st) {
-			__sync_fetch_and_add(&drops.storage_fail, 1);
-			return NULL;
-		}
-		*slotp = PS_NO_SLOT;
-		struct ps_thread *th = thread_new(t, st, 0, now, btf);
-		if (th)
-			*slotp = st->slot;
-		return th;
+		*slotp = task_first_seen(t, now, btf);
+		return *slotp == PS_NO_SLOT ? NULL : bpf_map_lookup_elem(&threads, slotp);
 	}
 	if (!st->traced)
 		return NULL;

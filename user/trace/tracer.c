@@ -83,6 +83,34 @@ static void set_autoload(struct tracer *t, const struct tracer_opts *o, bool raw
 	}
 }
 
+/* POOLSCOPE_VERIFIER_STATS=1: the verifier's statistics of every program
+ * that loads (instructions processed, states, time), on stderr: what makes
+ * start-up slow. */
+static void verifier_stats(struct poolscope *skel, bool before)
+{
+	static char logs[16][4096];
+	const char *env = getenv("POOLSCOPE_VERIFIER_STATS");
+	struct bpf_program *prog;
+	int i = 0;
+
+	if (!env || *env != '1')
+		return;
+	bpf_object__for_each_program(prog, skel->obj) {
+		if (i == 16)
+			break;
+		if (before) {
+			logs[i][0] = '\0';
+			bpf_program__set_log_buf(prog, logs[i], sizeof(logs[i]));
+			bpf_program__set_log_level(prog, 4);
+		} else if (bpf_program__autoload(prog)) {
+			char *p = strstr(logs[i], "processed");
+
+			fprintf(stderr, "verifier: %s: %s", bpf_program__name(prog), p ? p : "(no stats)\n");
+		}
+		i++;
+	}
+}
+
 static int open_and_load(struct tracer *t, bool raw)
 {
 	struct poolscope *skel = poolscope__open();
@@ -123,7 +151,9 @@ static int open_and_load(struct tracer *t, bool raw)
 		bpf_map__set_autocreate(skel->maps.task_store, false);
 	t->skel = skel;
 	set_autoload(t, o, raw);
+	verifier_stats(skel, true);
 	err = poolscope__load(skel);
+	verifier_stats(skel, false);
 	if (err) {
 		poolscope__destroy(skel);
 		t->skel = NULL;
