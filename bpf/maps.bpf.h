@@ -60,6 +60,14 @@ struct {
 	__type(value, struct ps_proc);
 } procs SEC(".maps");
 
+/* Slots of threads that died (their last switch), reused once every slot
+ * has been handed out: the old occupant is folded into its process first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, PS_DEFAULT_MAX_THREADS);
+	__type(value, __u32);
+} free_slots SEC(".maps");
+
 /* attach --tid: single threads */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

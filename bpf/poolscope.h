@@ -103,7 +103,20 @@ struct ps_proc {
 	__s64 active;
 	__u32 tgid;
 	__u32 pad;
+	/* Threads of the process that exited and whose slots were reused
+	 * (thread slots run out on a box that starts many short-lived
+	 * threads): their counters, summed, so nothing is lost. The per-CPU
+	 * split of their on-CPU time is not kept. */
+	struct ps_exited {
+		__u64 threads;
+		__u64 life_ns;        /* their lifetimes within the window, summed */
+		__u64 oncpu_ns, blocked_ns, runq_wait_ns, runq_count, runq_max_ns;
+		__u64 vol, invol, migrations, wakeups;
+		__u32 runq_hist[PS_HIST_SLOTS];
+	} ex;
 };
+/* Processes beyond the `procs` slots share the last one. */
+#define PS_OTHER_PROC (PS_MAX_TGIDS - 1)
 
 /* Futex wait aggregate, keyed by (thread, futex address, waiter stack). */
 struct ps_futex_key {
@@ -184,11 +197,13 @@ struct ps_drops {
 	__u64 no_slot_events;   /* events of those threads */
 	__u64 storage_fail;     /* task storage could not be created */
 	__u64 tgid_full;        /* traced_tgids full: a forked process not added */
-	__u64 proc_full;        /* processes beyond PS_MAX_TGIDS: no busy evidence */
+	__u64 proc_full;        /* processes beyond PS_MAX_TGIDS - 1: they share one
+				 * slot (mixed busy evidence, one exited total) */
 	__u64 stack_fail;       /* a stack could not be captured (map full, collision) */
 	__u64 offcpu_full;      /* off-CPU aggregates not recorded: map full */
 	__u64 oncpu_full;       /* on-CPU samples not recorded: map full */
 	__u64 futex_full;       /* futex waits/wakes not recorded: map full */
+	__u64 slot_queue_full;  /* a dead thread's slot not queued for reuse */
 };
 
 #endif

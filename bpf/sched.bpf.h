@@ -15,11 +15,29 @@ static __always_inline void switch_out(void *ctx, struct ps_cpu *c, struct ps_th
 	__u64 run_start = pt->oncpu_since;
 
 	c->traced_ns += d;
-	c->switches++;
 	pt->oncpu_ns += d;
 	if (cpu_ns)
 		*cpu_ns += d;
 	pt->oncpu_since = 0;
+	if (prev_state & TASK_DEAD_STATE) {
+		/* A dead task's last switch: __schedule() counts it in nvcsw, but
+		 * release_task() summed the thread's counters into its process
+		 * (getrusage) before, and /proc no longer shows it: not counted.
+		 * Its slot can be reused (its counters stay until then); with
+		 * task_hash its entry goes with it (task storage is freed by the
+		 * kernel with the task). */
+		__u32 tid = TASK_FIELD(btf, prev, pid);
+
+		pt->blocked_since = 0;
+		if (targ_locks)
+			thread_deactivate(pt, now);
+		if (bpf_map_push_elem(&free_slots, &slot, 0))
+			__sync_fetch_and_add(&drops.slot_queue_full, 1);
+		if (!btf || targ_task_hash)
+			bpf_map_delete_elem(&task_hash, &tid);
+		return;
+	}
+	c->switches++;
 	if (targ_offcpu)
 		offcpu_capture(ctx, pt, prev, prev_state == 0 || preempt, now, btf);
 	/* As __schedule() counts nivcsw/nvcsw: a preemption, or a task that
@@ -41,13 +59,6 @@ static __always_inline void switch_out(void *ctx, struct ps_cpu *c, struct ps_th
 		if (targ_locks && !targ_futex_syscalls)
 			futex_switch_out(ctx, pt, targ_offcpu ? pt->off_ustack : PS_NO_STACK,
 					 run_start, now);
-	}
-	/* task_hash: a dead task's last switch; its entry goes with it
-	 * (task storage is freed by the kernel with the task) */
-	if ((!btf || targ_task_hash) && (prev_state & TASK_DEAD_STATE)) {
-		__u32 tid = TASK_FIELD(btf, prev, pid);
-
-		bpf_map_delete_elem(&task_hash, &tid);
 	}
 }
 

@@ -26,29 +26,28 @@ static __always_inline struct ps_task *task_create(struct task_struct *t, bool b
 	return bpf_map_lookup_elem(&task_hash, &tid);
 }
 
-/* The `procs` slot of process tgid, allocated on first need. In -a mode
- * processes are added to traced_tgids here. */
+/* The `procs` slot of process tgid, allocated on first need (processes
+ * beyond the slots share PS_OTHER_PROC). In -a mode processes are added to
+ * traced_tgids here. */
 static __always_inline __u32 proc_slot_of(__u32 tgid)
 {
 	__u32 none = PS_NO_SLOT, slot, old, *v;
 	struct ps_proc *p;
 
-	if (!targ_locks)
-		return PS_NO_SLOT;
 	v = lookup_or_init(&traced_tgids, &tgid, &none, &drops.proc_full);
 	if (!v)
-		return PS_NO_SLOT;
+		return PS_OTHER_PROC;
 	if (*v != PS_NO_SLOT)
-		return *v < PS_MAX_TGIDS ? *v : PS_NO_SLOT;
+		return *v < PS_OTHER_PROC ? *v : PS_OTHER_PROC;
 	slot = __sync_fetch_and_add(&next_proc, 1);
-	if (slot >= PS_MAX_TGIDS) {
+	if (slot >= PS_OTHER_PROC) {
 		__sync_fetch_and_add(&drops.proc_full, 1);
-		*v = PS_MAX_TGIDS; /* never try again for this process */
-		return PS_NO_SLOT;
+		*v = PS_OTHER_PROC; /* never try again for this process */
+		return PS_OTHER_PROC;
 	}
 	old = __sync_val_compare_and_swap(v, PS_NO_SLOT, slot);
 	if (old != PS_NO_SLOT)
-		return old < PS_MAX_TGIDS ? old : PS_NO_SLOT; /* another thread won */
+		return old < PS_OTHER_PROC ? old : PS_OTHER_PROC; /* another thread won */
 	p = bpf_map_lookup_elem(&procs, &slot);
 	if (p)
 		p->tgid = tgid;
@@ -97,19 +96,83 @@ static __always_inline void thread_deactivate(struct ps_thread *th, __u64 now)
 }
 
 /* Give task t a thread slot and initialise it. */
+struct fold_ctx {
+	__u32 slot;
+};
+
+/* bpf_loop callback: the dead thread's on-CPU ns on CPU c starts afresh. */
+static long zero_cpu_ns(__u32 c, struct fold_ctx *f)
+{
+	__u32 idx = f->slot * targ_nr_cpus + c;
+	__u64 *ns = bpf_map_lookup_elem(&thread_cpu_ns, &idx);
+
+	if (ns)
+		*ns = 0;
+	return 0;
+}
+
+/* Fold the dead thread in slot into its process's exited totals and clear
+ * the slot for a new thread (only once every slot has been handed out). */
+static __noinline void slot_fold(__u32 slot, __u64 now)
+{
+	struct ps_thread *old = bpf_map_lookup_elem(&threads, &slot);
+	struct fold_ctx f = { .slot = slot };
+	struct ps_exited *ex;
+	struct ps_proc *p;
+	__u32 proc;
+
+	if (!old)
+		return;
+	proc = old->proc < PS_MAX_TGIDS ? old->proc : PS_OTHER_PROC;
+	p = bpf_map_lookup_elem(&procs, &proc);
+	if (p) {
+		__u64 from = old->first_ns > trace_start_ns ? old->first_ns : trace_start_ns;
+		__u64 to = old->exit_ns ? old->exit_ns : now;
+
+		ex = &p->ex;
+		__sync_fetch_and_add(&ex->threads, 1);
+		__sync_fetch_and_add(&ex->life_ns, to > from ? to - from : 0);
+		__sync_fetch_and_add(&ex->oncpu_ns, old->oncpu_ns);
+		__sync_fetch_and_add(&ex->blocked_ns, old->blocked_ns);
+		__sync_fetch_and_add(&ex->runq_wait_ns, old->runq_wait_ns);
+		__sync_fetch_and_add(&ex->runq_count, old->runq_count);
+		__sync_fetch_and_add(&ex->vol, old->vol);
+		__sync_fetch_and_add(&ex->invol, old->invol);
+		__sync_fetch_and_add(&ex->migrations, old->migrations);
+		__sync_fetch_and_add(&ex->wakeups, old->wakeups);
+		if (old->runq_max_ns > ex->runq_max_ns)
+			ex->runq_max_ns = old->runq_max_ns;
+		for (int i = 0; i < PS_HIST_SLOTS; i++)
+			if (old->runq_hist[i])
+				__sync_fetch_and_add(&ex->runq_hist[i], old->runq_hist[i]);
+	}
+	bpf_loop(targ_nr_cpus, zero_cpu_ns, &f, 0);
+	__builtin_memset(old, 0, sizeof(*old));
+}
+
+/* A free thread slot: a fresh one while they last, then one a dead thread
+ * left (folded first); PS_NO_SLOT when none is free. */
+static __always_inline __u32 slot_take(__u64 now)
+{
+	__u32 slot = __sync_fetch_and_add(&next_slot, 1);
+
+	if (slot < targ_max_threads)
+		return slot;
+	if (bpf_map_pop_elem(&free_slots, &slot) || slot >= targ_max_threads)
+		return PS_NO_SLOT;
+	slot_fold(slot, now);
+	return slot;
+}
+
+/* Give task t a thread slot and initialise it. */
 static __always_inline struct ps_thread *thread_new(struct task_struct *t, struct ps_task *st,
 						    __u32 parent_tid, __u64 now, bool btf)
 {
 	struct ps_thread *th;
-	__u32 slot = __sync_fetch_and_add(&next_slot, 1);
+	__u32 slot = slot_take(now);
 
 	st->traced = 1;
-	if (slot >= targ_max_threads) {
-		st->slot = PS_NO_SLOT;
-		__sync_fetch_and_add(&drops.no_slot_threads, 1);
-		return NULL;
-	}
-	th = bpf_map_lookup_elem(&threads, &slot);
+	th = slot == PS_NO_SLOT ? NULL : bpf_map_lookup_elem(&threads, &slot);
 	if (!th) {
 		st->slot = PS_NO_SLOT;
 		__sync_fetch_and_add(&drops.no_slot_threads, 1);
@@ -125,9 +188,6 @@ static __always_inline struct ps_thread *thread_new(struct task_struct *t, struc
 	return th;
 }
 
-/* The traced thread of task t, or NULL when t is not traced. The first time a
- * task is seen it is classified (every task, or its process in traced_tgids)
- * and the verdict is kept in its storage, so later events cost one lookup. */
 /* A task seen for the first time: classify it (every task, its process in
  * traced_tgids, or its thread in traced_tids) and keep the verdict in its
  * storage, so later events cost one lookup. Its thread slot, or PS_NO_SLOT

@@ -254,6 +254,17 @@ int cli_emit(struct cli_common *o, const struct model *m, const struct diagnosis
 {
 	int err = 0, xerr;
 
+	/* lost data is said on stderr too, even with -q or JSON on stdout */
+	if (m->dropped) {
+		char what[256] = "";
+		size_t n = 0;
+
+		for (int i = 0; i < MODEL_DROP_KINDS && n < sizeof(what); i++)
+			if (m->drops[i].n)
+				n += snprintf(what + n, sizeof(what) - n, "%s%llu %s", n ? ", " : "",
+					      (unsigned long long)m->drops[i].n, m->drops[i].what);
+		ps_warn("%s: data lost, the numbers are incomplete: %s", cmd, what);
+	}
 	if (!o->quiet && !cli_json_stdout(o)) {
 		struct output text = { .path = "-" };
 

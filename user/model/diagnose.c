@@ -64,7 +64,8 @@ static const struct thresholds {
 	double other_load_min;      /* CPUs */
 	double other_load_runq_min; /* of the CPU threads' wanting time */
 	uint64_t short_trace_ns;
-	double cost_dropped, cost_short, cost_other_load, cost_no_locks;
+	double cost_dropped, cost_dropped_share, cost_dropped_max;
+	double cost_short, cost_other_load, cost_no_locks;
 	double conf_mixed, conf_empty;
 	double conf_high, conf_medium;
 } TH = {
@@ -154,7 +155,12 @@ static const struct thresholds {
 	.short_trace_ns = 100000000,
 	/* Confidence lost to: dropped events (numbers incomplete), a short
 	 * trace, a shared machine, no futex tracing (lock waits look like IO). */
-	.cost_dropped = 0.2,
+	/* ... dropped events cost 0.1 plus 3x the share of events lost, up
+	 * to 0.7: 1 % lost costs 0.13, 10 % lost 0.4 (medium at best), 20 % or
+	 * more 0.7 (low) ... */
+	.cost_dropped = 0.1,
+	.cost_dropped_share = 3.0,
+	.cost_dropped_max = 0.7,
 	.cost_short = 0.15,
 	.cost_other_load = 0.1,
 	.cost_no_locks = 0.1,
@@ -534,8 +540,12 @@ static double confidence(const struct facts *f, double margin)
 {
 	double c = 0.5 + 0.45 * margin;
 
-	if (f->m->dropped)
-		c -= TH.cost_dropped;
+	if (f->m->dropped) {
+		const struct ps_snapshot *s = f->m->snap;
+		double share = ratio(f->m->dropped, (double)s->events + f->m->dropped);
+
+		c -= min_d(TH.cost_dropped + TH.cost_dropped_share * share, TH.cost_dropped_max);
+	}
 	if (f->m->wall_ns < TH.short_trace_ns)
 		c -= TH.cost_short;
 	return c < 0.05 ? 0.05 : c > 0.99 ? 0.99 : c;

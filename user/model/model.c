@@ -4,6 +4,7 @@
 #include "model/hist.h"
 #include "sys/util.h"
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,53 +38,106 @@ static int cmp_proc_oncpu(const void *a, const void *b)
 	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
 }
 
+/* Thread summary ts of the traced thread t. */
+static void thread_from_slot(const struct ps_snapshot *s, const struct ps_thread *t,
+			     const uint64_t *oncpu_by_cpu, struct thread_summary *ts)
+{
+	uint64_t from = t->first_ns > s->start_ns ? t->first_ns : s->start_ns;
+	uint64_t to = t->exit_ns && t->exit_ns < s->end_ns ? t->exit_ns : s->end_ns;
+
+	ts->tid = t->tid;
+	ts->tgid = t->tgid;
+	ts->parent_tid = t->parent_tid;
+	memcpy(ts->comm, t->comm, sizeof(ts->comm));
+	ts->comm[sizeof(ts->comm) - 1] = '\0';
+	ts->exited = t->flags & PS_THREAD_EXITED;
+	ts->forked = t->flags & PS_THREAD_FORKED;
+	ts->execed = t->flags & PS_THREAD_EXECED;
+	ts->first_ns = t->first_ns;
+	ts->exit_ns = t->exit_ns;
+	ts->oncpu_ns = t->oncpu_ns;
+	ts->offcpu_ns = t->blocked_ns;
+	ts->runq_wait_ns = t->runq_wait_ns;
+	ts->runq_count = t->runq_count;
+	ts->runq_max_ns = t->runq_max_ns;
+	ts->vol = t->vol;
+	ts->invol = t->invol;
+	ts->migrations = t->migrations;
+	ts->wakeups = t->wakeups;
+	ts->oncpu_by_cpu = oncpu_by_cpu;
+	ts->lifetime_ns = to > from ? to - from : 0;
+	u32_hist_to_u64(t->runq_hist, ts->runq_hist);
+}
+
+/* The exited threads of process slot p whose slots were reused, as one
+ * summary row (folded > 0, tid 0). */
+static void thread_from_exited(const struct ps_proc *p, const uint64_t *zero_by_cpu,
+			       const char *comm, struct thread_summary *ts)
+{
+	const struct ps_exited *ex = &p->ex;
+
+	ts->tgid = p->tgid;
+	ts->folded = ex->threads;
+	snprintf(ts->comm, sizeof(ts->comm), "%s", comm);
+	ts->exited = true;
+	ts->oncpu_ns = ex->oncpu_ns;
+	ts->offcpu_ns = ex->blocked_ns;
+	ts->runq_wait_ns = ex->runq_wait_ns;
+	ts->runq_count = ex->runq_count;
+	ts->runq_max_ns = ex->runq_max_ns;
+	ts->vol = ex->vol;
+	ts->invol = ex->invol;
+	ts->migrations = ex->migrations;
+	ts->wakeups = ex->wakeups;
+	ts->oncpu_by_cpu = zero_by_cpu;
+	ts->lifetime_ns = ex->life_ns;
+	u32_hist_to_u64(ex->runq_hist, ts->runq_hist);
+}
+
+/* The comm of process tgid's main thread in the snapshot, or "?". */
+static const char *proc_comm(const struct ps_snapshot *s, uint32_t tgid)
+{
+	const struct ps_thread *t = snapshot_thread(s, tgid);
+
+	return t && t->tgid == tgid ? t->comm : "?";
+}
+
 static void build_threads(const struct ps_snapshot *s, struct model *m)
 {
-	m->nthreads = s->nthreads;
-	m->threads = xcalloc(s->nthreads, sizeof(*m->threads));
-	for (uint32_t i = 0; i < s->nthreads; i++) {
-		const struct ps_thread *t = &s->threads[i];
-		struct thread_summary *ts = &m->threads[i];
-		uint64_t *h = ts->runq_hist;
-		uint64_t from = t->first_ns > s->start_ns ? t->first_ns : s->start_ns;
-		uint64_t to = t->exit_ns && t->exit_ns < s->end_ns ? t->exit_ns : s->end_ns;
+	uint32_t n = 0;
 
-		ts->tid = t->tid;
-		ts->tgid = t->tgid;
-		ts->parent_tid = t->parent_tid;
-		memcpy(ts->comm, t->comm, sizeof(ts->comm));
-		ts->comm[sizeof(ts->comm) - 1] = '\0';
-		ts->exited = t->flags & PS_THREAD_EXITED;
-		ts->forked = t->flags & PS_THREAD_FORKED;
-		ts->execed = t->flags & PS_THREAD_EXECED;
-		ts->first_ns = t->first_ns;
-		ts->exit_ns = t->exit_ns;
-		ts->oncpu_ns = t->oncpu_ns;
-		ts->offcpu_ns = t->blocked_ns;
-		ts->runq_wait_ns = t->runq_wait_ns;
-		ts->runq_count = t->runq_count;
-		ts->runq_max_ns = t->runq_max_ns;
-		ts->vol = t->vol;
-		ts->invol = t->invol;
-		ts->migrations = t->migrations;
-		ts->wakeups = t->wakeups;
-		ts->oncpu_by_cpu = &s->thread_cpu_ns[(size_t)i * s->nr_cpus];
-		ts->lifetime_ns = to > from ? to - from : 0;
-		m->thread_time_ns += ts->lifetime_ns;
-		u32_hist_to_u64(t->runq_hist, h);
-		ts->runq_p50_ns = clamp_max(hist_percentile(h, PS_HIST_SLOTS, 50), t->runq_max_ns);
-		ts->runq_p99_ns = clamp_max(hist_percentile(h, PS_HIST_SLOTS, 99), t->runq_max_ns);
+	m->zero_by_cpu = xcalloc(s->nr_cpus ? s->nr_cpus : 1, sizeof(uint64_t));
+	m->threads = xcalloc(s->nthreads + s->nprocs + 1, sizeof(*m->threads));
+	for (uint32_t i = 0; i < s->nthreads; i++)
+		thread_from_slot(s, &s->threads[i], &s->thread_cpu_ns[(size_t)i * s->nr_cpus],
+				 &m->threads[n++]);
+	for (uint32_t i = 0; i < s->nprocs; i++) {
+		if (!s->procs[i].ex.threads)
+			continue;
+		thread_from_exited(&s->procs[i], m->zero_by_cpu,
+				   s->procs[i].tgid ? proc_comm(s, s->procs[i].tgid) : "(others)",
+				   &m->threads[n++]);
+		m->folded_threads += s->procs[i].ex.threads;
+	}
+	m->nthreads = n;
+	m->thread_count = s->nthreads + m->folded_threads;
+	for (uint32_t i = 0; i < n; i++) {
+		struct thread_summary *ts = &m->threads[i];
+
+		ts->runq_p50_ns = clamp_max(hist_percentile(ts->runq_hist, PS_HIST_SLOTS, 50), ts->runq_max_ns);
+		ts->runq_p99_ns = clamp_max(hist_percentile(ts->runq_hist, PS_HIST_SLOTS, 99), ts->runq_max_ns);
 		for (int k = 0; k < PS_HIST_SLOTS; k++)
-			m->runq_hist[k] += h[k];
-		m->oncpu_ns += t->oncpu_ns;
-		m->offcpu_ns += t->blocked_ns;
-		m->runq_wait_ns += t->runq_wait_ns;
-		m->runq_count += t->runq_count;
-		m->vol += t->vol;
-		m->invol += t->invol;
-		m->migrations += t->migrations;
-		if (t->runq_max_ns > m->runq_max_ns)
-			m->runq_max_ns = t->runq_max_ns;
+			m->runq_hist[k] += ts->runq_hist[k];
+		m->thread_time_ns += ts->lifetime_ns;
+		m->oncpu_ns += ts->oncpu_ns;
+		m->offcpu_ns += ts->offcpu_ns;
+		m->runq_wait_ns += ts->runq_wait_ns;
+		m->runq_count += ts->runq_count;
+		m->vol += ts->vol;
+		m->invol += ts->invol;
+		m->migrations += ts->migrations;
+		if (ts->runq_max_ns > m->runq_max_ns)
+			m->runq_max_ns = ts->runq_max_ns;
 	}
 	m->switches = m->vol + m->invol;
 	qsort(m->threads, m->nthreads, sizeof(*m->threads), cmp_thread_oncpu);
@@ -105,7 +159,8 @@ static void build_procs(const struct ps_snapshot *s, struct model *m)
 		}
 		if (t->tid == t->tgid || !p->comm[0])
 			memcpy(p->comm, t->comm, sizeof(p->comm));
-		p->nthreads++;
+		p->nthreads += t->folded ? t->folded : 1;
+		p->exited_folded += t->folded;
 		p->oncpu_ns += t->oncpu_ns;
 		p->offcpu_ns += t->offcpu_ns;
 		p->runq_wait_ns += t->runq_wait_ns;
@@ -183,6 +238,7 @@ static void build_drops(const struct ps_snapshot *s, struct model *m)
 		{ "offcpu_full", "off-CPU records (map full)", d->offcpu_full },
 		{ "oncpu_full", "on-CPU samples (map full)", d->oncpu_full },
 		{ "futex_full", "futex records (map full)", d->futex_full },
+		{ "slot_queue_full", "thread slots not reused", d->slot_queue_full },
 	};
 
 	memcpy(m->drops, all, sizeof(all));
@@ -225,5 +281,6 @@ void model_free(struct model *m)
 	free(m->cores);
 	free(m->threads);
 	free(m->procs);
+	free(m->zero_by_cpu);
 	memset(m, 0, sizeof(*m));
 }

@@ -22,6 +22,9 @@ struct core_summary {
 };
 
 struct thread_summary {
+	/* folded > 0: not one thread but the exited threads of process tgid
+	 * whose slots were reused, summed (tid 0) */
+	uint64_t folded;
 	uint32_t tid, tgid;
 	uint32_t parent_tid;                /* the thread that forked it, 0 if seen running */
 	char comm[PS_COMM_LEN];
@@ -41,7 +44,8 @@ struct thread_summary {
 struct process_summary {
 	uint32_t tgid;
 	char comm[PS_COMM_LEN];             /* of its main thread when seen */
-	uint32_t nthreads;
+	uint32_t nthreads;                  /* exited ones whose slots were reused included */
+	uint64_t exited_folded;             /* of them, folded into a summary row */
 	uint64_t oncpu_ns, offcpu_ns, runq_wait_ns, vol, invol, migrations;
 };
 
@@ -58,7 +62,7 @@ struct drop_count {
 	const char *what;            /* for the text report */
 	uint64_t n;
 };
-#define MODEL_DROP_KINDS 9
+#define MODEL_DROP_KINDS 10
 
 struct model {
 	const struct ps_snapshot *snap;
@@ -79,6 +83,9 @@ struct model {
 	uint64_t dropped;                    /* sum of all drop counters */
 	struct drop_count drops[MODEL_DROP_KINDS];
 	uint64_t thread_time_ns;             /* every traced thread's lifetime in the window */
+	uint64_t folded_threads;             /* exited threads folded into summary rows */
+	uint64_t thread_count;               /* traced threads: rows, with the folded ones counted */
+	uint64_t *zero_by_cpu;               /* nr_cpus zeros: the folded rows' per-CPU split */
 	/* --locks: sorted by wait time; --stacks: sorted by value */
 	struct lock_summary *locks;
 	uint32_t nlocks;

@@ -102,6 +102,39 @@ static void diff_futex(struct ps_snapshot *o, const struct ps_snapshot *c, const
 	}
 }
 
+/* The exited threads folded since prev, per process slot (matched by tgid:
+ * the shared slot of the processes beyond the others has tgid 0). */
+static void diff_procs(struct ps_snapshot *o, const struct ps_snapshot *c, const struct ps_snapshot *p)
+{
+	o->procs = xcalloc(c->nprocs ? c->nprocs : 1, sizeof(*o->procs));
+	o->nprocs = c->nprocs;
+	for (uint32_t i = 0; i < c->nprocs; i++) {
+		const struct ps_exited *cur = &c->procs[i].ex, *prev = NULL;
+		static const struct ps_exited none;
+		struct ps_exited *out = &o->procs[i].ex;
+
+		o->procs[i] = c->procs[i];
+		for (uint32_t k = 0; k < p->nprocs && !prev; k++)
+			if (p->procs[k].tgid == c->procs[i].tgid)
+				prev = &p->procs[k].ex;
+		if (!prev)
+			prev = &none;
+		SUB(threads);
+		SUB(life_ns);
+		SUB(oncpu_ns);
+		SUB(blocked_ns);
+		SUB(runq_wait_ns);
+		SUB(runq_count);
+		SUB(vol);
+		SUB(invol);
+		SUB(migrations);
+		SUB(wakeups);
+		out->runq_max_ns = grown_max(cur->runq_max_ns, prev->runq_max_ns);
+		for (int h = 0; h < PS_HIST_SLOTS; h++)
+			SUB(runq_hist[h]);
+	}
+}
+
 static void copy_stacks(struct ps_snapshot *o, const struct ps_snapshot *c)
 {
 	o->nstacks = c->nstacks;
@@ -145,6 +178,7 @@ void snapshot_diff(const struct ps_snapshot *c, const struct ps_snapshot *p, str
 
 		SUB(no_slot_threads); SUB(no_slot_events); SUB(storage_fail); SUB(tgid_full);
 		SUB(proc_full); SUB(stack_fail); SUB(offcpu_full); SUB(oncpu_full); SUB(futex_full);
+		SUB(slot_queue_full);
 	}
 
 	/* threads alive in the interval, in slot order */
@@ -193,5 +227,6 @@ void snapshot_diff(const struct ps_snapshot *c, const struct ps_snapshot *p, str
 	o->offcpu_recs = diff_stack_recs(c->offcpu_recs, c->n_offcpu, p->offcpu_recs, p->n_offcpu, &o->n_offcpu);
 	o->oncpu_recs = diff_stack_recs(c->oncpu_recs, c->n_oncpu, p->oncpu_recs, p->n_oncpu, &o->n_oncpu);
 	diff_futex(o, c, p);
+	diff_procs(o, c, p);
 	copy_stacks(o, c);
 }

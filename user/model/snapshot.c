@@ -11,6 +11,7 @@ void snapshot_free(struct ps_snapshot *s)
 	free(s->threads);
 	free(s->thread_cpu_ns);
 	free(s->cpus);
+	free(s->procs);
 	free(s->migr);
 	free(s->slice_end_ns);
 	free(s->slice_busy_ns);

@@ -21,6 +21,11 @@ struct ps_snapshot {
 	uint32_t nthreads;
 	uint64_t *thread_cpu_ns;       /* [thread * nr_cpus + cpu] */
 
+	/* the traced processes' slots: exited threads whose slots were reused
+	 * are summed in .ex (tgid 0: processes beyond the slots, together) */
+	struct ps_proc *procs;
+	uint32_t nprocs;
+
 	struct ps_cpu *cpus;           /* nr_cpus, in-progress spans closed at end_ns */
 	struct ps_cpu_migr *migr;      /* nr_cpus */
 	struct ps_drops drops;

@@ -79,7 +79,7 @@ int export_svg(FILE *out, const struct model *m, enum stack_kind k)
 	};
 	int err;
 
-	snprintf(sub, sizeof(sub), "poolscope: %u threads, %.3f s", m->nthreads, m->wall_ns / 1e9);
+	snprintf(sub, sizeof(sub), "poolscope: %llu threads, %.3f s", (unsigned long long)m->thread_count, m->wall_ns / 1e9);
 	err = flamegraph_write_svg(out, f, n, &o);
 	release(f, n);
 	return err;

@@ -27,7 +27,8 @@ static void write_totals(struct json *j, const struct model *m)
 	json_key(j, "totals");
 	json_object_begin(j);
 	json_kv_u64(j, "processes", m->nprocs);
-	json_kv_u64(j, "threads", m->nthreads);
+	json_kv_u64(j, "threads", m->thread_count);
+	json_kv_u64(j, "folded_threads", m->folded_threads);
 	json_kv_u64(j, "oncpu_ns", m->oncpu_ns);
 	json_kv_u64(j, "offcpu_ns", m->offcpu_ns);
 	json_kv_u64(j, "runq_wait_ns", m->runq_wait_ns);
@@ -124,6 +125,8 @@ static void write_threads(struct json *j, const struct model *m)
 		json_object_begin(j);
 		json_kv_u64(j, "tid", t->tid);
 		json_kv_u64(j, "tgid", t->tgid);
+		/* > 0: the summed exited threads of tgid whose slots were reused */
+		json_kv_u64(j, "folded_threads", t->folded);
 		json_kv_u64(j, "parent_tid", t->parent_tid);
 		json_kv_string(j, "comm", t->comm);
 		json_kv_u64(j, "first_ns", rel(m, t->first_ns));
@@ -164,6 +167,7 @@ static void write_procs(struct json *j, const struct model *m)
 		json_kv_u64(j, "tgid", p->tgid);
 		json_kv_string(j, "comm", p->comm);
 		json_kv_u64(j, "threads", p->nthreads);
+		json_kv_u64(j, "exited_folded", p->exited_folded);
 		json_kv_u64(j, "oncpu_ns", p->oncpu_ns);
 		json_kv_u64(j, "offcpu_ns", p->offcpu_ns);
 		json_kv_u64(j, "runq_wait_ns", p->runq_wait_ns);

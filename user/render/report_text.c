@@ -30,8 +30,8 @@ static void print_header(FILE *out, const struct model *m, const struct report_o
 	}
 	fprintf(out, "poolscope: %s\n", o->title ? o->title : "trace");
 	fprintf(out, "traced %u %s, %u %s on %d CPUs for %s\n", m->nprocs,
-		plural(m->nprocs, "process", "processes"), m->nthreads,
-		plural(m->nthreads, "thread", "threads"), m->nr_cpus, fmt_dur(m->wall_ns, wall, sizeof(wall)));
+		plural(m->nprocs, "process", "processes"), (unsigned)m->thread_count,
+		plural(m->thread_count, "thread", "threads"), m->nr_cpus, fmt_dur(m->wall_ns, wall, sizeof(wall)));
 	fprintf(out, "on-CPU %s in %s: parallelism %.2f of %d CPUs, cores %.0f%% busy\n",
 		fmt_dur(m->oncpu_ns, cpu, sizeof(cpu)), fmt_dur(m->wall_ns, wall, sizeof(wall)),
 		m->parallelism, m->nr_cpus, m->busy_pct);
@@ -171,14 +171,24 @@ static void print_threads(FILE *out, const struct model *m, const struct report_
 		"off-CPU", "runq wait", "vol", "invol", "migr");
 	for (uint32_t i = 0; i < shown; i++) {
 		const struct thread_summary *t = &m->threads[i];
+		char tid[16], comm[32];
 
-		fprintf(out, "  %7u %7u %-15.15s %8s %8s %9s %6s %6s %4llu%s\n", t->tid, t->tgid,
-			t->comm, fmt_dur(t->oncpu_ns, on, sizeof(on)),
+		snprintf(tid, sizeof(tid), t->folded ? "-" : "%u", t->tid);
+		if (t->folded)
+			snprintf(comm, sizeof(comm), "(%llu exited)", (unsigned long long)t->folded);
+		else
+			snprintf(comm, sizeof(comm), "%s", t->comm);
+		fprintf(out, "  %7s %7u %-15.15s %8s %8s %9s %6s %6s %4llu%s\n", tid, t->tgid,
+			comm, fmt_dur(t->oncpu_ns, on, sizeof(on)),
 			fmt_dur(t->offcpu_ns, off, sizeof(off)),
 			fmt_dur(t->runq_wait_ns, rq, sizeof(rq)), fmt_count(t->vol, v, sizeof(v)),
 			fmt_count(t->invol, iv, sizeof(iv)), (unsigned long long)t->migrations,
-			o->wide && t->exited ? " exited" : "");
+			o->wide && t->exited && !t->folded ? " exited" : "");
 	}
+	if (m->folded_threads)
+		fprintf(out, "  (%llu exited threads gave their slots to new ones: each \"(N exited)\" row\n"
+			"   sums a process's, and its totals include them)\n",
+			(unsigned long long)m->folded_threads);
 }
 
 /* "comm: user;frames | kernel;frames" from a folded stack, for one line:

@@ -280,6 +280,11 @@ int session_snapshot(struct session *s, struct ps_snapshot *snap)
 {
 	int err;
 
+	/* the trace's end (reading the maps, naming stacks, the report) at the
+	 * highest nice priority too: beside busy CPUs it is what a Ctrl-C
+	 * waits for */
+	if (session_stop_count())
+		boost_priority();
 	track_all(s, true);
 	err = tracer_snapshot(s->tracer, snap);
 	if (err)

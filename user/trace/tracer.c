@@ -138,7 +138,7 @@ static int open_and_load(struct tracer *t, bool raw)
 	bpf_map__set_max_entries(skel->maps.cpu_migr, t->nr_cpus);
 	bpf_map__set_max_entries(skel->maps.task_hash, raw || t->task_hash ? max : 1);
 	/* maps of features that are off shrink to one entry */
-	bpf_map__set_max_entries(skel->maps.procs, o->locks ? PS_MAX_TGIDS : 1);
+	bpf_map__set_max_entries(skel->maps.free_slots, max);
 	bpf_map__set_max_entries(skel->maps.futex_waits, o->locks ? PS_MAX_FUTEX_KEYS : 1);
 	bpf_map__set_max_entries(skel->maps.offcpu, o->offcpu ? PS_MAX_STACK_KEYS : 1);
 	bpf_map__set_max_entries(skel->maps.oncpu, o->oncpu ? PS_MAX_STACK_KEYS : 1);
@@ -499,6 +499,27 @@ int tracer_processes(struct tracer *t, uint32_t *tgids, int max)
 	return n;
 }
 
+/* The processes' slots (with the totals of their exited threads whose slots
+ * were reused); the last, shared slot only if used. */
+static void read_procs(struct tracer *t, struct ps_snapshot *s)
+{
+	int fd = bpf_map__fd(t->skel->maps.procs);
+	uint32_t n = t->skel->bss->next_proc;
+
+	if (n > PS_OTHER_PROC)
+		n = PS_OTHER_PROC;
+	s->procs = xcalloc(PS_MAX_TGIDS, sizeof(*s->procs));
+	for (uint32_t i = 0; i < PS_MAX_TGIDS; i++) {
+		__u32 key = i;
+
+		if (i >= n && i != PS_OTHER_PROC)
+			continue;
+		if (bpf_map_lookup_elem(fd, &key, &s->procs[s->nprocs]) == 0 &&
+		    (i < n || s->procs[s->nprocs].ex.threads))
+			s->nprocs++;
+	}
+}
+
 /* Every (key, value) of a hash map, into a growing array of records. */
 static void *read_hash(struct bpf_map *map, size_t key_sz, size_t val_sz, uint32_t *count)
 {
@@ -594,7 +615,8 @@ void tracer_counts(struct tracer *t, struct tracer_counts *c)
 	memset(c, 0, sizeof(*c));
 	c->threads = t->skel->bss->next_slot;
 	c->dropped = d->no_slot_threads + d->no_slot_events + d->storage_fail + d->tgid_full +
-		     d->proc_full + d->stack_fail + d->offcpu_full + d->oncpu_full + d->futex_full;
+		     d->proc_full + d->stack_fail + d->offcpu_full + d->oncpu_full + d->futex_full +
+		     d->slot_queue_full;
 	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.cpus), &zero, t->cpu_buf))
 		return;
 	for (int i = 0; i < t->nr_cpus; i++)
@@ -663,6 +685,7 @@ int tracer_snapshot(struct tracer *t, struct ps_snapshot *s)
 		s->events += s->cpus[c].all_switches;
 	}
 	s->drops = t->skel->bss->drops;
+	read_procs(t, s);
 	s->timing.setup_ns = t->active_ns > ps_started_ns() ? t->active_ns - ps_started_ns() : 0;
 	s->timing.map_bytes = map_bytes(t);
 	for (uint32_t i = 0; i < n; i++)
