@@ -19,7 +19,7 @@ VMLINUX_H := vmlinux/$(ARCH)/vmlinux.h
 # missing ones only.
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcurl4-openssl-dev \
             pkg-config make gcc linux-perf libxml2-utils procps python3 \
-            qemu-system-x86 busybox-static cpio bpftrace sysbench
+            qemu-system-x86 busybox-static cpio bpftrace sysbench protobuf-compiler chromium
 
 PKG_CFLAGS := $(shell pkg-config --cflags libbpf libelf zlib 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz)

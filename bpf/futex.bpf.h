@@ -122,6 +122,7 @@ static __always_inline void futex_wait_begin(struct ps_thread *th, const struct 
 	th->fx_busy0 = proc_active(th->proc, now);
 	th->fx_run_start = run_start;
 	th->fx_start = now;
+	tl_futex(PS_TL_FUTEX_BEGIN, th, fc->uaddr, 0);
 }
 
 enum futex_end {
@@ -151,6 +152,7 @@ static __noinline void futex_wait_end(struct ps_thread *th, enum futex_end how,
 	th->fx_start = 0;
 	if (!start || now < start)
 		return;
+	tl_futex(PS_TL_FUTEX_END, th, th->fx_uaddr, woken ? 0 : timeout ? 1 : intr ? 2 : 3);
 	wait = now - start;
 	/* how active the rest of the process was (several threads count up to
 	 * the wait, no more) */
@@ -231,6 +233,9 @@ static __always_inline void handle_waking(void *ctx, struct task_struct *p, bool
 	if (!st || !st->traced || st->slot == PS_NO_SLOT)
 		return;
 	cur = bpf_get_current_task_btf();
+	tl_pair(PS_TL_WAKING, p, cur, task_cpu_of(p), btf);
+	if (!targ_locks)
+		return;
 	regs = (struct pt_regs *)bpf_task_pt_regs(cur);
 	/* in an interrupt, current is whatever it interrupted: a false waker
 	 * needs that task to be in a futex wake itself */

@@ -18,6 +18,7 @@ const volatile bool targ_offcpu = false;    /* off-CPU time by stack */
 const volatile bool targ_oncpu = false;     /* on-CPU samples by stack */
 const volatile bool targ_follow_forks = true; /* trace processes traced ones fork */
 const volatile bool targ_tids = false;      /* trace the threads in traced_tids only */
+const volatile bool targ_timeline = false;  /* --timeline: records through the ring buffer */
 const volatile __u32 targ_nr_cpus = 1;
 const volatile __u32 targ_max_threads = PS_DEFAULT_MAX_THREADS;
 
@@ -59,6 +60,12 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ps_proc);
 } procs SEC(".maps");
+
+/* --timeline records (struct ps_tl_rec); sized by the loader */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} timeline SEC(".maps");
 
 /* Slots of threads that died (their last switch), reused once every slot
  * has been handed out: the old occupant is folded into its process first. */

@@ -11,6 +11,7 @@
  *   maps.bpf.h     settings, counters, maps, small helpers
  *   task.bpf.h     traced tasks and their thread slots
  *   stacks.bpf.h   stack ids, user-frame recovery, off-CPU capture
+ *   timeline.bpf.h --timeline records through a ring buffer
  *   futex.bpf.h    futex waits and their wakers (--locks)
  *   sched.bpf.h    the scheduler accounting
  * One object, one skeleton: the maps are shared by every program. */
@@ -23,6 +24,7 @@
 #include "maps.bpf.h"
 #include "task.bpf.h"
 #include "stacks.bpf.h"
+#include "timeline.bpf.h"
 #include "futex.bpf.h"
 #include "sched.bpf.h"
 
@@ -39,7 +41,7 @@ int BPF_PROG(ps_switch, bool preempt, struct task_struct *prev,
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(ps_wakeup, struct task_struct *p)
 {
-	handle_wakeup(p, true);
+	handle_wakeup(p, true, false);
 	return 0;
 }
 
@@ -53,7 +55,7 @@ int BPF_PROG(ps_waking, struct task_struct *p)
 SEC("tp_btf/sched_wakeup_new")
 int BPF_PROG(ps_wakeup_new, struct task_struct *p)
 {
-	handle_wakeup(p, true);
+	handle_wakeup(p, true, true);
 	return 0;
 }
 
@@ -96,7 +98,7 @@ int BPF_PROG(ps_switch_raw, bool preempt, struct task_struct *prev,
 SEC("raw_tp/sched_wakeup")
 int BPF_PROG(ps_wakeup_raw, struct task_struct *p)
 {
-	handle_wakeup(p, false);
+	handle_wakeup(p, false, false);
 	return 0;
 }
 
@@ -110,7 +112,7 @@ int BPF_PROG(ps_waking_raw, struct task_struct *p)
 SEC("raw_tp/sched_wakeup_new")
 int BPF_PROG(ps_wakeup_new_raw, struct task_struct *p)
 {
-	handle_wakeup(p, false);
+	handle_wakeup(p, false, true);
 	return 0;
 }
 

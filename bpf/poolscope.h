@@ -22,6 +22,10 @@
  * and stacks whose stack-map bucket was taken by another stack. */
 #define PS_RECOVERED_STACK 0x40000000
 #define PS_SCAN_WORDS 96          /* user stack words scanned for frames */
+/* --timeline: the ring buffer's default size, and the records poolscope
+ * keeps at most (~100 bytes each) */
+#define PS_TIMELINE_BYTES (16u << 20)
+#define PS_TIMELINE_MAX_RECORDS (4u << 20)
 
 /* Per-task storage: which slot of the `threads` array a task owns. Untraced
  * tasks get an entry too (traced = 0) so they are classified only once. */
@@ -183,6 +187,38 @@ struct ps_cpu {
 	__u64 runq_sum_ns;
 	__u64 runq_max_ns;
 	__u64 runq_hist[PS_HIST_SLOTS];
+	__u64 tl_records;     /* --timeline: records written on this CPU */
+	__u64 tl_lost;        /* ... and lost: the ring buffer was full */
+};
+
+/* --timeline: what happened, in order, one record per event, through a
+ * BPF ring buffer. Times are CLOCK_BOOTTIME (bpf_ktime_get_boot_ns), the
+ * clock Perfetto's traces use. */
+enum ps_tl_kind {
+	PS_TL_SWITCH = 1,     /* pid/tgid/prio/comm: prev, *2: next; state: prev's, as ftrace
+			       * reports it (TASK_REPORT bits; 0x100 "R+" when preempted) */
+	PS_TL_WAKING,         /* pid: the woken task (traced), pid2: the waker; arg: its CPU */
+	PS_TL_WAKEUP_NEW,     /* pid: the new task (traced); arg: its CPU */
+	PS_TL_MIGRATE,        /* pid: the task (traced); arg: the CPU it moves to */
+	PS_TL_FORK,           /* pid: the parent, pid2: the child (traced) */
+	PS_TL_EXEC,           /* pid (traced); comm: its new name */
+	PS_TL_EXIT,           /* pid (traced) */
+	PS_TL_FUTEX_BEGIN,    /* pid (traced) blocks in a futex wait; arg: the futex address */
+	PS_TL_FUTEX_END,      /* pid's wait ends; arg: the address, state: 0 woken, 1 timed
+			       * out, 2 interrupted, 3 other */
+};
+
+struct ps_tl_rec {
+	__u64 ts;
+	__u16 kind;           /* enum ps_tl_kind */
+	__u16 cpu;
+	__u32 pid, tgid;
+	__u32 pid2, tgid2;
+	__s32 prio, prio2;
+	__u32 pad;
+	__s64 state;
+	__u64 arg;
+	char comm[PS_COMM_LEN], comm2[PS_COMM_LEN];
 };
 
 /* Migrations of traced threads, per CPU (an ARRAY indexed by CPU). */

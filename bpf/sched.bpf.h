@@ -117,6 +117,7 @@ static __always_inline void handle_switch(void *ctx, bool preempt, struct task_s
 	if (!c)
 		return;
 	c->all_switches++;
+	tl_switch(preempt, prev, next, prev_state, btf);
 	/* prev has had this CPU since the last switch here (or since the trace
 	 * began, for the first switch seen on this CPU). */
 	since = c->since_ns ? c->since_ns : trace_start_ns;
@@ -142,7 +143,7 @@ static __always_inline void handle_switch(void *ctx, bool preempt, struct task_s
 	switch_in(c, nt, next, cpu, now, btf);
 }
 
-static __always_inline void handle_wakeup(struct task_struct *p, bool btf)
+static __always_inline void handle_wakeup(struct task_struct *p, bool btf, bool new_task)
 {
 	struct ps_task *st = task_lookup(p, btf);
 	struct ps_thread *th;
@@ -168,6 +169,8 @@ static __always_inline void handle_wakeup(struct task_struct *p, bool btf)
 	th->wakeups++;
 	if (targ_locks)
 		thread_activate(th, now);
+	if (new_task)
+		tl_event(PS_TL_WAKEUP_NEW, p, task_cpu_of(p), 0, btf);
 }
 
 static __always_inline void handle_fork(struct task_struct *parent, struct task_struct *child,
@@ -197,6 +200,7 @@ static __always_inline void handle_fork(struct task_struct *parent, struct task_
 	th = thread_new(child, st, ptid, now, btf);
 	if (th)
 		th->flags |= PS_THREAD_FORKED;
+	tl_pair(PS_TL_FORK, parent, child, 0, btf);
 }
 
 static __always_inline void handle_exec(struct task_struct *p, bool btf)
@@ -211,6 +215,7 @@ static __always_inline void handle_exec(struct task_struct *p, bool btf)
 	th->tid = TASK_FIELD(btf, p, pid);
 	th->flags |= PS_THREAD_EXECED;
 	bpf_probe_read_kernel_str(th->comm, sizeof(th->comm), &p->comm);
+	tl_event(PS_TL_EXEC, p, 0, 0, btf);
 }
 
 static __always_inline void handle_exit(struct task_struct *p, bool btf)
@@ -224,6 +229,7 @@ static __always_inline void handle_exit(struct task_struct *p, bool btf)
 	th->exit_ns = now;
 	th->flags |= PS_THREAD_EXITED;
 	bpf_probe_read_kernel_str(th->comm, sizeof(th->comm), &p->comm);
+	tl_event(PS_TL_EXIT, p, 0, 0, btf);
 }
 
 static __always_inline void handle_migrate(struct task_struct *p, int dest_cpu, bool btf)
@@ -242,5 +248,6 @@ static __always_inline void handle_migrate(struct task_struct *p, int dest_cpu, 
 	m = bpf_map_lookup_elem(&cpu_migr, &dst);
 	if (m)
 		__sync_fetch_and_add(&m->in, 1);
+	tl_event(PS_TL_MIGRATE, p, dst, src, btf);
 }
 #endif

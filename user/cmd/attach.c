@@ -399,7 +399,7 @@ int cmd_attach(int argc, char **argv)
 	};
 	session_run(&ss, &loop);
 	cli_progress_clear();
-	err = session_snapshot(&ss, &snap);
+	err = session_snapshot(&ss, &snap, true);
 	session_close(&ss, err ? NULL : &snap);
 	if (err) {
 		ps_err("attach: cannot read the trace: %s", strerror(-err));

@@ -2,12 +2,14 @@
 #include "cmd/cli.h"
 #include "sys/util.h"
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 enum {
 	OPT_JSON = 1000, OPT_ALL_OFF, OPT_SLICE, OPT_MAXTHR, OPT_RAWTP, OPT_LOCKS, OPT_NOLOCKS,
-	OPT_STACKS, OPT_FOLDED, OPT_SVG, OPT_FUTEX_SOURCE,
+	OPT_STACKS, OPT_FOLDED, OPT_SVG, OPT_FUTEX_SOURCE, OPT_TIMELINE, OPT_TIMELINE_BUF,
+	OPT_PERFETTO, OPT_TIMELINE_HTML,
 };
 
 const struct option cli_common_longopts[] = {
@@ -25,6 +27,10 @@ const struct option cli_common_longopts[] = {
 	{ "folded", required_argument, NULL, OPT_FOLDED },
 	{ "svg", required_argument, NULL, OPT_SVG },
 	{ "futex-source", required_argument, NULL, OPT_FUTEX_SOURCE },
+	{ "timeline", no_argument, NULL, OPT_TIMELINE },
+	{ "timeline-buffer", required_argument, NULL, OPT_TIMELINE_BUF },
+	{ "perfetto", required_argument, NULL, OPT_PERFETTO },
+	{ "timeline-html", required_argument, NULL, OPT_TIMELINE_HTML },
 	{ 0 },
 };
 
@@ -32,6 +38,39 @@ void cli_common_init(struct cli_common *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->tr.locks = true;
+	o->tr.timeline_bytes = PS_TIMELINE_BYTES;
+}
+
+/* "16M", "512K", "1G" or bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end == 'K' || *end == 'k')
+		v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		v <<= 30, end++;
+	if (*end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* The BPF ring buffer's size must be a power of two. */
+static unsigned round_up_pow2(uint64_t v)
+{
+	unsigned p = 4096;
+
+	while (p < v)
+		p <<= 1;
+	return p;
 }
 
 int cli_parse_stacks(const char *arg, const char *cmd, struct tracer_opts *t)
@@ -68,6 +107,16 @@ int cli_common_parse(int c, const char *arg, const char *cmd, struct cli_common 
 	case OPT_LOCKS: o->tr.locks = true; return 1;
 	case OPT_NOLOCKS: o->tr.locks = false; return 1;
 	case OPT_STACKS: return cli_parse_stacks(arg, cmd, &o->tr) ? -EINVAL : 1;
+	case OPT_TIMELINE: o->tr.timeline = true; return 1;
+	case OPT_PERFETTO: o->tr.timeline = true; o->perfetto_path = arg; return 1;
+	case OPT_TIMELINE_HTML: o->tr.timeline = true; o->timeline_html_path = arg; return 1;
+	case OPT_TIMELINE_BUF:
+		if (parse_size(arg, &v) || v < 4096 || v > (1ull << 30)) {
+			ps_err("%s: invalid --timeline-buffer '%s' (expected 4K..1G, e.g. 16M)", cmd, arg);
+			return -EINVAL;
+		}
+		o->tr.timeline_bytes = round_up_pow2(v);
+		return 1;
 	case OPT_FUTEX_SOURCE:
 		if (strcmp(arg, "sched") && strcmp(arg, "syscalls")) {
 			ps_err("%s: invalid --futex-source '%s' (expected sched or syscalls)", cmd, arg);
@@ -146,6 +195,15 @@ void cli_common_usage(FILE *out)
 "                      KIND is offcpu (us), oncpu (samples) or futex (wait us);\n"
 "                      default: oncpu if sampled, else offcpu, else futex\n"
 "  --svg [KIND:]FILE   write an interactive SVG flame graph of KIND\n"
+"  --timeline          record every context switch on the CPUs, and the\n"
+"                      wakeups, migrations, forks, execs, exits and futex waits\n"
+"                      of traced tasks, in order (for --perfetto/--timeline-html)\n"
+"  --timeline-buffer SIZE  its ring buffer (default 16M); lost records are\n"
+"                      counted per CPU, in the report and the trace\n"
+"  --perfetto FILE     write the timeline as a Perfetto trace (ui.perfetto.dev):\n"
+"                      per-CPU scheduling tracks, thread states, futex waits\n"
+"  --timeline-html FILE  a self-contained page: a lane per core and per traced\n"
+"                      thread, zoom, pan, hover details, the verdict on top\n"
 "  --slice-ms MS       length of the busy-time slices of the cores-over-time strip\n"
 "                      (default 50, 1..60000)\n"
 "  --max-threads N     thread slots in the kernel (default %d); threads beyond\n"
@@ -168,6 +226,19 @@ int cli_open_outputs(struct cli_common *o, const struct invoker *inv, const char
 			return -EINVAL;
 		if (o->json.tmp)
 			session_on_abort(o->json.tmp);
+	}
+	const char *paths[2] = { o->perfetto_path, o->timeline_html_path };
+	struct output *outs[2] = { &o->perfetto, &o->timeline_html };
+
+	for (int i = 0; i < 2; i++) {
+		if (!paths[i])
+			continue;
+		if (output_open(outs[i], inv, paths[i])) {
+			cli_discard_outputs(o);
+			return -EINVAL;
+		}
+		if (outs[i]->tmp)
+			session_on_abort(outs[i]->tmp);
 	}
 	for (int i = 0; i < o->nexports; i++) {
 		struct cli_export *e = &o->exports[i];
@@ -204,6 +275,8 @@ int cli_open_outputs(struct cli_common *o, const struct invoker *inv, const char
 void cli_discard_outputs(struct cli_common *o)
 {
 	output_discard(&o->json);
+	output_discard(&o->perfetto);
+	output_discard(&o->timeline_html);
 	for (int i = 0; i < o->nexports; i++)
 		output_discard(&o->exports[i].out);
 }
@@ -275,6 +348,16 @@ int cli_emit(struct cli_common *o, const struct model *m, const struct diagnosis
 	if (o->json.f) {
 		report_json(o->json.f, m, d, ro);
 		xerr = output_commit(&o->json, cmd);
+		err = err ? err : xerr;
+	}
+	if (o->perfetto.f) {
+		export_perfetto(o->perfetto.f, m, d);
+		xerr = output_commit(&o->perfetto, cmd);
+		err = err ? err : xerr;
+	}
+	if (o->timeline_html.f) {
+		export_timeline_html(o->timeline_html.f, m, d, ro);
+		xerr = output_commit(&o->timeline_html, cmd);
 		err = err ? err : xerr;
 	}
 	for (int i = 0; i < o->nexports; i++) {

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "render/exports.h"
+#include "render/timeline.h"
 #include "model/model.h"
 #include "sys/output.h"
 #include "sys/privs.h"
@@ -30,6 +31,8 @@ struct cli_common {
 	bool wide, quiet;
 	struct cli_export exports[CLI_MAX_EXPORTS];
 	int nexports;
+	const char *perfetto_path, *timeline_html_path;   /* --perfetto, --timeline-html */
+	struct output perfetto, timeline_html;
 };
 
 /* JSON goes to standard output (then there is no text report). */

@@ -19,6 +19,7 @@ void snapshot_free(struct ps_snapshot *s)
 	free(s->offcpu_recs);
 	free(s->oncpu_recs);
 	free(s->futex_recs);
+	free(s->tl);
 	for (uint32_t i = 0; i < s->nstacks; i++) {
 		for (uint32_t k = 0; s->stacks[i].names && k < s->stacks[i].nframes; k++)
 			free(s->stacks[i].names[k]);

@@ -5,6 +5,7 @@
 #define POOLSCOPE_SNAPSHOT_H
 #include <linux/types.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "poolscope.h"
 
@@ -15,6 +16,7 @@ struct ps_snapshot {
 	const char *attach_mode;       /* "tp_btf" or "raw_tp" */
 	bool task_hash;                /* per-task state in a hash (pre-6.2 kernels) */
 	char kernel[65];               /* uname -r */
+	char sysname[65], uts_version[65], machine[65];   /* uname -s, -v, -m */
 	char features_line[512];       /* what the feature probe found (-v prints it) */
 
 	struct ps_thread *threads;     /* nthreads, in-progress spans closed at end_ns */
@@ -49,6 +51,15 @@ struct ps_snapshot {
 	uint32_t n_futex;
 	struct ps_stack *stacks;       /* every stack the records name */
 	uint32_t nstacks;
+
+	/* --timeline (the whole trace's snapshot only): the records in the
+	 * order they were drained (per CPU in time order; sort by ts to merge
+	 * CPUs), lost ones counted per CPU in cpus[].tl_lost, tl_over beyond
+	 * poolscope's own cap */
+	bool timeline;
+	struct ps_tl_rec *tl;
+	size_t ntl;
+	uint64_t tl_over;
 
 	/* poolscope's own cost */
 	struct {

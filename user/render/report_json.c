@@ -342,6 +342,18 @@ void report_json(FILE *out, const struct model *m, const struct diagnosis *diag,
 	json_kv_bool(&j, "oncpu_stacks", s->oncpu);
 	json_kv_u64(&j, "sample_hz", s->oncpu ? s->sample_hz : 0);
 	json_object_end(&j);
+	if (s->timeline) {
+		json_key(&j, "timeline");
+		json_object_begin(&j);
+		json_kv_u64(&j, "records", s->ntl);
+		json_key(&j, "lost_per_cpu");
+		json_array_begin(&j);
+		for (int c = 0; c < s->nr_cpus; c++)
+			json_u64(&j, s->cpus[c].tl_lost);
+		json_array_end(&j);
+		json_kv_u64(&j, "beyond_cap", s->tl_over);
+		json_object_end(&j);
+	}
 	write_totals(&j, m);
 	write_cpus(&j, m);
 	write_slices(&j, m);

@@ -39,6 +39,18 @@ static void print_header(FILE *out, const struct model *m, const struct report_o
 		fmt_count(m->snap->events, ev, sizeof(ev)), fmt_count(m->dropped, dr, sizeof(dr)),
 		m->snap->attach_mode, m->snap->locks ? ", locks" : "",
 		m->snap->offcpu ? ", off-CPU stacks" : "", m->snap->oncpu ? ", on-CPU samples" : "");
+	if (m->snap->timeline) {
+		uint64_t lost = 0;
+
+		fprintf(out, "timeline: %zu records, lost per CPU:", m->snap->ntl);
+		for (int c = 0; c < m->nr_cpus; c++) {
+			fprintf(out, "%s%llu", c ? "/" : " ", (unsigned long long)m->snap->cpus[c].tl_lost);
+			lost += m->snap->cpus[c].tl_lost;
+		}
+		if (m->snap->tl_over)
+			fprintf(out, ", %llu beyond poolscope's cap", (unsigned long long)m->snap->tl_over);
+		fprintf(out, "%s\n", lost || m->snap->tl_over ? " (--timeline-buffer)" : "");
+	}
 	if (m->dropped) {
 		fprintf(out, "WARNING: data lost:");
 		for (int i = 0, k = 0; i < MODEL_DROP_KINDS; i++)
@@ -101,32 +113,39 @@ static void print_strip(FILE *out, const struct model *m, const struct report_op
 		return;
 	per_cell = (s->nslices + cells - 1) / cells;
 	ncell = (s->nslices + per_cell - 1) / per_cell;
-	fprintf(out, "\nCORES OVER TIME (busy share of each %s; ' ' idle .. '█' full)\n",
-		fmt_dur(s->slice_ns * per_cell, d, sizeof(d)));
+	fprintf(out, "\nCORES OVER TIME (share of each %s: all = any task, traced = the\n"
+		"traced threads; ' ' idle .. '█' full)\n", fmt_dur(s->slice_ns * per_cell, d, sizeof(d)));
 	for (int c = 0; c < s->nr_cpus; c++) {
-		fprintf(out, "  cpu%-3d |", c);
-		for (unsigned k = 0; k < ncell; k++) {
-			uint64_t busy = 0, from, to;
-			unsigned a = k * per_cell, b = a + per_cell;
+		for (int row = 0; row < 2; row++) {
+			const uint64_t *v = row ? s->slice_traced_ns : s->slice_busy_ns;
 
-			if (b > s->nslices)
-				b = s->nslices;
-			from = a ? s->slice_end_ns[a - 1] : s->start_ns;
-			to = s->slice_end_ns[b - 1];
-			for (unsigned i = a; i < b; i++)
-				busy += s->slice_busy_ns[(size_t)i * s->nr_cpus + c];
-			double frac = to > from ? (double)busy / (to - from) : 0;
-			int lvl = frac <= 0.01 ? 0 : (int)(frac * 8 + 0.5);
-			fputs(shade[lvl < 1 && frac > 0.01 ? 1 : lvl > 8 ? 8 : lvl], out);
+			if (row)
+				fprintf(out, "      traced |");
+			else
+				fprintf(out, "  cpu%-3d all |", c);
+			for (unsigned k = 0; k < ncell; k++) {
+				uint64_t busy = 0, from, to;
+				unsigned a = k * per_cell, b = a + per_cell;
+
+				if (b > s->nslices)
+					b = s->nslices;
+				from = a ? s->slice_end_ns[a - 1] : s->start_ns;
+				to = s->slice_end_ns[b - 1];
+				for (unsigned i = a; i < b; i++)
+					busy += v[(size_t)i * s->nr_cpus + c];
+				double frac = to > from ? (double)busy / (to - from) : 0;
+				int lvl = frac <= 0.01 ? 0 : (int)(frac * 8 + 0.5);
+				fputs(shade[lvl < 1 && frac > 0.01 ? 1 : lvl > 8 ? 8 : lvl], out);
+			}
+			fputs("|\n", out);
 		}
-		fputs("|\n", out);
 	}
 	/* time axis under the strip: 0 at its left edge, the window at its right */
 	fmt_dur(m->wall_ns, w, sizeof(w));
 	if (ncell >= strlen(w) + 2)
-		fprintf(out, "%9s0%*s\n", "", (int)(ncell - 1), w);
+		fprintf(out, "%14s0%*s\n", "", (int)(ncell - 1), w);
 	else
-		fprintf(out, "%9s0 .. %s\n", "", w);
+		fprintf(out, "%14s0 .. %s\n", "", w);
 }
 
 static void print_runq(FILE *out, const struct model *m)

@@ -65,8 +65,12 @@ void features_probe(struct features *f, bool need_tracefs)
 	struct btf *vmlinux;
 
 	memset(f, 0, sizeof(*f));
-	if (uname(&u) == 0)
+	if (uname(&u) == 0) {
 		snprintf(f->kernel, sizeof(f->kernel), "%s", u.release);
+		snprintf(f->sysname, sizeof(f->sysname), "%s", u.sysname);
+		snprintf(f->version, sizeof(f->version), "%s", u.version);
+		snprintf(f->machine, sizeof(f->machine), "%s", u.machine);
+	}
 	f->btf = access(btf_path && *btf_path ? btf_path : "/sys/kernel/btf/vmlinux", R_OK) == 0;
 	vmlinux = f->btf ? btf__load_vmlinux_btf() : NULL;
 	if (vmlinux) {

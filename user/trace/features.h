@@ -8,6 +8,7 @@
 
 struct features {
 	char kernel[65];              /* uname -r */
+	char sysname[65], version[65], machine[65];   /* uname -s, -v, -m */
 	bool btf;                     /* /sys/kernel/btf/vmlinux */
 	/* task local storage allocates its elements from BPF's own caches
 	 * (the kernel's BTF has bpf_local_storage_map.selem_ma); before that

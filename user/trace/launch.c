@@ -175,7 +175,7 @@ int launch_traced(const struct launch *l, struct ps_snapshot *snap, int *status_
 	};
 	if (session_run(&ss, &loop) == SESSION_END_SIGNAL)
 		stopped = true;
-	err = session_snapshot(&ss, snap);
+	err = session_snapshot(&ss, snap, true);
 	session_close(&ss, err ? NULL : snap);
 	int exec_err = 0;
 	if (read(errp[0], &exec_err, sizeof(exec_err)) != sizeof(exec_err))

@@ -234,7 +234,7 @@ enum session_end session_run(struct session *s, const struct session_loop *l)
 		if (now >= next_interval) {
 			struct ps_snapshot cur;
 
-			if (l->interval && !session_snapshot(s, &cur))
+			if (l->interval && !session_snapshot(s, &cur, false))
 				l->interval(l->arg, &cur);
 			next_interval += l->interval_ns;
 			if (next_interval <= now)
@@ -276,7 +276,7 @@ int session_processes(struct session *s, uint32_t *tgids, int max)
 	return tracer_processes(s->tracer, tgids, max);
 }
 
-int session_snapshot(struct session *s, struct ps_snapshot *snap)
+int session_snapshot(struct session *s, struct ps_snapshot *snap, bool final)
 {
 	int err;
 
@@ -286,7 +286,7 @@ int session_snapshot(struct session *s, struct ps_snapshot *snap)
 	if (session_stop_count())
 		boost_priority();
 	track_all(s, true);
-	err = tracer_snapshot(s->tracer, snap);
+	err = tracer_snapshot(s->tracer, snap, final);
 	if (err)
 		return err;
 	if (s->sym)

@@ -93,8 +93,9 @@ void session_counts(struct session *s, struct session_counts *c);
 int session_processes(struct session *s, uint32_t *tgids, int max);
 
 /* End the window: refresh maps of live processes, read everything, name the
- * stacks. The caller then closes. */
-int session_snapshot(struct session *s, struct ps_snapshot *snap);
+ * stacks. final: the whole trace's (the caller then closes), which takes the
+ * --timeline records; an interval's is not final. */
+int session_snapshot(struct session *s, struct ps_snapshot *snap, bool final);
 /* Detach and free; when snap is given, record the detach time and peak RSS
  * in it. */
 void session_close(struct session *s, struct ps_snapshot *snap);

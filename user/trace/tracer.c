@@ -37,6 +37,11 @@ struct tracer {
 	struct bpf_link **perf_links;           /* nr_cpus on-CPU sampling events */
 	struct bpf_link *futex2_links[6];       /* the futex programs on the futex2 syscalls */
 	struct ps_cpu *cpu_buf;                 /* nr_cpus, scratch for reads */
+	/* --timeline: the ring buffer and the records drained from it */
+	struct ring_buffer *rb;
+	struct ps_tl_rec *tl;
+	size_t ntl, tl_cap, tl_max;
+	uint64_t tl_over;                       /* records beyond tl_max, not kept */
 	/* cumulative busy/traced ns per CPU at each sample */
 	uint32_t nslices, cap;
 	uint64_t *slice_end, *slice_busy, *slice_traced;
@@ -74,13 +79,38 @@ static void set_autoload(struct tracer *t, const struct tracer_opts *o, bool raw
 			load = o->locks && t->futex_syscalls &&
 			       features_tracepoint(&t->feat, bpf_program__section_name(prog));
 		else if (!strncmp(name, "ps_waking", 9))
-			load = o->locks && (n > 4 && !strcmp(name + n - 4, "_raw")) == raw;
+			load = (o->locks || o->timeline) && (n > 4 && !strcmp(name + n - 4, "_raw")) == raw;
 		else if (!strcmp(name, "ps_oncpu"))
 			load = o->oncpu;
 		else
 			load = (n > 4 && !strcmp(name + n - 4, "_raw")) == raw;
 		bpf_program__set_autoload(prog, load);
 	}
+}
+
+/* ring_buffer callback: keep one --timeline record (up to tl_max). */
+static int keep_record(void *ctx, void *data, size_t size)
+{
+	struct tracer *t = ctx;
+
+	if (size < sizeof(struct ps_tl_rec))
+		return 0;
+	if (t->ntl == t->tl_max) {
+		t->tl_over++;
+		return 0;
+	}
+	if (t->ntl == t->tl_cap) {
+		t->tl_cap = t->tl_cap ? t->tl_cap * 2 : 65536;
+		t->tl = xrealloc(t->tl, t->tl_cap * sizeof(*t->tl));
+	}
+	memcpy(&t->tl[t->ntl++], data, sizeof(struct ps_tl_rec));
+	return 0;
+}
+
+static void drain_timeline(struct tracer *t)
+{
+	if (t->rb)
+		ring_buffer__consume(t->rb);
 }
 
 /* POOLSCOPE_VERIFIER_STATS=1: the verifier's statistics of every program
@@ -131,6 +161,7 @@ static int open_and_load(struct tracer *t, bool raw)
 	skel->rodata->targ_oncpu = o->oncpu;
 	skel->rodata->targ_follow_forks = !o->no_follow_forks;
 	skel->rodata->targ_tids = o->tids;
+	skel->rodata->targ_timeline = o->timeline;
 	skel->rodata->targ_nr_cpus = t->nr_cpus;
 	skel->rodata->targ_max_threads = max;
 	bpf_map__set_max_entries(skel->maps.threads, max);
@@ -139,6 +170,7 @@ static int open_and_load(struct tracer *t, bool raw)
 	bpf_map__set_max_entries(skel->maps.task_hash, raw || t->task_hash ? max : 1);
 	/* maps of features that are off shrink to one entry */
 	bpf_map__set_max_entries(skel->maps.free_slots, max);
+	bpf_map__set_max_entries(skel->maps.timeline, o->timeline ? o->timeline_bytes : 4096);
 	bpf_map__set_max_entries(skel->maps.futex_waits, o->locks ? PS_MAX_FUTEX_KEYS : 1);
 	bpf_map__set_max_entries(skel->maps.offcpu, o->offcpu ? PS_MAX_STACK_KEYS : 1);
 	bpf_map__set_max_entries(skel->maps.oncpu, o->oncpu ? PS_MAX_STACK_KEYS : 1);
@@ -304,6 +336,16 @@ int tracer_open(const struct tracer_opts *opts, struct tracer **out)
 		return err;
 	}
 	t->cpu_buf = xcalloc(t->nr_cpus, sizeof(*t->cpu_buf));
+	if (t->opts.timeline) {
+		t->tl_max = t->opts.timeline_max ? t->opts.timeline_max : PS_TIMELINE_MAX_RECORDS;
+		t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.timeline), keep_record, t, NULL);
+		if (!t->rb) {
+			err = -errno;
+			ps_err("cannot read the timeline ring buffer: %s", strerror(errno));
+			tracer_close(t);
+			return err;
+		}
+	}
 	*out = t;
 	return 0;
 }
@@ -353,6 +395,7 @@ static void record_sample(struct tracer *t, uint64_t now)
 	int fd = bpf_map__fd(t->skel->maps.cpus);
 	__u32 zero = 0;
 
+	drain_timeline(t);
 	if (t->nslices == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 256;
 		t->slice_end = xrealloc(t->slice_end, t->cap * sizeof(uint64_t));
@@ -652,7 +695,7 @@ uint64_t tracer_slice_ns(const struct tracer *t)
 	return (uint64_t)t->opts.slice_ms * 1000000ull;
 }
 
-int tracer_snapshot(struct tracer *t, struct ps_snapshot *s)
+int tracer_snapshot(struct tracer *t, struct ps_snapshot *s, bool final)
 {
 	uint32_t n = slots_used(t);
 	int fd = bpf_map__fd(t->skel->maps.cpus), mfd = bpf_map__fd(t->skel->maps.cpu_migr);
@@ -668,6 +711,9 @@ int tracer_snapshot(struct tracer *t, struct ps_snapshot *s)
 	s->task_hash = t->raw_tp || t->task_hash;
 	s->futex_source = !t->locks_active ? NULL : t->futex_syscalls ? "syscall-tracepoints" : "sched";
 	snprintf(s->kernel, sizeof(s->kernel), "%s", t->feat.kernel);
+	snprintf(s->sysname, sizeof(s->sysname), "%s", t->feat.sysname);
+	snprintf(s->uts_version, sizeof(s->uts_version), "%s", t->feat.version);
+	snprintf(s->machine, sizeof(s->machine), "%s", t->feat.machine);
 	features_line(&t->feat, s->features_line, sizeof(s->features_line));
 	s->nthreads = n;
 	s->threads = xcalloc(n, sizeof(*s->threads));
@@ -692,6 +738,15 @@ int tracer_snapshot(struct tracer *t, struct ps_snapshot *s)
 		s->events += s->threads[i].wakeups;
 	snapshot_close_spans(s);
 	read_stacks(t, s);
+	s->timeline = t->opts.timeline;
+	if (final && t->opts.timeline) {
+		/* the records move to the snapshot of the whole trace */
+		s->tl = t->tl;
+		s->ntl = t->ntl;
+		s->tl_over = t->tl_over;
+		t->tl = NULL;
+		t->ntl = t->tl_cap = 0;
+	}
 
 	s->slice_ns = tracer_slice_ns(t);
 	snapshot_set_slices(s, t->nslices, t->slice_end, t->slice_busy, t->slice_traced);
@@ -716,5 +771,7 @@ void tracer_close(struct tracer *t)
 	free(t->slice_end);
 	free(t->slice_busy);
 	free(t->slice_traced);
+	ring_buffer__free(t->rb);
+	free(t->tl);
 	free(t);
 }

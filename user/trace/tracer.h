@@ -20,6 +20,9 @@ struct tracer_opts {
 	unsigned sample_hz;   /* on-CPU sampling rate per CPU; 0: 99 */
 	bool no_follow_forks; /* do not trace processes the traced ones fork */
 	bool tids;            /* trace single threads (tracer_add_tid) */
+	bool timeline;        /* --timeline records through the ring buffer */
+	unsigned timeline_bytes; /* its size (a power of 2, pages) */
+	size_t timeline_max;  /* records kept at most; 0: PS_TIMELINE_MAX_RECORDS */
 };
 
 struct tracer;
@@ -53,8 +56,9 @@ void tracer_counts(struct tracer *t, struct tracer_counts *c);
  * CPUs, and the slice's length; returns how many CPUs were written (0 before
  * two samples). */
 int tracer_last_slice(const struct tracer *t, uint64_t *busy_ns, int max, uint64_t *len_ns);
-/* Read the maps: the window ends now. Call before tracer_close. */
-int tracer_snapshot(struct tracer *t, struct ps_snapshot *snap);
+/* Read the maps: the window ends now. Call before tracer_close. final: the
+ * snapshot of the whole trace, which takes the --timeline records. */
+int tracer_snapshot(struct tracer *t, struct ps_snapshot *snap, bool final);
 /* Detach and free everything (safe on NULL). */
 void tracer_close(struct tracer *t);
 
