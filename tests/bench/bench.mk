@@ -19,10 +19,15 @@
 # The benchmark's own programs: pingpong (a pipe ping-pong with a set amount of
 # work per message, for a chosen switch rate) and floor (empty programs on
 # sched_switch and sched_wakeup: the cost of any scheduler tracer here).
-BENCH_TOOLS := $(BUILD)/bench/pingpong $(BUILD)/bench/floor $(BUILD)/bench/floor.bpf.o
+BENCH_TOOLS := $(BUILD)/bench/pingpong $(BUILD)/bench/floor $(BUILD)/bench/floor.bpf.o \
+	       $(BUILD)/bench/syscalls
 bench-tools: $(BENCH_TOOLS)
 
 $(BUILD)/bench/pingpong: tests/bench/pingpong.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(BUILD)/bench/syscalls: tests/bench/syscalls.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
 
