@@ -158,6 +158,7 @@ _poolscope()
 	# arguments; compare: more entries, no more options).
 	for ((i = ci + 1; i < cword; i++)); do
 		w=${COMP_WORDS[i]}
+		[[ $cmd == run && -n $positional ]] && break
 		if [[ $w == -- ]]; then
 			dashdash=$i
 		elif ((dashdash)); then
@@ -185,17 +186,19 @@ _poolscope()
 		_poolscope_value "$valued" "$cur"
 		return 0
 	fi
+	# run: the words after the workload are its own arguments
 	if [[ $cmd == run && -n $positional ]]; then
 		compopt -o default 2>/dev/null
 		return 0
 	fi
-	if [[ $cur == -* && -z $positional ]]; then
+	if [[ $cur == -* ]]; then
+		# compare: after an entry, only `--` (a command entry) may follow
+		[[ -n $positional ]] && opts=--
 		_poolscope_words "$opts" "$cur"
 	elif [[ $cmd == attach ]]; then
 		_poolscope_words "$opts" "$cur"
 	else
 		_poolscope_words "$(_poolscope_workloads)" "$cur"
-		[[ $cmd == compare && -n $positional && $cur == -* ]] && _poolscope_words "--" "$cur"
 	fi
 	return 0
 }

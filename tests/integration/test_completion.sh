@@ -50,6 +50,9 @@ expect "compare: after an entry, a dash offers only --" "--" compare gil-threads
 got=$(complete_words run cpu-threads - | grep -c -- '--as-root')
 check "run: after the workload its own arguments, not poolscope's options" \
 	"--as-root offered after the workload" [ "$got" -eq 0 ]
+got=$(complete_words run cpu-threads -- bas | grep -cx bash)
+check "run: a -- after the workload is the workload's, not a command" \
+	"commands offered after the workload's --" [ "$got" -eq 0 ]
 
 # values of options
 mkdir -p "$TMPD/out" && touch "$TMPD/out/report.json" "$TMPD/out/run.svg"
