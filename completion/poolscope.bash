@@ -10,16 +10,16 @@
 # binary accepts, its --help and the man pages.
 
 _poolscope_commands="run attach compare list help version"
-_poolscope_opts_common="--json -q --quiet -w --wide --no-locks --locks --stacks -F --freq
-	--folded --svg --slice-ms --max-threads --raw-tp -v --verbose"
+_poolscope_opts_common="--json -q --quiet -w --wide --no-locks --locks --futex-source
+	--stacks -F --freq --folded --svg --slice-ms --max-threads --raw-tp -v --verbose"
 _poolscope_opts_run="-a --all --as-root --list -h --help $_poolscope_opts_common"
 _poolscope_opts_attach="-p --pid --tid --comm -a --all --children -d --duration
 	-i --interval -h --help $_poolscope_opts_common"
 _poolscope_opts_compare="--json -q --quiet --show-output -h --help --stacks --locks
-	--no-locks -F --freq --slice-ms --max-threads --raw-tp -v --verbose"
+	--no-locks --futex-source -F --freq --slice-ms --max-threads --raw-tp -v --verbose"
 # the options above that take a value (the next word)
-_poolscope_opts_valued="--json --stacks -F --freq --folded --svg --slice-ms --max-threads
-	-p --pid --tid --comm -d --duration -i --interval"
+_poolscope_opts_valued="--json --futex-source --stacks -F --freq --folded --svg --slice-ms
+	--max-threads -p --pid --tid --comm -d --duration -i --interval"
 
 _poolscope_is_valued()
 {
@@ -90,6 +90,7 @@ _poolscope_value()
 		COMPREPLY=($(compgen -f -- "$cur"))
 		;;
 	--stacks) _poolscope_list_item "offcpu oncpu all none" "$cur" ;;
+	--futex-source) _poolscope_words "sched syscalls" "$cur" ;;
 	-p | --pid) _poolscope_list_item "$(_poolscope_pids)" "$cur" ;;
 	--tid) _poolscope_list_item "$(_poolscope_tids)" "$cur" ;;
 	--comm) _poolscope_comms "$cur" ;;

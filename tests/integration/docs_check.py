@@ -28,9 +28,13 @@ def report(name, ok, why=""):
     print(("PASS: " if ok else "FAIL: ") + name + ("" if ok else ": " + why))
 
 
+def run(argv):
+    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          stdin=subprocess.DEVNULL, text=True, timeout=30)
+
+
 def sh(argv):
-    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       stdin=subprocess.DEVNULL, text=True, timeout=30)
+    p = run(argv)
     return p.returncode, p.stdout
 
 
@@ -73,11 +77,21 @@ def complete(words):
 
 
 def probe(cmd, opt):
-    """'flag', 'valued' or None (refused): how the binary takes opt."""
+    """'flag', 'valued' or None (refused): how the binary takes opt. An
+    option that getopt says needs a value is tried with 1, then with the
+    first value its error message expects ("expected sched or syscalls");
+    the command may still refuse it (compare --folded)."""
     if sh([BIN, cmd, opt, "--help"])[0] == 0:
         return "flag"
-    value = "all" if opt == "--stacks" else "1"
-    return "valued" if sh([BIN, cmd, opt, value, "--help"])[0] == 0 else None
+    if "needs a value" not in run([BIN, cmd, opt]).stderr:
+        return None
+    p = run([BIN, cmd, opt, "1", "--help"])
+    if p.returncode == 0:
+        return "valued"
+    expected = re.search(r"\(expected ([\w-]+)", p.stderr)
+    if expected and sh([BIN, cmd, opt, expected.group(1), "--help"])[0] == 0:
+        return "valued"
+    return None
 
 
 def help_tag_options(text):

@@ -58,8 +58,18 @@ check "run: a -- after the workload is the workload's, not a command" \
 mkdir -p "$TMPD/out" && touch "$TMPD/out/report.json" "$TMPD/out/run.svg"
 expect "--json: files" "$TMPD/out/report.json" run --json "$TMPD/out/rep"
 expect "--svg: files" "$TMPD/out/run.svg" attach --svg "$TMPD/out/ru"
-expect "--stacks: the stack kinds" "offcpu oncpu" run --stacks o
+# the values an option takes, as its error message lists them
+expected() { "$POOLSCOPE" run "$1" x --help 2>&1 | sed -n 's/.*(expected \(.*\))$/\1/p' | sed 's/,\| or / /g'; }
+kinds=$(expected --stacks)
+check "poolscope names the --stacks kinds (the truth for what follows)" "'$kinds'" \
+	[ "$(wc -w <<<"$kinds")" -ge 4 ]
+expect "--stacks: the stack kinds" "$kinds" run --stacks ""
+expect "--stacks: the kinds starting with o" "$(printf '%s\n' $kinds | grep '^o')" run --stacks o
 expect "--stacks: the last item of a comma list" "offcpu,all" run --stacks offcpu,a
+sources=$(expected --futex-source)
+check "poolscope names the --futex-source values (the truth for what follows)" "'$sources'" \
+	[ "$(wc -w <<<"$sources")" -ge 2 ]
+expect "--futex-source: its values" "$sources" attach --futex-source ""
 
 # a process with a second thread, under a name of its own
 /usr/bin/python3 -c 'import ctypes, threading, time
