@@ -6,6 +6,9 @@
 #   make test       deps + build + every test (root, real BPF); ends "N passed, N failed"
 #   make bench      overhead benchmarks (long; not pass/fail)
 #   make vmlinux    regenerate vmlinux/<arch>/vmlinux.h from this kernel's BTF
+#   make install    binary, workloads, man pages, bash completion into
+#                   $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall
+#   make deb        build/poolscope_VERSION_ARCH.deb (PREFIX /usr)
 #   make clean
 
 ARCH      ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
@@ -19,7 +22,8 @@ VMLINUX_H := vmlinux/$(ARCH)/vmlinux.h
 # missing ones only.
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcurl4-openssl-dev \
             pkg-config make gcc linux-perf libxml2-utils procps python3 \
-            qemu-system-x86 busybox-static cpio bpftrace sysbench protobuf-compiler chromium
+            qemu-system-x86 busybox-static cpio bpftrace sysbench protobuf-compiler chromium \
+            mandoc groff-base bash-completion dpkg-dev libncurses-dev tmux
 
 PKG_CFLAGS := $(shell pkg-config --cflags libbpf libelf zlib 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz)
@@ -29,6 +33,20 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-omit-frame-poin
 CPPFLAGS  += -I$(BUILD) -Ibpf -Iuser $(PKG_CFLAGS)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ivmlinux/$(ARCH) -Ibpf \
               -Wall -Wno-unused-function
+
+# The version is written once, in user/cmd/commands.h; the build id (git
+# describe) is embedded in build/version.h, rewritten only when it changes.
+VERSION   := $(shell sed -n 's/^\#define POOLSCOPE_VERSION "\(.*\)"$$/\1/p' user/cmd/commands.h)
+
+# Where make install puts things: the binary in sbin (it needs root), the
+# workloads it runs in libexec (it finds them from its own location).
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+SBINDIR     := $(PREFIX)/sbin
+LIBEXECDIR  := $(PREFIX)/libexec/poolscope
+MAN8DIR     := $(PREFIX)/share/man/man8
+BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
+MANPAGES    := $(wildcard man/*.8)
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -47,7 +65,7 @@ LIB_OBJS   := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(foreach d,$(LIB_DIRS),$(wil
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
-.PHONY: all deps run test bench vmlinux clean workloads unit
+.PHONY: all deps run test bench vmlinux clean workloads unit install uninstall deb FORCE
 # keep BPF objects: they are intermediate files of the skeletons
 .SECONDARY:
 all: $(BUILD)/poolscope workloads unit
@@ -76,6 +94,12 @@ $(BUILD)/obj/%.o: user/%.c $(USER_HDRS) $(wildcard bpf/*.h) $(SKELS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(BUILD)
+	@printf '#define POOLSCOPE_BUILD_ID "%s"\n' "$$(tools/git-version)" > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/obj/main.o: $(BUILD)/version.h
+
 $(BUILD)/poolscope: $(USER_OBJS)
 	$(CC) $(CFLAGS) $^ $(PKG_LIBS) -o $@
 
@@ -96,6 +120,31 @@ test: deps
 bench: deps
 	$(MAKE) all bench-tools
 	tests/bench/run
+
+install: $(BUILD)/poolscope $(WORKLOAD_BINS)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MAN8DIR) \
+		$(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 $(BUILD)/poolscope $(DESTDIR)$(SBINDIR)/poolscope
+	install -m 0755 $(WORKLOAD_BINS) $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0644 $(MANPAGES) $(DESTDIR)$(MAN8DIR)/
+	install -m 0644 completion/poolscope.bash $(DESTDIR)$(BASHCOMPDIR)/poolscope
+
+# Removes exactly what install put there; the shared directories stay.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/poolscope $(DESTDIR)$(BASHCOMPDIR)/poolscope \
+		$(addprefix $(DESTDIR)$(LIBEXECDIR)/,$(notdir $(WORKLOAD_BINS))) \
+		$(addprefix $(DESTDIR)$(MAN8DIR)/,$(notdir $(MANPAGES)))
+	if [ -d $(DESTDIR)$(LIBEXECDIR) ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$(LIBEXECDIR); fi
+
+# The package: make install under /usr into a staging tree, then tools/mkdeb
+# (Depends computed by dpkg-shlibdeps from the binaries).
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB      := $(BUILD)/poolscope_$(VERSION)_$(DEB_ARCH).deb
+deb: $(DEB)
+$(DEB): $(BUILD)/poolscope $(WORKLOAD_BINS) $(MANPAGES) completion/poolscope.bash tools/mkdeb
+	rm -rf $(BUILD)/deb
+	$(MAKE) --no-print-directory install PREFIX=/usr DESTDIR=$(abspath $(BUILD)/deb/debian/poolscope)
+	tools/mkdeb $(BUILD)/deb $(VERSION) $(DEB_ARCH) $@
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H).tmp && mv $(VMLINUX_H).tmp $(VMLINUX_H)

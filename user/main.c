@@ -4,6 +4,7 @@
 #include "cmd/catalog.h"
 #include "cmd/commands.h"
 #include "sys/util.h"
+#include "version.h" /* generated: POOLSCOPE_BUILD_ID (tools/git-version) */
 
 static void usage(FILE *out)
 {
@@ -22,7 +23,7 @@ static void usage(FILE *out)
 "  compare   run several workloads/commands and compare them side by side\n"
 "  list      list the bundled workloads\n"
 "  help      help on a command (poolscope help run)\n"
-"  version   print the version\n"
+"  version   print the version and the git describe of the build\n"
 "\n"
 "Tracing needs root (CAP_BPF and CAP_PERFMON): use sudo.\n"
 "See `poolscope run --help` for the report and its options.\n");
@@ -54,7 +55,7 @@ static int cmd_version(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	printf("poolscope %s\n", POOLSCOPE_VERSION);
+	printf("poolscope %s (%s)\n", POOLSCOPE_VERSION, POOLSCOPE_BUILD_ID);
 	return 0;
 }
 

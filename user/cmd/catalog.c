@@ -1,7 +1,9 @@
-/* user/catalog.c: bundled workload catalogue (see catalog.h). Programs live
- * in workloads/ beside the poolscope binary (the build tree), or in
- * $POOLSCOPE_WORKLOADS_DIR. Descriptions come from each program's
- * --describe, so they are written once, in the workload. */
+/* user/cmd/catalog.c: bundled workload catalogue (see catalog.h). The
+ * programs live in $POOLSCOPE_WORKLOADS_DIR when it is set; otherwise in
+ * workloads/ beside the poolscope binary (the build tree), or in
+ * ../libexec/poolscope from the binary's directory (make install, the .deb).
+ * Descriptions come from each program's --describe, so they are written
+ * once, in the workload. */
 #include "cmd/catalog.h"
 #include "sys/util.h"
 #include <errno.h>
@@ -10,43 +12,70 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *const catalog_names[] = {
 	"cpu-procs", "cpu-threads", "gil-threads", "io-threads", "io-procs", "oversubscribed", NULL,
 };
 
-static const char *workloads_dir(char *buf, size_t len)
+enum { MAX_DIRS = 2 };
+
+/* The directories to look in, in order; returns how many (0: none known). */
+static int workloads_dirs(char dirs[MAX_DIRS][PATH_MAX])
 {
 	const char *env = getenv("POOLSCOPE_WORKLOADS_DIR");
-	char exe[PATH_MAX];
+	char exe[PATH_MAX], *bindir, *prefix;
 	ssize_t n;
 
+	/* an explicit directory is the only one: no silent fallback */
 	if (env && *env) {
-		snprintf(buf, len, "%s", env);
-		return buf;
+		snprintf(dirs[0], PATH_MAX, "%s", env);
+		return 1;
 	}
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0)
-		return NULL;
+		return 0;
 	exe[n] = '\0';
-	snprintf(buf, len, "%s/workloads", dirname(exe));
-	return buf;
+	bindir = dirname(exe);
+	snprintf(dirs[0], PATH_MAX, "%s/workloads", bindir);
+	prefix = dirname(bindir);
+	snprintf(dirs[1], PATH_MAX, "%s/libexec/poolscope", strcmp(prefix, "/") ? prefix : "");
+	return 2;
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISDIR(st.st_mode);
 }
 
 int catalog_path(const char *name, char *buf, size_t len)
 {
-	char dir[PATH_MAX];
-	int known = 0;
+	char dirs[MAX_DIRS][PATH_MAX];
+	int known = 0, ndirs, missing = 0;
 
 	for (const char *const *n = catalog_names; *n; n++)
 		known |= !strcmp(*n, name);
 	if (!known)
 		return -ENOENT;
-	if (!workloads_dir(dir, sizeof(dir)))
+	ndirs = workloads_dirs(dirs);
+	if (!ndirs)
 		return -ENOEXEC;
-	snprintf(buf, len, "%s/%s", dir, name);
-	return access(buf, X_OK) ? -ENOEXEC : 0;
+	for (int i = 0; i < ndirs; i++) {
+		snprintf(buf, len, "%s/%s", dirs[i], name);
+		if (!access(buf, X_OK))
+			return 0;
+	}
+	/* name the missing program in the directory that exists, if one does */
+	for (int i = 0; i < ndirs; i++)
+		if (is_dir(dirs[i])) {
+			missing = i;
+			break;
+		}
+	snprintf(buf, len, "%s/%s", dirs[missing], name);
+	return -ENOEXEC;
 }
 
 const char *catalog_list(char *buf, size_t len)
