@@ -11,14 +11,16 @@
 
 _poolscope_commands="run attach compare list help version"
 _poolscope_opts_common="--json -q --quiet -w --wide --no-locks --locks --futex-source
-	--stacks -F --freq --folded --svg --slice-ms --max-threads --raw-tp -v --verbose"
+	--stacks -F --freq --folded --svg --timeline --timeline-buffer --perfetto --timeline-html
+	--slice-ms --max-threads --raw-tp -v --verbose"
 _poolscope_opts_run="-a --all --as-root --list -h --help $_poolscope_opts_common"
 _poolscope_opts_attach="-p --pid --tid --comm -a --all --children -d --duration
 	-i --interval -h --help $_poolscope_opts_common"
 _poolscope_opts_compare="--json -q --quiet --show-output -h --help --stacks --locks
 	--no-locks --futex-source -F --freq --slice-ms --max-threads --raw-tp -v --verbose"
 # the options above that take a value (the next word)
-_poolscope_opts_valued="--json --futex-source --stacks -F --freq --folded --svg --slice-ms
+_poolscope_opts_valued="--json --futex-source --stacks -F --freq --folded --svg --timeline-buffer
+	--perfetto --timeline-html --slice-ms
 	--max-threads -p --pid --tid --comm -d --duration -i --interval"
 
 _poolscope_is_valued()
