@@ -86,7 +86,7 @@ _poolscope_value()
 {
 	local opt=$1 cur=$2
 	case $opt in
-	--json | --folded | --svg)
+	--json | --folded | --svg | --perfetto | --timeline-html)
 		compopt -o filenames 2>/dev/null
 		local IFS=$'\n'
 		COMPREPLY=($(compgen -f -- "$cur"))
