@@ -19,10 +19,11 @@ VMLINUX_H := vmlinux/$(ARCH)/vmlinux.h
 # missing ones only.
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcurl4-openssl-dev \
             pkg-config make gcc linux-perf libxml2-utils procps python3 \
-            qemu-system-x86 busybox-static cpio bpftrace sysbench
+            qemu-system-x86 busybox-static cpio bpftrace sysbench protobuf-compiler \
+            golang-go golang-github-google-pprof-dev
 
-PKG_CFLAGS := $(shell pkg-config --cflags libbpf libelf zlib 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz)
+PKG_CFLAGS := $(shell pkg-config --cflags libbpf libelf zlib libcurl 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs libbpf libelf zlib libcurl 2>/dev/null || echo -lbpf -lelf -lz -lcurl)
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-omit-frame-pointer
