@@ -1,6 +1,6 @@
 /* user/render/pprof.h: stacks as a pprof profile (perftools.profiles.Profile,
- * google/pprof's proto/profile.proto), gzip-compressed as `go tool pprof`,
- * Pyroscope, Parca and speedscope read it.
+ * google/pprof's proto/profile.proto), gzip-compressed, as `go tool pprof`
+ * reads it and Pyroscope's ingest API takes it.
  *
  * One profile per stack kind; its samples are the trace's (thread, stack)
  * records, so they carry the thread's labels (pid, tid numeric; comm), and
