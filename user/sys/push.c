@@ -3,7 +3,6 @@
 #include "sys/push.h"
 #include "sys/util.h"
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,75 @@
 
 #define REPLY_MAX 4096
 #define MESSAGE_MAX 160
+
+static bool key_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || c == '.';
+}
+
+int push_check_label(const char *label, const char *cmd)
+{
+	const char *eq = strchr(label, '=');
+	const char *v = eq ? eq + 1 : NULL;
+	bool ok = eq && eq > label && *v && !isspace((unsigned char)*v) &&
+		  !isspace((unsigned char)v[strlen(v) - 1]) && !strpbrk(v, ",{}=");
+
+	for (const char *p = label; ok && p < eq; p++)
+		ok = key_char(*p);
+	if (ok && eq - label == 8 && !strncmp(label, "__name__", 8))
+		ok = false;
+	if (!ok) {
+		ps_err("%s: invalid --push-label '%s' (expected KEY=VALUE: a key of letters, digits, "
+		       "'_', '.'; a value without ',', '{', '}', '=')", cmd, label);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int push_check_env(const char *cmd)
+{
+	const char *token = getenv(PUSH_ENV_TOKEN), *user = getenv(PUSH_ENV_USER);
+	const char *pass = getenv(PUSH_ENV_PASSWORD);
+
+	if (token && *token && user && *user) {
+		ps_err("%s: both %s and %s are set: choose bearer or basic authentication", cmd,
+		       PUSH_ENV_TOKEN, PUSH_ENV_USER);
+		return -EINVAL;
+	}
+	if (user && *user && !pass) {
+		ps_err("%s: %s is set without %s", cmd, PUSH_ENV_USER, PUSH_ENV_PASSWORD);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+const char *push_app_name(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", name && *name ? name : "poolscope");
+	for (char *p = buf; *p; p++)
+		if (!key_char(*p) && *p != '-' && *p != '/')
+			*p = '_';
+	return buf;
+}
+
+#ifdef PS_NO_CURL
+/* A build without libcurl (the static poolscope of the kernel test): the
+ * push options are refused before tracing. */
+int push_check_url(const char *url, const char *cmd)
+{
+	ps_err("%s: --push %s: this poolscope was built without libcurl", cmd, url);
+	return -EINVAL;
+}
+
+int push_send(const struct push_target *t, const struct push_profile *p, const char *cmd,
+	      bool *transport)
+{
+	(void)t, (void)p, (void)cmd, (void)transport;
+	return -ENOTSUP;
+}
+#else
+#include <curl/curl.h>
+
 
 static bool curl_ready;
 
@@ -79,56 +147,6 @@ int push_check_url(const char *url, const char *cmd)
 	}
 	curl_url_cleanup(u);
 	return 0;
-}
-
-static bool key_char(char c)
-{
-	return isalnum((unsigned char)c) || c == '_' || c == '.';
-}
-
-int push_check_label(const char *label, const char *cmd)
-{
-	const char *eq = strchr(label, '=');
-	const char *v = eq ? eq + 1 : NULL;
-	bool ok = eq && eq > label && *v && !isspace((unsigned char)*v) &&
-		  !isspace((unsigned char)v[strlen(v) - 1]) && !strpbrk(v, ",{}=");
-
-	for (const char *p = label; ok && p < eq; p++)
-		ok = key_char(*p);
-	if (ok && eq - label == 8 && !strncmp(label, "__name__", 8))
-		ok = false;
-	if (!ok) {
-		ps_err("%s: invalid --push-label '%s' (expected KEY=VALUE: a key of letters, digits, "
-		       "'_', '.'; a value without ',', '{', '}', '=')", cmd, label);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-int push_check_env(const char *cmd)
-{
-	const char *token = getenv(PUSH_ENV_TOKEN), *user = getenv(PUSH_ENV_USER);
-	const char *pass = getenv(PUSH_ENV_PASSWORD);
-
-	if (token && *token && user && *user) {
-		ps_err("%s: both %s and %s are set: choose bearer or basic authentication", cmd,
-		       PUSH_ENV_TOKEN, PUSH_ENV_USER);
-		return -EINVAL;
-	}
-	if (user && *user && !pass) {
-		ps_err("%s: %s is set without %s", cmd, PUSH_ENV_USER, PUSH_ENV_PASSWORD);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-const char *push_app_name(const char *name, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s", name && *name ? name : "poolscope");
-	for (char *p = buf; *p; p++)
-		if (!key_char(*p) && *p != '-' && *p != '/')
-			*p = '_';
-	return buf;
 }
 
 /* A label value from free text (the host name): the characters the name
@@ -384,3 +402,4 @@ int push_send(const struct push_target *t, const struct push_profile *p, const c
 	curl_url_cleanup(u);
 	return err;
 }
+#endif
