@@ -22,8 +22,10 @@ DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcurl4-openssl
             qemu-system-x86 busybox-static cpio bpftrace sysbench protobuf-compiler \
             golang-go golang-github-google-pprof-dev
 
+# libcurl: its headers only; --push loads the library when it is used
+# (user/sys/push.c), so that every start does not pay for loading it.
 PKG_CFLAGS := $(shell pkg-config --cflags libbpf libelf zlib libcurl 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs libbpf libelf zlib libcurl 2>/dev/null || echo -lbpf -lelf -lz -lcurl)
+PKG_LIBS   := $(shell pkg-config --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz)
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-omit-frame-pointer
