@@ -155,6 +155,39 @@ static void elf_facts(const char *path, int *e_type, bool *symtab_compressed)
 	close(fd);
 }
 
+/* The GNU build-id of path as readelf -n prints it ("" if none). */
+static void readelf_build_id(const char *path, char *out, size_t len)
+{
+	char cmd[PATH_MAX + 64], line[256];
+	FILE *p;
+
+	out[0] = '\0';
+	snprintf(cmd, sizeof(cmd), "readelf -n '%s' 2>/dev/null", path);
+	p = popen(cmd, "r");
+	while (p && fgets(line, sizeof(line), p))
+		if (sscanf(line, " Build ID: %127s", out) == 1)
+			break;
+	if (p)
+		pclose(p);
+	(void)len;
+}
+
+/* The frame's mapping holds the address, and its build-id is the file's. */
+static void check_frame_module(const struct sym_frame *f, uint64_t addr, const char *file,
+			       const char *tag)
+{
+	char want[128], name[160];
+
+	readelf_build_id(file, want, sizeof(want));
+	snprintf(name, sizeof(name), "%s: the frame's mapping holds the address", tag);
+	CHECK(name, f->map_start <= addr && addr < f->map_end && f->map_pgoff <= f->module_off,
+	      "map [0x%" PRIx64 ", 0x%" PRIx64 ") off 0x%" PRIx64 ", addr 0x%" PRIx64, f->map_start,
+	      f->map_end, f->map_pgoff, addr);
+	snprintf(name, sizeof(name), "%s: build-id is the one readelf -n prints", tag);
+	CHECK(name, *want && f->build_id && !strcmp(f->build_id, want), "got %s, readelf %s",
+	      f->build_id ? f->build_id : "(null)", *want ? want : "(none)");
+}
+
 static void test_pie(struct symbolizer *s)
 {
 	char exe[PATH_MAX + 32];
@@ -176,7 +209,13 @@ static void test_pie(struct symbolizer *s)
 	CHECK("pie: snapshot of a live process", err == 0, "err %d", err);
 	check_fixture_resolves(s, &fx, "pie", "fixture_pie", "libfixture.so");
 
+	uint64_t lib_addr = fixture_addr(&fx, "lib_global_fn") + FRAME_OFF;
+	char lib[PATH_MAX + 32];
+	symbolize_user(s, fx.pid, lib_addr, &f);
+	snprintf(lib, sizeof(lib), "%s/libfixture.so", fixture_dir);
+	check_frame_module(&f, lib_addr, lib, "pie: library frame");
 	symbolize_user(s, fx.pid, fixture_addr(&fx, "pie_static_fn") + FRAME_OFF, &f);
+	check_frame_module(&f, fixture_addr(&fx, "pie_static_fn") + FRAME_OFF, exe, "pie: program frame");
 	name_before = f.name;
 	fixture_stop(&fx);
 	CHECK("pie: fixture has exited", kill(fx.pid, 0) == -1 && errno == ESRCH, "kill: %d", errno);
@@ -446,6 +485,11 @@ static void test_kernel(struct symbolizer *s)
 	      err == 0 && f.name && !strcmp(f.name, "schedule") && f.offset == 4 && f.module &&
 		      !strcmp(f.module, "[kernel]"),
 	      "err %d name %s offset %" PRIu64, err, f.name ? f.name : "(null)", f.offset);
+	bool hex40 = f.build_id && strlen(f.build_id) == 40 &&
+		     strspn(f.build_id, "0123456789abcdef") == 40;
+	CHECK("kernel: frames carry the kernel's build-id (/sys/kernel/notes), 40 hex digits",
+	      hex40 || access("/sys/kernel/notes", R_OK), "build_id %s",
+	      f.build_id ? f.build_id : "(null)");
 	err = symbolize_kernel(s, addr, &f);
 	CHECK("kernel: schedule itself resolves at offset 0",
 	      err == 0 && f.name && !strcmp(f.name, "schedule") && f.offset == 0, "err %d", err);

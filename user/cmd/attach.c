@@ -67,12 +67,14 @@ void attach_usage(FILE *out)
 "updated in place when stderr is a terminal.\n"
 "\n"
 "Exit status: 0; 2 for a bad command line or target; 1 if tracing could not\n"
-"start.\n"
+"start, an output could not be written or a push failed.\n"
 "\n"
 "Examples:\n"
 "  sudo poolscope attach -p 1234 -d 10\n"
 "  sudo poolscope attach --comm nginx -i 1 --json stats.ndjson\n"
-"  sudo poolscope attach -p 1234 --stacks offcpu --svg offcpu:wait.svg\n");
+"  sudo poolscope attach -p 1234 --stacks offcpu --svg offcpu:wait.svg\n"
+"  sudo poolscope attach --comm nginx --stacks oncpu -i 10 \\\n"
+"       --push http://pyroscope:4040 --push-label env=prod\n");
 }
 
 /* "12,34" -> ids; every id a positive decimal. */
@@ -174,6 +176,19 @@ static int check_targets(struct attach_opts *o)
 	if (o->children)
 		add_children(o);
 	return 0;
+}
+
+/* What the targets are called (APP of pushed series): the first target's
+ * name. */
+static const char *target_name(const struct attach_opts *o)
+{
+	static struct proc_stat st;
+
+	if (o->comm)
+		return o->comm;
+	if ((o->npids && procfs_stat(o->pids[0], &st)) || (o->ntids && procfs_stat(o->tids[0], &st)))
+		return st.comm;
+	return "poolscope";
 }
 
 static int parse_args(int argc, char **argv, struct attach_opts *o)
@@ -366,7 +381,8 @@ int cmd_attach(int argc, char **argv)
 		ps_err("attach: malformed SUDO_UID/SUDO_GID in the environment");
 		return EXIT_USAGE;
 	}
-	if (cli_open_outputs(&o.c, &inv, "attach"))
+	o.c.push.intervals = o.interval_ns > 0;
+	if (cli_open_outputs(&o.c, &inv, "attach", target_name(&o)))
 		return EXIT_USAGE;
 	if (session_open(&ss, &o.c.tr)) {
 		cli_discard_outputs(&o.c);

@@ -1,5 +1,6 @@
 /* user/cmd/cli.c: shared trace/report options and outputs (see cli.h). */
 #include "cmd/cli.h"
+#include "render/pprof.h"
 #include "sys/util.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -9,8 +10,11 @@
 enum {
 	OPT_JSON = 1000, OPT_ALL_OFF, OPT_SLICE, OPT_MAXTHR, OPT_RAWTP, OPT_LOCKS, OPT_NOLOCKS,
 	OPT_STACKS, OPT_FOLDED, OPT_SVG, OPT_FUTEX_SOURCE, OPT_TIMELINE, OPT_TIMELINE_BUF,
-	OPT_PERFETTO, OPT_TIMELINE_HTML,
+	OPT_PERFETTO, OPT_TIMELINE_HTML, OPT_PPROF, OPT_PUSH, OPT_PUSH_APP,
+	OPT_PUSH_LABEL, OPT_PUSH_FORMAT, OPT_PUSH_ORG, OPT_PUSH_TIMEOUT,
 };
+
+static const char *const export_options[] = { "folded", "svg", "pprof" };
 
 const struct option cli_common_longopts[] = {
 	{ "json", required_argument, NULL, OPT_JSON },
@@ -31,6 +35,13 @@ const struct option cli_common_longopts[] = {
 	{ "timeline-buffer", required_argument, NULL, OPT_TIMELINE_BUF },
 	{ "perfetto", required_argument, NULL, OPT_PERFETTO },
 	{ "timeline-html", required_argument, NULL, OPT_TIMELINE_HTML },
+	{ "pprof", required_argument, NULL, OPT_PPROF },
+	{ "push", required_argument, NULL, OPT_PUSH },
+	{ "push-app", required_argument, NULL, OPT_PUSH_APP },
+	{ "push-label", required_argument, NULL, OPT_PUSH_LABEL },
+	{ "push-format", required_argument, NULL, OPT_PUSH_FORMAT },
+	{ "push-org-id", required_argument, NULL, OPT_PUSH_ORG },
+	{ "push-timeout", required_argument, NULL, OPT_PUSH_TIMEOUT },
 	{ 0 },
 };
 
@@ -94,6 +105,47 @@ int cli_parse_stacks(const char *arg, const char *cmd, struct tracer_opts *t)
 	return 0;
 }
 
+static int cli_push_parse(int c, const char *arg, const char *cmd, struct cli_push *p)
+{
+	uint64_t ns;
+
+	switch (c) {
+	case OPT_PUSH:
+		p->t.url = arg;
+		return push_check_url(arg, cmd) ? -EINVAL : 1;
+	case OPT_PUSH_APP:
+		p->app = arg;
+		return 1;
+	case OPT_PUSH_LABEL:
+		if (push_check_label(arg, cmd))
+			return -EINVAL;
+		if (p->t.nlabels == PUSH_MAX_LABELS) {
+			ps_err("%s: at most %d --push-label", cmd, PUSH_MAX_LABELS);
+			return -EINVAL;
+		}
+		p->t.labels[p->t.nlabels++] = arg;
+		return 1;
+	case OPT_PUSH_FORMAT:
+		if (strcmp(arg, "pprof") && strcmp(arg, "folded")) {
+			ps_err("%s: invalid --push-format '%s' (expected pprof or folded)", cmd, arg);
+			return -EINVAL;
+		}
+		p->t.format = strcmp(arg, "pprof") ? PUSH_FOLDED : PUSH_PPROF;
+		return 1;
+	case OPT_PUSH_ORG:
+		p->t.org_id = arg;
+		return 1;
+	case OPT_PUSH_TIMEOUT:
+		if (parse_seconds_ns(arg, &ns) || ns < 100000000ull || ns > 600000000000ull) {
+			ps_err("%s: invalid --push-timeout '%s' (expected 0.1..600 seconds)", cmd, arg);
+			return -EINVAL;
+		}
+		p->t.timeout_ms = ns / 1000000;
+		return 1;
+	}
+	return 0;
+}
+
 int cli_common_parse(int c, const char *arg, const char *cmd, struct cli_common *o)
 {
 	uint64_t v;
@@ -147,15 +199,17 @@ int cli_common_parse(int c, const char *arg, const char *cmd, struct cli_common 
 		return 1;
 	case OPT_FOLDED:
 	case OPT_SVG:
+	case OPT_PPROF:
 		if (o->nexports == CLI_MAX_EXPORTS) {
-			ps_err("%s: at most %d --folded/--svg outputs", cmd, CLI_MAX_EXPORTS);
+			ps_err("%s: at most %d --folded/--svg/--pprof outputs", cmd, CLI_MAX_EXPORTS);
 			return -EINVAL;
 		}
-		o->exports[o->nexports].svg = c == OPT_SVG;
+		o->exports[o->nexports].format = c == OPT_SVG ? EXPORT_SVG :
+						 c == OPT_PPROF ? EXPORT_PPROF : EXPORT_FOLDED;
 		o->exports[o->nexports++].path = arg;
 		return 1;
 	}
-	return 0;
+	return cli_push_parse(c, arg, cmd, &o->push);
 }
 
 const struct option *cli_longopts(const struct option *own)
@@ -191,10 +245,14 @@ void cli_common_usage(FILE *out)
 "                      stacks cost ~1-3 us each, and none keeps the tracer to\n"
 "                      one map update per scheduler event); comma lists allowed\n"
 "  -F, --freq HZ       on-CPU sampling rate per CPU (default 99, 1..10000)\n"
-"  --folded [KIND:]FILE  write folded stacks (flamegraph.pl, inferno, speedscope);\n"
+"  --folded [KIND:]FILE  write folded stacks (flamegraph.pl, inferno,\n"
+"                      speedscope);\n"
 "                      KIND is offcpu (us), oncpu (samples) or futex (wait us);\n"
 "                      default: oncpu if sampled, else offcpu, else futex\n"
 "  --svg [KIND:]FILE   write an interactive SVG flame graph of KIND\n"
+"  --pprof [KIND:]FILE write a gzipped pprof profile of KIND (go tool pprof;\n"
+"                      what --push sends): times in ns, labels pid, tid, comm\n"
+"                      (futex: the lock too)\n"
 "  --timeline          record every context switch on the CPUs, and the\n"
 "                      wakeups, migrations, forks, execs, exits and futex waits\n"
 "                      of traced tasks, in order (for --perfetto/--timeline-html)\n"
@@ -204,7 +262,7 @@ void cli_common_usage(FILE *out)
 "                      per-CPU scheduling tracks, thread states, futex waits\n"
 "  --timeline-html FILE  a self-contained page: a lane per core and per traced\n"
 "                      thread, zoom, pan, hover details, the verdict on top\n"
-"  --slice-ms MS       length of the busy-time slices of the cores-over-time strip\n"
+"  --slice-ms MS       length of the slices of the cores-over-time strip\n"
 "                      (default 50, 1..60000)\n"
 "  --max-threads N     thread slots in the kernel (default %d); threads beyond\n"
 "                      them are counted as dropped, never silently lost\n"
@@ -215,12 +273,53 @@ void cli_common_usage(FILE *out)
 "User stacks are walked with frame pointers; at futex calls poolscope also\n"
 "recovers the program's frames above libraries built without them (glibc).\n"
 "Programs built without -fno-omit-frame-pointer show truncated stacks; the\n"
-"bundled workloads are built with frame pointers.\n",
-		PS_DEFAULT_MAX_THREADS);
+"bundled workloads are built with frame pointers.\n", PS_DEFAULT_MAX_THREADS);
+	fprintf(out,
+"\n"
+"Sending profiles to a Pyroscope server (POST /ingest):\n"
+"  --push URL          push each captured kind's profile (oncpu, offcpu, futex)\n"
+"                      at the end, after the files are written (attach -i:\n"
+"                      after every interval), as series APP.KIND{host=H,...}\n"
+"  --push-app NAME     APP of the series (default: the traced command's name)\n"
+"  --push-label K=V    add a label to the series (repeatable)\n"
+"  --push-format FMT   pprof (default) or folded\n"
+"  --push-org-id ID    the tenant, sent as X-Scope-OrgID (default:\n"
+"                      $%s)\n"
+"  --push-timeout S    give up on a request after S seconds (default %u);\n"
+"                      refusals 429 and 5xx and failures to connect are tried\n"
+"                      %d times in all; a failed push makes the exit status 1\n"
+"Credentials come from the environment only, never the command line:\n"
+"$%s (bearer), or $%s and\n"
+"$%s (basic); sudo resets the environment, so pass\n"
+"them through (sudo -E, or sudo VAR=value poolscope ...).\n",
+		PUSH_ENV_ORG_ID, PUSH_DEFAULT_TIMEOUT_MS / 1000, PUSH_TRIES, PUSH_ENV_TOKEN,
+		PUSH_ENV_USER, PUSH_ENV_PASSWORD);
 }
 
-int cli_open_outputs(struct cli_common *o, const struct invoker *inv, const char *cmd)
+/* A stop signal that arrives while a push is running aborts it. */
+static unsigned push_stops;
+
+static bool push_abort(void *arg)
 {
+	(void)arg;
+	return session_stop_count() > push_stops;
+}
+
+int cli_open_outputs(struct cli_common *o, const struct invoker *inv, const char *cmd,
+		     const char *app_name)
+{
+	struct cli_push *p = &o->push;
+
+	if (p->t.url) {
+		if (push_check_env(cmd))
+			return -EINVAL;
+		p->t.app = push_app_name(p->app ? p->app : app_name, p->app_buf, sizeof(p->app_buf));
+		p->t.abort = push_abort;
+		if (!o->tr.oncpu && !o->tr.offcpu && !o->tr.locks) {
+			ps_err("%s: --push has nothing to send: no --stacks and --no-locks", cmd);
+			return -EINVAL;
+		}
+	}
 	if (o->json_path) {
 		if (output_open(&o->json, inv, o->json_path))
 			return -EINVAL;
@@ -255,7 +354,7 @@ int cli_open_outputs(struct cli_common *o, const struct invoker *inv, const char
 		captured = e->kind == STACKS_ONCPU ? o->tr.oncpu :
 			   e->kind == STACKS_OFFCPU ? o->tr.offcpu : o->tr.locks;
 		if (!captured) {
-			ps_err("%s: --%s %s needs %s", cmd, e->svg ? "svg" : "folded",
+			ps_err("%s: --%s %s needs %s", cmd, export_options[e->format],
 			       stack_kind_name(e->kind),
 			       e->kind == STACKS_FUTEX ? "--locks" :
 			       e->kind == STACKS_ONCPU ? "--stacks oncpu" : "--stacks offcpu");
@@ -309,6 +408,74 @@ void cli_progress_clear(void)
 	progress_shown = false;
 }
 
+static uint64_t wall_start_of(const struct model *m, const struct report_opts *ro)
+{
+	return ro->wall_start ? ro->wall_start : m->start_ns + (realtime_ns() - mono_ns());
+}
+
+/* The body of kind k's profile in the push format, NULL if it has none. */
+static void *push_body(const struct cli_common *o, const struct model *m, enum stack_kind k,
+		       const struct pprof_opts *po, size_t *len)
+{
+	uint8_t *buf = NULL;
+	char *text = NULL;
+	FILE *f;
+
+	*len = 0;
+	if (o->push.t.format == PUSH_PPROF)
+		return pprof_build(m, k, po, &buf, len) ? NULL : buf;
+	f = open_memstream(&text, len);
+	if (!f)
+		return NULL;
+	export_folded(f, m, k);
+	fclose(f);
+	if (!*len) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* Every captured kind with samples, one request each; once the server
+ * cannot be reached the other kinds are not tried. */
+static void push_profiles(struct cli_common *o, const struct model *m, const struct report_opts *ro,
+			  const char *cmd)
+{
+	static const enum stack_kind kinds[] = { STACKS_ONCPU, STACKS_OFFCPU, STACKS_FUTEX };
+	uint64_t start = wall_start_of(m, ro);
+	struct pprof_opts po = { .time_nanos = start, .comment = ro->title };
+	bool pprof = o->push.t.format == PUSH_PPROF;
+
+	push_stops = session_stop_count();
+	for (size_t i = 0; i < ARRAY_LEN(kinds); i++) {
+		enum stack_kind k = kinds[i];
+		bool transport = false;
+		size_t len;
+
+		if (!stack_kind_captured(m, k) || !pprof_samples(m, k))
+			continue;
+		void *body = push_body(o, m, k, &po, &len);
+		if (!body)
+			continue;
+		/* folded times are in us: one "sample" per microsecond */
+		struct push_profile p = {
+			.kind = stack_kind_name(k), .body = body, .len = len,
+			.from_s = start / 1000000000ull,
+			.until_s = (start + m->wall_ns + 999999999ull) / 1000000000ull,
+			.sample_rate = k == STACKS_ONCPU ? m->snap->sample_hz :
+				       pprof ? 1000000000ull : 1000000ull,
+			.units = k == STACKS_ONCPU || !pprof ? "samples" :
+				 k == STACKS_FUTEX ? "lock_nanoseconds" : "nanoseconds",
+		};
+		int err = push_send(&o->push.t, &p, cmd, &transport);
+		free(body);
+		if (err)
+			o->push.failed = true;
+		if (err && (transport || err == -EINTR))
+			break;
+	}
+}
+
 void cli_emit_interval(struct cli_common *o, const struct model *m, const struct diagnosis *d,
 		       const struct report_opts *ro)
 {
@@ -320,6 +487,8 @@ void cli_emit_interval(struct cli_common *o, const struct model *m, const struct
 		report_json(o->json.f, m, d, ro);
 		output_flush(&o->json, "attach");
 	}
+	if (o->push.t.url && o->push.intervals)
+		push_profiles(o, m, ro, "attach");
 }
 
 int cli_emit(struct cli_common *o, const struct model *m, const struct diagnosis *d,
@@ -363,12 +532,22 @@ int cli_emit(struct cli_common *o, const struct model *m, const struct diagnosis
 	for (int i = 0; i < o->nexports; i++) {
 		struct cli_export *e = &o->exports[i];
 
-		if (e->svg)
+		if (e->format == EXPORT_SVG) {
 			export_svg(e->out.f, m, e->kind);
-		else
+		} else if (e->format == EXPORT_PPROF) {
+			struct pprof_opts po = { .time_nanos = wall_start_of(m, ro), .comment = ro->title };
+
+			export_pprof(e->out.f, m, e->kind, &po);
+		} else {
 			export_folded(e->out.f, m, e->kind);
+		}
 		xerr = output_commit(&e->out, cmd);
 		err = err ? err : xerr;
 	}
+	/* after the files: a push that fails or hangs cannot cost them */
+	if (o->push.t.url && !o->push.intervals)
+		push_profiles(o, m, ro, cmd);
+	if (o->push.failed)
+		err = err ? err : -EIO;
 	return err;
 }

@@ -11,17 +11,30 @@
 #include "model/model.h"
 #include "sys/output.h"
 #include "sys/privs.h"
+#include "sys/push.h"
 #include "trace/session.h"
 #include "render/report.h"
 #include "trace/tracer.h"
 
-#define CLI_MAX_EXPORTS 6
+#define CLI_MAX_EXPORTS 9
+
+enum cli_export_format { EXPORT_FOLDED, EXPORT_SVG, EXPORT_PPROF };
 
 struct cli_export {
 	enum stack_kind kind;
-	bool svg;
+	enum cli_export_format format;
 	const char *path;
 	struct output out;
+};
+
+/* --push: the profiles of every captured kind to a Pyroscope server, at the
+ * end of the trace, or after each interval (attach -i) instead. */
+struct cli_push {
+	struct push_target t;        /* .url NULL: no push */
+	const char *app;             /* --push-app, NULL: the command's name */
+	char app_buf[64];
+	bool intervals;
+	bool failed;                 /* some push failed: the exit status says so */
 };
 
 struct cli_common {
@@ -33,6 +46,7 @@ struct cli_common {
 	int nexports;
 	const char *perfetto_path, *timeline_html_path;   /* --perfetto, --timeline-html */
 	struct output perfetto, timeline_html;
+	struct cli_push push;
 };
 
 /* JSON goes to standard output (then there is no text report). */
@@ -56,8 +70,11 @@ int cli_parse_stacks(const char *arg, const char *cmd, struct tracer_opts *t);
 const struct option *cli_longopts(const struct option *own);
 /* The common options' help text. */
 void cli_common_usage(FILE *out);
-/* Open the JSON and export files before tracing (a bad path fails first). */
-int cli_open_outputs(struct cli_common *o, const struct invoker *inv, const char *cmd);
+/* Open the JSON and export files before tracing (a bad path fails first),
+ * and check the push options; app_name is APP of the pushed series' names
+ * unless --push-app gave one. */
+int cli_open_outputs(struct cli_common *o, const struct invoker *inv, const char *cmd,
+		     const char *app_name);
 /* Tracing failed: remove the temporary output files. */
 void cli_discard_outputs(struct cli_common *o);
 /* The progress line on stderr when it is a terminal (elapsed, events,
@@ -65,13 +82,14 @@ void cli_discard_outputs(struct cli_common *o);
  * before anything else is printed. */
 void cli_progress(void *arg, struct session *s, uint64_t elapsed_ns);
 void cli_progress_clear(void);
-/* One interval's report (attach -i): brief text, one JSON line; files stay
- * open. */
+/* One interval's report (attach -i): brief text, one JSON line (files stay
+ * open), and its profiles pushed with --push. */
 void cli_emit_interval(struct cli_common *o, const struct model *m, const struct diagnosis *d,
 		       const struct report_opts *ro);
 /* Text report (unless quiet or JSON on stdout), JSON, exports; the files
- * are committed (renamed into place). 0, or -errno after one line naming the
- * file and the cause. */
+ * are committed (renamed into place); then the push (unless intervals were
+ * pushed). 0, or -errno after one line naming the file or the push and the
+ * cause (also when an interval's push failed). */
 int cli_emit(struct cli_common *o, const struct model *m, const struct diagnosis *d,
 	     const struct report_opts *ro, const char *cmd);
 

@@ -148,8 +148,9 @@ static int parse_args(int argc, char **argv, struct compare_opts *o)
 		if (err < 0)
 			return err;
 		if (err) {
-			if (o->c.nexports) {
-				ps_err("compare: --folded and --svg are for run and attach (one trace each)");
+			if (o->c.nexports || o->c.push.t.url) {
+				ps_err("compare: --folded, --svg, --pprof and --push are for run and "
+				       "attach (one trace each)");
 				return -EINVAL;
 			}
 			continue;
@@ -316,7 +317,7 @@ int cmd_compare(int argc, char **argv)
 		free(o);
 		return EXIT_USAGE;
 	}
-	if (cli_open_outputs(&o->c, &inv, "compare")) {
+	if (cli_open_outputs(&o->c, &inv, "compare", NULL)) {
 		free(o);
 		return EXIT_USAGE;
 	}

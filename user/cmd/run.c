@@ -44,7 +44,7 @@ void run_usage(FILE *out)
 "busy share over time, and per-thread and per-process totals. Every thread of\n"
 "the command and of every process it forks is traced.\n"
 "\n"
-"Bundled workloads: %s\n"
+"Bundled workloads:\n  %s\n"
 "(`poolscope list` describes them; WORKLOAD-ARGS go to the workload, try --help.)\n"
 "\n"
 "Options:\n"
@@ -67,13 +67,17 @@ void run_usage(FILE *out)
 "\n"
 "Exit status: the workload's (128+N if killed by signal N); 2 for a bad\n"
 "command line; 127 if the command cannot be found or executed; 1 if tracing\n"
-"could not start.\n"
+"could not start, or (when the workload's is 0) an output could not be\n"
+"written or a push failed.\n"
 "\n"
 "Examples:\n"
 "  sudo poolscope run --stacks all --svg oncpu:cpu.svg cpu-threads\n"
 "  sudo poolscope run io-threads\n"
 "  sudo poolscope run cpu-threads -w 4\n"
-"  sudo poolscope run --json out.json -- make -j2\n");
+"  sudo poolscope run --json out.json -- make -j2\n"
+"  sudo poolscope run --stacks all --pprof oncpu:cpu.pb.gz gil-threads\n"
+"  sudo poolscope run --stacks oncpu --push http://pyroscope:4040 \\\n"
+"       --push-label env=staging -- ./server\n");
 }
 
 static int parse_args(int argc, char **argv, struct run_opts *o)
@@ -162,7 +166,8 @@ int cmd_run(int argc, char **argv)
 		ps_err("run: malformed SUDO_UID/SUDO_GID in the environment");
 		return EXIT_USAGE;
 	}
-	if (cli_open_outputs(&o.c, &inv, "run"))
+	const char *base = strrchr(o.cmd[0], '/');
+	if (cli_open_outputs(&o.c, &inv, "run", base ? base + 1 : o.cmd[0]))
 		return EXIT_USAGE;
 	struct launch l = {
 		.argv = o.cmd, .path = o.path, .as_root = o.as_root, .inv = &inv, .tr = &o.c.tr,
@@ -170,6 +175,7 @@ int cmd_run(int argc, char **argv)
 		.tick = cli_progress,
 	};
 	rc = launch_traced(&l, &snap, &status);
+	uint64_t wall_of_mono = realtime_ns() - mono_ns();
 	cli_progress_clear();
 	if (rc) {
 		cli_discard_outputs(&o.c);
@@ -180,6 +186,7 @@ int cmd_run(int argc, char **argv)
 	diagnose(&m, &d);
 	struct report_opts ro = {
 		.title = o.title, .argv = o.cmd, .wide = o.c.wide, .exit_status = status,
+		.wall_start = snap.start_ns + wall_of_mono,
 	};
 	if (cli_emit(&o.c, &m, &d, &ro, "run"))
 		rc = rc ? rc : EXIT_TRACE;

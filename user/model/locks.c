@@ -35,11 +35,36 @@ const char *lock_class_name(enum lock_class c)
 	return c == LOCK_CONTENDED ? "contended" : c == LOCK_AWAITING ? "awaiting-work" : "idle";
 }
 
-static int cmp_lock(const void *a, const void *b)
+static int cmp_lock(const void *a, const void *b, void *locks)
 {
-	const struct lock_summary *x = a, *y = b;
+	const struct lock_summary *x = (struct lock_summary *)locks + *(const uint32_t *)a;
+	const struct lock_summary *y = (struct lock_summary *)locks + *(const uint32_t *)b;
 
 	return x->wait_ns < y->wait_ns ? 1 : x->wait_ns > y->wait_ns ? -1 : 0;
+}
+
+/* Sort the locks by wait time; lock_of (record -> lock) follows them into
+ * m->futex_lock. */
+static void sort_locks(struct model *m, const uint32_t *lock_of)
+{
+	uint32_t *order = xcalloc(m->nlocks ? m->nlocks : 1, sizeof(*order));
+	uint32_t *pos = xcalloc(m->nlocks ? m->nlocks : 1, sizeof(*pos));
+	struct lock_summary *sorted = xcalloc(m->nlocks ? m->nlocks : 1, sizeof(*sorted));
+
+	for (uint32_t k = 0; k < m->nlocks; k++)
+		order[k] = k;
+	qsort_r(order, m->nlocks, sizeof(*order), cmp_lock, m->locks);
+	for (uint32_t k = 0; k < m->nlocks; k++) {
+		sorted[k] = m->locks[order[k]];
+		pos[order[k]] = k;
+	}
+	m->futex_lock = xcalloc(m->snap->n_futex, sizeof(*m->futex_lock));
+	for (uint32_t i = 0; i < m->snap->n_futex; i++)
+		m->futex_lock[i] = pos[lock_of[i]];
+	free(m->locks);
+	m->locks = sorted;
+	free(order);
+	free(pos);
 }
 
 static struct thread_summary *thread_of_rec(struct model *m, const struct ps_futex_key *k)
@@ -157,7 +182,7 @@ void model_build_locks(struct model *m)
 		else
 			ts->other_wait_ns += s->futex_recs[i].st.wait_ns;
 	}
+	sort_locks(m, lock_of);
 	free(lock_of);
 	free(waiters);
-	qsort(m->locks, m->nlocks, sizeof(*m->locks), cmp_lock);
 }

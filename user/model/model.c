@@ -278,6 +278,7 @@ void model_free(struct model *m)
 	free(m->oncpu);
 	free(m->futex);
 	free(m->locks);
+	free(m->futex_lock);
 	free(m->cores);
 	free(m->threads);
 	free(m->procs);

@@ -89,6 +89,7 @@ struct model {
 	/* --locks: sorted by wait time; --stacks: sorted by value */
 	struct lock_summary *locks;
 	uint32_t nlocks;
+	uint32_t *futex_lock;                /* snap->n_futex: each futex record's lock (index) */
 	struct stack_summary *offcpu, *oncpu, *futex;
 	uint32_t n_offcpu, n_oncpu, n_futex;
 	uint64_t offcpu_total_ns, oncpu_samples, futex_total_ns;

@@ -135,26 +135,6 @@ static void diff_procs(struct ps_snapshot *o, const struct ps_snapshot *c, const
 	}
 }
 
-static void copy_stacks(struct ps_snapshot *o, const struct ps_snapshot *c)
-{
-	o->nstacks = c->nstacks;
-	o->stacks = xcalloc(c->nstacks, sizeof(*o->stacks));
-	for (uint32_t i = 0; i < c->nstacks; i++) {
-		const struct ps_stack *s = &c->stacks[i];
-		struct ps_stack *d = &o->stacks[i];
-
-		*d = *s;
-		d->ips = xcalloc(s->nframes ? s->nframes : 1, sizeof(uint64_t));
-		memcpy(d->ips, s->ips, s->nframes * sizeof(uint64_t));
-		d->names = NULL;
-		if (s->names) {
-			d->names = xcalloc(s->nframes ? s->nframes : 1, sizeof(char *));
-			for (uint32_t k = 0; k < s->nframes; k++)
-				d->names[k] = xstrdup(s->names[k]);
-		}
-	}
-}
-
 void snapshot_diff(const struct ps_snapshot *c, const struct ps_snapshot *p, struct ps_snapshot *o)
 {
 	int ncpu = c->nr_cpus;
@@ -228,5 +208,5 @@ void snapshot_diff(const struct ps_snapshot *c, const struct ps_snapshot *p, str
 	o->oncpu_recs = diff_stack_recs(c->oncpu_recs, c->n_oncpu, p->oncpu_recs, p->n_oncpu, &o->n_oncpu);
 	diff_futex(o, c, p);
 	diff_procs(o, c, p);
-	copy_stacks(o, c);
+	snapshot_copy_stacks(o, c);
 }

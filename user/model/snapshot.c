@@ -25,9 +25,53 @@ void snapshot_free(struct ps_snapshot *s)
 			free(s->stacks[i].names[k]);
 		free(s->stacks[i].names);
 		free(s->stacks[i].ips);
+		free(s->stacks[i].frames);
 	}
 	free(s->stacks);
+	for (uint32_t i = 0; i < s->nmodules; i++) {
+		free(s->modules[i].path);
+		free(s->modules[i].build_id);
+	}
+	free(s->modules);
 	memset(s, 0, sizeof(*s));
+}
+
+const struct ps_module *snapshot_module(const struct ps_snapshot *s, uint32_t idx)
+{
+	return idx && idx <= s->nmodules ? &s->modules[idx - 1] : NULL;
+}
+
+void snapshot_copy_stacks(struct ps_snapshot *o, const struct ps_snapshot *c)
+{
+	o->nstacks = c->nstacks;
+	o->stacks = xcalloc(c->nstacks ? c->nstacks : 1, sizeof(*o->stacks));
+	for (uint32_t i = 0; i < c->nstacks; i++) {
+		const struct ps_stack *s = &c->stacks[i];
+		struct ps_stack *d = &o->stacks[i];
+		size_t n = s->nframes ? s->nframes : 1;
+
+		*d = *s;
+		d->ips = xcalloc(n, sizeof(uint64_t));
+		memcpy(d->ips, s->ips, s->nframes * sizeof(uint64_t));
+		d->names = NULL;
+		d->frames = NULL;
+		if (s->names) {
+			d->names = xcalloc(n, sizeof(char *));
+			for (uint32_t k = 0; k < s->nframes; k++)
+				d->names[k] = xstrdup(s->names[k]);
+		}
+		if (s->frames) {
+			d->frames = xcalloc(n, sizeof(*d->frames));
+			memcpy(d->frames, s->frames, s->nframes * sizeof(*d->frames));
+		}
+	}
+	o->nmodules = c->nmodules;
+	o->modules = xcalloc(c->nmodules ? c->nmodules : 1, sizeof(*o->modules));
+	for (uint32_t i = 0; i < c->nmodules; i++) {
+		o->modules[i] = c->modules[i];
+		o->modules[i].path = xstrdup(c->modules[i].path);
+		o->modules[i].build_id = c->modules[i].build_id ? xstrdup(c->modules[i].build_id) : NULL;
+	}
 }
 
 const struct ps_stack *snapshot_stack(const struct ps_snapshot *s, int32_t id, uint32_t tgid,

@@ -51,6 +51,8 @@ struct ps_snapshot {
 	uint32_t n_futex;
 	struct ps_stack *stacks;       /* every stack the records name */
 	uint32_t nstacks;
+	struct ps_module *modules;     /* where the stacks' frames live (symbolized) */
+	uint32_t nmodules;
 
 	/* --timeline (the whole trace's snapshot only): the records in the
 	 * order they were drained (per CPU in time order; sort by ts to merge
@@ -73,6 +75,24 @@ struct ps_snapshot {
 struct ps_stack_rec { struct ps_stack_key key; struct ps_stack_val val; };
 struct ps_futex_rec { struct ps_futex_key key; struct ps_futex_stat st; };
 
+/* The code a frame lies in, for profile formats that name it (pprof's
+ * mappings): a user process's executable mapping of a file, or the kernel
+ * ("[kernel.kallsyms]") or one of its modules ("[ext4]"). */
+struct ps_module {
+	char *path;
+	char *build_id;                /* lowercase hex, NULL if unknown */
+	uint64_t start, end, pgoff;    /* user mappings; 0 for the kernel's */
+	bool kernel;
+};
+
+/* A frame's module (index + 1 into ps_snapshot.modules, 0: none known, as
+ * for anonymous or unmapped code) and whether the frame's function was
+ * found (its name is a symbol, not module+offset or "[unknown]"). */
+struct ps_frame {
+	uint32_t module;
+	bool named;
+};
+
 /* One captured stack: addresses leaf first, as the kernel records them, and
  * their names once symbolized. User stacks are per process (the same
  * addresses mean different code in different processes). */
@@ -83,6 +103,7 @@ struct ps_stack {
 	uint32_t nframes;
 	uint64_t *ips;
 	char **names;                  /* nframes, NULL until symbolized */
+	struct ps_frame *frames;       /* nframes, NULL until symbolized */
 };
 
 /* The stack (id, tgid) of the snapshot, or NULL. */
@@ -100,6 +121,11 @@ void snapshot_close_spans(struct ps_snapshot *s);
  * before, so the slices add up to the totals. */
 void snapshot_set_slices(struct ps_snapshot *s, uint32_t n, const uint64_t *end_ns,
 			 const uint64_t *cum_busy, const uint64_t *cum_traced);
+
+/* The module of index+1 idx (a ps_frame.module), NULL for 0. */
+const struct ps_module *snapshot_module(const struct ps_snapshot *s, uint32_t idx);
+/* Copy src's stacks and modules into dst (which has none). */
+void snapshot_copy_stacks(struct ps_snapshot *dst, const struct ps_snapshot *src);
 
 void snapshot_free(struct ps_snapshot *s);
 

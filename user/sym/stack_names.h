@@ -5,7 +5,8 @@
 #include "model/snapshot.h"
 #include "sym/symbolize.h"
 
-/* Fill names[] of every stack in s. A process whose memory map was never
+/* Fill names[] and frames[] of every stack in s, and s->modules with the
+ * modules the frames lie in (their file, mapping and build-id). A process whose memory map was never
  * snapshotted is resolved with its parent's (forked children share it). */
 void stacks_symbolize(struct ps_snapshot *s, struct symbolizer *sym);
 

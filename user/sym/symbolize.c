@@ -59,6 +59,7 @@ struct elf_file {
 	char *names; /* backs syms[].name */
 	struct elf_seg *segs;
 	size_t nsegs;
+	char build_id[72];   /* lowercase hex, "" if none */
 };
 
 struct mapping {
@@ -94,6 +95,7 @@ struct symbolizer {
 	size_t nksyms;
 	char *knames;
 	int kernel_err; /* result of loading kallsyms, once loaded */
+	char kernel_build_id[72]; /* from /sys/kernel/notes, "" if none */
 	bool kernel_loaded;
 	struct symbolizer_stats stats;
 };
@@ -551,6 +553,8 @@ static int elf_file_parse(struct elf_file *f, int fd, const char *path)
 	err = read_segments(elf, f);
 	if (err)
 		goto out;
+	if (!read_build_id(elf, f->build_id, sizeof(f->build_id)))
+		f->build_id[0] = '\0';
 	if (!collect_type(elf, SHT_SYMTAB, &b)) {
 		/* Stripped: the debug file's .symtab, plus .dynsym below. */
 		dbg = open_debug_file(elf, f, path, &dbg_fd);
@@ -811,6 +815,11 @@ int symbolize_user(struct symbolizer *s, int tgid, uint64_t addr, struct sym_fra
 	file_off = addr - m->start + m->pgoff;
 	out->module = m->module;
 	out->module_off = file_off;
+	out->map_start = m->start;
+	out->map_end = m->end;
+	out->map_pgoff = m->pgoff;
+	if (m->file && m->file->build_id[0])
+		out->build_id = m->file->build_id;
 	if (!m->file || !file_off_to_vaddr(m->file, file_off, &vaddr))
 		return -ENOENT;
 	sym = find_symbol(m->file, vaddr);
@@ -830,6 +839,42 @@ static int cmp_ksym(const void *a, const void *b)
 	if (x->addr != y->addr)
 		return x->addr < y->addr ? -1 : 1;
 	return y->rank - x->rank;
+}
+
+/* The running kernel's build-id: /sys/kernel/notes holds its ELF notes
+ * (headers of 4-byte words, name and description padded to 4). */
+static void kernel_read_build_id(char *hex, size_t len)
+{
+	unsigned char buf[4096];
+	size_t n = 0, off = 0;
+	int fd = open("/sys/kernel/notes", O_RDONLY | O_CLOEXEC);
+
+	hex[0] = '\0';
+	if (fd < 0)
+		return;
+	ssize_t r = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (r > 0)
+		n = r;
+	while (off + 12 <= n) {
+		uint32_t namesz, descsz, type;
+
+		memcpy(&namesz, buf + off, 4);
+		memcpy(&descsz, buf + off + 4, 4);
+		memcpy(&type, buf + off + 8, 4);
+		size_t name_at = off + 12, desc_at = name_at + ((namesz + 3) & ~3u);
+		size_t next = desc_at + ((descsz + 3) & ~3u);
+
+		if (next > n || next <= off)
+			return;
+		if (type == NT_GNU_BUILD_ID && namesz == 4 && !memcmp(buf + name_at, "GNU", 4) &&
+		    descsz && descsz * 2 < len) {
+			for (uint32_t i = 0; i < descsz; i++)
+				snprintf(hex + 2 * i, 3, "%02x", buf[desc_at + i]);
+			return;
+		}
+		off = next;
+	}
 }
 
 static int kernel_load(struct symbolizer *s)
@@ -909,6 +954,7 @@ static int kernel_load(struct symbolizer *s)
 		syms[kept].name = names.buf + (uintptr_t)syms[i].name;
 		kept++;
 	}
+	kernel_read_build_id(s->kernel_build_id, sizeof(s->kernel_build_id));
 	s->ksyms = syms;
 	s->nksyms = kept;
 	s->knames = names.buf;
@@ -950,6 +996,8 @@ int symbolize_kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *out)
 	out->offset = addr - k->addr;
 	out->module = k->module;
 	out->module_off = addr;
+	if (k->module == kernel_module && s->kernel_build_id[0])
+		out->build_id = s->kernel_build_id;
 	return 0;
 }
 

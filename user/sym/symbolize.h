@@ -19,6 +19,10 @@ struct sym_frame {
 	uint64_t offset;     /* addr - symbol start */
 	const char *module;  /* path of the mapped file (or "[kernel]"), NULL if unknown */
 	uint64_t module_off; /* file offset within module (for module+0xoff output) */
+	const char *build_id; /* the module's GNU build-id in lowercase hex, NULL if none */
+	/* user frames: the executable mapping holding the address, as
+	 * /proc/PID/maps listed it ([start, end), file offset); 0 for kernel */
+	uint64_t map_start, map_end, map_pgoff;
 };
 
 struct symbolizer_stats {
@@ -42,11 +46,13 @@ void symbolizer_forget_process(struct symbolizer *s, int tgid);
 /* Resolve one user address of process tgid. Returns 0 if a symbol was found,
  * -ENOENT if only the module is known (out->module, out->module_off set),
  * -ESRCH if tgid has no snapshot, -EFAULT if addr is in no executable mapping,
- * -ENXIO if it is in an anonymous one (JIT code). Strings stay valid until
- * symbolizer_free. */
+ * -ENXIO if it is in an anonymous one (JIT code). The mapping (map_*) is set
+ * whenever the module is; the build-id when the file has one. Strings stay
+ * valid until symbolizer_free. */
 int symbolize_user(struct symbolizer *s, int tgid, uint64_t addr, struct sym_frame *out);
 
-/* Resolve a kernel address from /proc/kallsyms (loaded lazily once). Returns
+/* Resolve a kernel address from /proc/kallsyms (loaded lazily once); the
+ * kernel's own frames carry its build-id from /sys/kernel/notes. Returns
  * 0, -EPERM if kallsyms hides addresses (not root / kptr_restrict), -EFAULT
  * if addr is outside the kernel's text symbols, or -errno reading kallsyms. */
 int symbolize_kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *out);

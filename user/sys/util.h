@@ -15,7 +15,7 @@ void ps_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads. */
 uint64_t mono_ns(void);
-/* CLOCK_REALTIME in ns. */
+/* CLOCK_REALTIME in ns (wall-clock time since the epoch). */
 uint64_t realtime_ns(void);
 /* When poolscope started (main() marks it), for the setup time it reports. */
 void ps_mark_start(void);
