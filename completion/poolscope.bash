@@ -11,7 +11,8 @@
 
 _poolscope_commands="run attach compare list help version"
 _poolscope_opts_common="--json -q --quiet -w --wide --no-locks --locks --futex-source
-	--stacks -F --freq --folded --svg --timeline --timeline-buffer --perfetto --timeline-html
+	--stacks -F --freq --folded --svg --pprof --push --push-app --push-label --push-format
+	--push-org-id --push-timeout --timeline --timeline-buffer --perfetto --timeline-html
 	--slice-ms --max-threads --raw-tp -v --verbose"
 _poolscope_opts_run="-a --all --as-root --list -h --help $_poolscope_opts_common"
 _poolscope_opts_attach="-p --pid --tid --comm -a --all --children -d --duration
@@ -19,7 +20,8 @@ _poolscope_opts_attach="-p --pid --tid --comm -a --all --children -d --duration
 _poolscope_opts_compare="--json -q --quiet --show-output -h --help --stacks --locks
 	--no-locks --futex-source -F --freq --slice-ms --max-threads --raw-tp -v --verbose"
 # the options above that take a value (the next word)
-_poolscope_opts_valued="--json --futex-source --stacks -F --freq --folded --svg --timeline-buffer
+_poolscope_opts_valued="--json --futex-source --stacks -F --freq --folded --svg --pprof --push
+	--push-app --push-label --push-format --push-org-id --push-timeout --timeline-buffer
 	--perfetto --timeline-html --slice-ms
 	--max-threads -p --pid --tid --comm -d --duration -i --interval"
 
@@ -40,7 +42,9 @@ _poolscope_workloads()
 {
 	local bin=${COMP_WORDS[0]}
 	[[ $bin == "~/"* ]] && bin=$HOME/${bin#"~/"}
-	"$bin" run --help 2>/dev/null | sed -n 's/^Bundled workloads: //p' | tr -d ,
+	# "Bundled workloads: a, b" or the list on the next line
+	"$bin" run --help 2>/dev/null |
+		sed -n -e '/^Bundled workloads:$/{n;s/^ *//p;q}' -e 's/^Bundled workloads: //p' | tr -d ,
 }
 
 # A comma-separated list: complete its last item from the words of $1.
@@ -86,13 +90,14 @@ _poolscope_value()
 {
 	local opt=$1 cur=$2
 	case $opt in
-	--json | --folded | --svg | --perfetto | --timeline-html)
+	--json | --folded | --svg | --pprof | --perfetto | --timeline-html)
 		compopt -o filenames 2>/dev/null
 		local IFS=$'\n'
 		COMPREPLY=($(compgen -f -- "$cur"))
 		;;
 	--stacks) _poolscope_list_item "offcpu oncpu all none" "$cur" ;;
 	--futex-source) _poolscope_words "sched syscalls" "$cur" ;;
+	--push-format) _poolscope_words "pprof folded" "$cur" ;;
 	-p | --pid) _poolscope_list_item "$(_poolscope_pids)" "$cur" ;;
 	--tid) _poolscope_list_item "$(_poolscope_tids)" "$cur" ;;
 	--comm) _poolscope_comms "$cur" ;;

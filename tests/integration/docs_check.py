@@ -85,7 +85,9 @@ def probe(cmd, opt):
         return "flag"
     if "needs a value" not in run([BIN, cmd, opt]).stderr:
         return None
-    p = run([BIN, cmd, opt, "1", "--help"])
+    # options whose values have a shape of their own
+    sample = {"--push": "http://127.0.0.1:1/", "--push-label": "k=v"}.get(opt, "1")
+    p = run([BIN, cmd, opt, sample, "--help"])
     if p.returncode == 0:
         return "valued"
     expected = re.search(r"\(expected ([\w-]+)", p.stderr)
