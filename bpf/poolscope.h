@@ -119,6 +119,12 @@ struct ps_proc {
 		__u32 runq_hist[PS_HIST_SLOTS];
 	} ex;
 };
+/* The counters a thread and its process's exited-threads total share, for
+ * code that treats them alike: X(field) for each (runq_max_ns and
+ * runq_hist are not sums, so they are apart). */
+#define PS_THREAD_SUMS(X) X(oncpu_ns) X(blocked_ns) X(runq_wait_ns) X(runq_count) X(vol) \
+	X(invol) X(migrations) X(wakeups)
+
 /* Processes beyond the `procs` slots share the last one. */
 #define PS_OTHER_PROC (PS_MAX_TGIDS - 1)
 

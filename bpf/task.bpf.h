@@ -132,14 +132,9 @@ static __noinline void slot_fold(__u32 slot, __u64 now)
 		ex = &p->ex;
 		__sync_fetch_and_add(&ex->threads, 1);
 		__sync_fetch_and_add(&ex->life_ns, to > from ? to - from : 0);
-		__sync_fetch_and_add(&ex->oncpu_ns, old->oncpu_ns);
-		__sync_fetch_and_add(&ex->blocked_ns, old->blocked_ns);
-		__sync_fetch_and_add(&ex->runq_wait_ns, old->runq_wait_ns);
-		__sync_fetch_and_add(&ex->runq_count, old->runq_count);
-		__sync_fetch_and_add(&ex->vol, old->vol);
-		__sync_fetch_and_add(&ex->invol, old->invol);
-		__sync_fetch_and_add(&ex->migrations, old->migrations);
-		__sync_fetch_and_add(&ex->wakeups, old->wakeups);
+#define FOLD(f) __sync_fetch_and_add(&ex->f, old->f);
+		PS_THREAD_SUMS(FOLD)
+#undef FOLD
 		if (old->runq_max_ns > ex->runq_max_ns)
 			ex->runq_max_ns = old->runq_max_ns;
 		for (int i = 0; i < PS_HIST_SLOTS; i++)

@@ -38,6 +38,19 @@ static int cmp_proc_oncpu(const void *a, const void *b)
 	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
 }
 
+/* The summed counters of a thread or an exited-threads total (the same
+ * fields: PS_THREAD_SUMS; blocked_ns is the summary's offcpu_ns). */
+#define sums_of(ts, src) do {                                   \
+		(ts)->oncpu_ns = (src)->oncpu_ns;               \
+		(ts)->offcpu_ns = (src)->blocked_ns;            \
+		(ts)->runq_wait_ns = (src)->runq_wait_ns;       \
+		(ts)->runq_count = (src)->runq_count;           \
+		(ts)->vol = (src)->vol;                         \
+		(ts)->invol = (src)->invol;                     \
+		(ts)->migrations = (src)->migrations;           \
+		(ts)->wakeups = (src)->wakeups;                 \
+	} while (0)
+
 /* Thread summary ts of the traced thread t. */
 static void thread_from_slot(const struct ps_snapshot *s, const struct ps_thread *t,
 			     const uint64_t *oncpu_by_cpu, struct thread_summary *ts)
@@ -55,15 +68,8 @@ static void thread_from_slot(const struct ps_snapshot *s, const struct ps_thread
 	ts->execed = t->flags & PS_THREAD_EXECED;
 	ts->first_ns = t->first_ns;
 	ts->exit_ns = t->exit_ns;
-	ts->oncpu_ns = t->oncpu_ns;
-	ts->offcpu_ns = t->blocked_ns;
-	ts->runq_wait_ns = t->runq_wait_ns;
-	ts->runq_count = t->runq_count;
+	sums_of(ts, t);
 	ts->runq_max_ns = t->runq_max_ns;
-	ts->vol = t->vol;
-	ts->invol = t->invol;
-	ts->migrations = t->migrations;
-	ts->wakeups = t->wakeups;
 	ts->oncpu_by_cpu = oncpu_by_cpu;
 	ts->lifetime_ns = to > from ? to - from : 0;
 	u32_hist_to_u64(t->runq_hist, ts->runq_hist);
@@ -80,15 +86,8 @@ static void thread_from_exited(const struct ps_proc *p, const uint64_t *zero_by_
 	ts->folded = ex->threads;
 	snprintf(ts->comm, sizeof(ts->comm), "%s", comm);
 	ts->exited = true;
-	ts->oncpu_ns = ex->oncpu_ns;
-	ts->offcpu_ns = ex->blocked_ns;
-	ts->runq_wait_ns = ex->runq_wait_ns;
-	ts->runq_count = ex->runq_count;
+	sums_of(ts, ex);
 	ts->runq_max_ns = ex->runq_max_ns;
-	ts->vol = ex->vol;
-	ts->invol = ex->invol;
-	ts->migrations = ex->migrations;
-	ts->wakeups = ex->wakeups;
 	ts->oncpu_by_cpu = zero_by_cpu;
 	ts->lifetime_ns = ex->life_ns;
 	u32_hist_to_u64(ex->runq_hist, ts->runq_hist);

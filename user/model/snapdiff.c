@@ -4,6 +4,7 @@
 #include <string.h>
 
 #define SUB(field) out->field = cur->field >= prev->field ? cur->field - prev->field : 0
+#define SUB_FIELD(field) SUB(field);
 
 static uint64_t grown_max(uint64_t cur, uint64_t prev)
 {
@@ -13,14 +14,7 @@ static uint64_t grown_max(uint64_t cur, uint64_t prev)
 static void diff_thread(struct ps_thread *out, const struct ps_thread *cur, const struct ps_thread *prev)
 {
 	*out = *cur;
-	SUB(oncpu_ns);
-	SUB(blocked_ns);
-	SUB(runq_wait_ns);
-	SUB(runq_count);
-	SUB(vol);
-	SUB(invol);
-	SUB(migrations);
-	SUB(wakeups);
+	PS_THREAD_SUMS(SUB_FIELD)
 	out->runq_max_ns = grown_max(cur->runq_max_ns, prev->runq_max_ns);
 	for (int i = 0; i < PS_HIST_SLOTS; i++)
 		SUB(runq_hist[i]);
@@ -121,14 +115,7 @@ static void diff_procs(struct ps_snapshot *o, const struct ps_snapshot *c, const
 			prev = &none;
 		SUB(threads);
 		SUB(life_ns);
-		SUB(oncpu_ns);
-		SUB(blocked_ns);
-		SUB(runq_wait_ns);
-		SUB(runq_count);
-		SUB(vol);
-		SUB(invol);
-		SUB(migrations);
-		SUB(wakeups);
+		PS_THREAD_SUMS(SUB_FIELD)
 		out->runq_max_ns = grown_max(cur->runq_max_ns, prev->runq_max_ns);
 		for (int h = 0; h < PS_HIST_SLOTS; h++)
 			SUB(runq_hist[h]);

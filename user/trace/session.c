@@ -248,6 +248,9 @@ enum session_end session_run(struct session *s, const struct session_loop *l)
 		}
 		if (!sig || deadline != UINT64_MAX)
 			continue;
+		/* from here the user waits for us: the wind-down at the highest
+		 * nice priority, so that busy CPUs do not stretch it */
+		boost_priority();
 		session_stop_clear();
 		if (!l->on_stop || !l->on_stop(l->arg, sig, from_user))
 			return SESSION_END_SIGNAL;
@@ -280,11 +283,6 @@ int session_snapshot(struct session *s, struct ps_snapshot *snap, bool final)
 {
 	int err;
 
-	/* the trace's end (reading the maps, naming stacks, the report) at the
-	 * highest nice priority too: beside busy CPUs it is what a Ctrl-C
-	 * waits for */
-	if (session_stop_count())
-		boost_priority();
 	track_all(s, true);
 	err = tracer_snapshot(s->tracer, snap, final);
 	if (err)
