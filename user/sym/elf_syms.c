@@ -112,8 +112,16 @@ static Elf_Scn *section_ready(Elf_Scn *scn, GElf_Shdr *sh)
 static int builder_add(struct sym_builder *b, uint64_t start, uint64_t size, uint64_t sect_end,
 		       const char *name, int rank)
 {
+	char unversioned[512];
+	const char *at = strchr(name, '@');
 	long off;
 
+	/* "pthread_cond_signal@@GLIBC_2.3.2" in a .symtab: the version is
+	 * not part of the function's name */
+	if (at && at > name && (size_t)(at - name) < sizeof(unversioned)) {
+		snprintf(unversioned, sizeof(unversioned), "%.*s", (int)(at - name), name);
+		name = unversioned;
+	}
 	if (grow_array((void **)&b->raw, &b->cap, b->n + 1, sizeof(*b->raw)))
 		return b->err = -ENOMEM;
 	off = name_pool_add(&b->names, name);

@@ -200,8 +200,10 @@ static int cmp_mapping(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* The load bias of a mapping of f: from the first file offset it maps that
- * a PT_LOAD holds (the mapping starts on a page, the segment need not). */
+/* The load bias of an executable mapping of f, from the first file offset
+ * it maps that an executable PT_LOAD holds (the mapping starts on a page,
+ * the segment need not; the page it starts on may also hold the end of the
+ * segment before, whose vaddr is a page off, so only code segments count). */
 static bool mapping_bias(const struct mapping *m, const struct elf_file *f, uint64_t *bias)
 {
 	uint64_t len = m->end - m->start;
@@ -210,12 +212,38 @@ static bool mapping_bias(const struct mapping *m, const struct elf_file *f, uint
 		const struct elf_seg *sg = &f->segs[i];
 		uint64_t off = m->pgoff > sg->offset ? m->pgoff : sg->offset;
 
-		if (!sg->filesz || off - m->pgoff >= len || off - sg->offset >= sg->filesz)
+		if (!sg->exec || !sg->filesz || off - m->pgoff >= len || off - sg->offset >= sg->filesz)
 			continue;
 		*bias = m->start + (off - m->pgoff) - (sg->vaddr + (off - sg->offset));
 		return true;
 	}
 	return false;
+}
+
+/* Every mapping of a file with code gets the file and the bias of the
+ * nearest executable mapping of it: one load of an ELF file has one bias,
+ * and its data, relro and rodata mappings are read through it. */
+static void share_code_files(struct mapping *maps, const unsigned long *inos, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (maps[i].file && !mapping_bias(&maps[i], maps[i].file, &maps[i].bias))
+			maps[i].file = NULL;
+	for (size_t j = 0; j < n; j++) {
+		const struct mapping *best = NULL;
+
+		if (maps[j].exec || !maps[j].module)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (maps[i].exec && maps[i].file && maps[i].module == maps[j].module &&
+			    inos[i] == inos[j] &&
+			    (!best || llabs((long long)(maps[i].start - maps[j].start)) <
+					      llabs((long long)(best->start - maps[j].start))))
+				best = &maps[i];
+		if (best) {
+			maps[j].file = best->file;
+			maps[j].bias = best->bias;
+		}
+	}
 }
 
 /* One line of /proc/PID/maps, parsed in place. */
@@ -301,14 +329,8 @@ static int read_maps(struct symbolizer *s, int tgid, FILE *fp, struct mapping **
 	}
 	if (!err && ferror(fp))
 		err = -EIO;
-	/* the non-executable mappings of files with code: data, relro, rodata */
-	for (size_t i = 0; !err && i < nmaps; i++)
-		for (size_t j = 0; maps[i].file && j < nmaps; j++)
-			if (!maps[j].file && maps[j].module == maps[i].module && inos[j] == inos[i])
-				maps[j].file = maps[i].file;
-	for (size_t i = 0; !err && i < nmaps; i++)
-		if (maps[i].file && !mapping_bias(&maps[i], maps[i].file, &maps[i].bias))
-			maps[i].file = NULL;
+	if (!err)
+		share_code_files(maps, inos, nmaps);
 	free(line);
 	free(inos);
 	if (err) {

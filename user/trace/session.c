@@ -157,8 +157,15 @@ static void track(struct session *s, uint32_t tgid, bool refresh)
 	struct session_proc *p = find_proc(s, tgid);
 	char exe[256];
 
-	if (procfs_exe(tgid, exe, sizeof(exe)))
-		return; /* gone (its last snapshot stays) or a kernel thread */
+	if (procfs_exe(tgid, exe, sizeof(exe))) {
+		/* gone (its last snapshot stays) or a kernel thread; a JIT's
+		 * perf map is complete now and may be reused with the PID */
+		if (p && !p->gone)
+			symbolizer_load_perf_map(s->sym, tgid);
+		if (p)
+			p->gone = true;
+		return;
+	}
 	if (p && !refresh && !strcmp(p->exe, exe))
 		return;
 	if (symbolizer_add_process(s->sym, tgid))
@@ -172,6 +179,7 @@ static void track(struct session *s, uint32_t tgid, bool refresh)
 		p->tgid = tgid;
 	}
 	snprintf(p->exe, sizeof(p->exe), "%s", exe);
+	p->gone = false;
 }
 
 static void track_all(struct session *s, bool refresh)
@@ -276,6 +284,14 @@ int session_processes(struct session *s, uint32_t *tgids, int max)
 	return tracer_processes(s->tracer, tgids, max);
 }
 
+/* The JIT maps of the processes still alive: complete as of now. */
+static void load_jit_maps(struct session *s)
+{
+	for (uint32_t i = 0; s->sym && i < s->nprocs; i++)
+		if (!s->procs[i].gone)
+			symbolizer_load_perf_map(s->sym, s->procs[i].tgid);
+}
+
 int session_snapshot(struct session *s, struct ps_snapshot *snap, bool final)
 {
 	int err;
@@ -286,11 +302,15 @@ int session_snapshot(struct session *s, struct ps_snapshot *snap, bool final)
 	if (session_stop_count())
 		boost_priority();
 	track_all(s, true);
+	load_jit_maps(s);
 	err = tracer_snapshot(s->tracer, snap, final);
 	if (err)
 		return err;
-	if (s->sym)
+	if (s->sym) {
+		symbolizer_fetch_debuginfo(s->sym);
 		stacks_symbolize(snap, s->sym);
+		futex_addrs_symbolize(snap, s->sym);
+	}
 	return 0;
 }
 

@@ -20,7 +20,11 @@
 struct session {
 	struct tracer *tracer;
 	struct symbolizer *sym;      /* NULL when no stacks are captured */
-	struct session_proc { uint32_t tgid; char exe[256]; } *procs;
+	struct session_proc {
+		uint32_t tgid;
+		char exe[256];
+		bool gone;           /* exited: its perf map was read then */
+	} *procs;
 	uint32_t nprocs, cap;
 	uint64_t started_ns;         /* session_start, CLOCK_MONOTONIC */
 };
