@@ -13,9 +13,81 @@ static const char *plural(uint64_t n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
-static void print_header(FILE *out, const struct model *m, const struct report_opts *o)
+/* --- names that never break mid-word -------------------------------------- */
+
+#define WIDTH 80        /* the report's lines */
+#define WIDE_WIDTH 160  /* with -w */
+#define ELLIPSIS "\u2026"
+
+/* Columns a UTF-8 string takes: one per character. */
+static size_t cols(const char *s)
 {
-	char wall[16], cpu[16], ev[32], dr[32];
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
+/* Where a line may break: after one of these (frames, list items, words). */
+#define BREAK_FRAMES ";| "
+#define BREAK_ITEMS ";,"
+#define BREAK_WORDS " "
+
+/* The break point of p for a line of room columns: the last one that fits,
+ * else the first one (a word wider than the line stays whole), or NULL
+ * when p has no break point left. */
+static const char *break_point(const char *p, size_t room, const char *breaks)
+{
+	const char *last = NULL;
+	size_t used = 0;
+
+	for (const char *q = p; *q; q++) {
+		const char *brk = NULL;
+
+		if (q > p && q[0] == ':' && q[1] == ':' && q[-1] != ':')
+			brk = q; /* before "::" in a long C++ or Rust name */
+		else if (strchr(breaks, *q) && q[1])
+			brk = q + 1;
+		if (brk && brk > p && (used + (brk > q) <= room || !last))
+			last = brk;
+		used += ((unsigned char)*q & 0xC0) != 0x80;
+		if (used > room && last)
+			break;
+	}
+	return last;
+}
+
+/* Print text from column at, wrapping after the characters in breaks (or
+ * before "::") so that no line passes width (a word wider than a line stays
+ * whole); continuation lines start at column indent. Ends the line. */
+static void print_wrapped(FILE *out, const char *text, size_t at, size_t indent, size_t width,
+			  const char *breaks)
+{
+	const char *p = text;
+
+	for (;;) {
+		size_t room = width > at ? width - at : 1;
+		const char *brk = cols(p) > room ? break_point(p, room, breaks) : NULL;
+		int n;
+
+		if (!brk) {
+			fprintf(out, "%s\n", p);
+			return;
+		}
+		for (n = (int)(brk - p); n > 0 && p[n - 1] == ' '; n--)
+			;
+		fprintf(out, "%.*s\n%*s", n, p, (int)indent, "");
+		for (p = brk; *p == ' '; p++)
+			;
+		at = indent;
+	}
+}
+
+static void print_header(FILE *out, const struct model *m, const struct report_opts *o,
+			 size_t width)
+{
+	char wall[16], cpu[16], ev[32], dr[32], line[512];
 
 	if (o->interval) {
 		char from[16] = "?", to[16] = "?";
@@ -28,17 +100,19 @@ static void print_header(FILE *out, const struct model *m, const struct report_o
 		}
 		fprintf(out, "\n--- interval %u: %s - %s ---\n", o->interval, from, to);
 	}
-	fprintf(out, "poolscope: %s\n", o->title ? o->title : "trace");
+	fputs("poolscope: ", out);
+	print_wrapped(out, o->title ? o->title : "trace", 11, 4, width, BREAK_WORDS);
 	fprintf(out, "traced %u %s, %u %s on %d CPUs for %s\n", m->nprocs,
 		plural(m->nprocs, "process", "processes"), (unsigned)m->thread_count,
 		plural(m->thread_count, "thread", "threads"), m->nr_cpus, fmt_dur(m->wall_ns, wall, sizeof(wall)));
 	fprintf(out, "on-CPU %s in %s: parallelism %.2f of %d CPUs, cores %.0f%% busy\n",
 		fmt_dur(m->oncpu_ns, cpu, sizeof(cpu)), fmt_dur(m->wall_ns, wall, sizeof(wall)),
 		m->parallelism, m->nr_cpus, m->busy_pct);
-	fprintf(out, "events: %s handled, %s dropped (%s%s%s%s)\n",
-		fmt_count(m->snap->events, ev, sizeof(ev)), fmt_count(m->dropped, dr, sizeof(dr)),
-		m->snap->attach_mode, m->snap->locks ? ", locks" : "",
-		m->snap->offcpu ? ", off-CPU stacks" : "", m->snap->oncpu ? ", on-CPU samples" : "");
+	snprintf(line, sizeof(line), "events: %s handled, %s dropped (%s%s%s%s)",
+		 fmt_count(m->snap->events, ev, sizeof(ev)), fmt_count(m->dropped, dr, sizeof(dr)),
+		 m->snap->attach_mode, m->snap->locks ? ", locks" : "",
+		 m->snap->offcpu ? ", off-CPU stacks" : "", m->snap->oncpu ? ", on-CPU samples" : "");
+	print_wrapped(out, line, 0, 4, width, BREAK_ITEMS);
 	if (m->snap->timeline) {
 		uint64_t lost = 0;
 
@@ -52,12 +126,13 @@ static void print_header(FILE *out, const struct model *m, const struct report_o
 		fprintf(out, "%s\n", lost || m->snap->tl_over ? " (--timeline-buffer)" : "");
 	}
 	if (m->dropped) {
-		fprintf(out, "WARNING: data lost:");
-		for (int i = 0, k = 0; i < MODEL_DROP_KINDS; i++)
+		size_t at = snprintf(line, sizeof(line), "WARNING: data lost:");
+
+		for (int i = 0, k = 0; i < MODEL_DROP_KINDS && at < sizeof(line); i++)
 			if (m->drops[i].n)
-				fprintf(out, "%s %llu %s", k++ ? "," : "", (unsigned long long)m->drops[i].n,
-					m->drops[i].what);
-		fputc('\n', out);
+				at += snprintf(line + at, sizeof(line) - at, "%s %llu %s", k++ ? "," : "",
+					       (unsigned long long)m->drops[i].n, m->drops[i].what);
+		print_wrapped(out, line, 0, 4, width, BREAK_ITEMS);
 	}
 }
 
@@ -210,92 +285,21 @@ static void print_threads(FILE *out, const struct model *m, const struct report_
 			(unsigned long long)m->folded_threads);
 }
 
-/* --- names that never break mid-word -------------------------------------- */
-
-#define WIDTH 80        /* the report's lines */
-#define WIDE_WIDTH 160  /* with -w */
-#define ELLIPSIS "\u2026"
-
-/* Columns a UTF-8 string takes: one per character. */
-static size_t cols(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xC0) != 0x80;
-	return n;
-}
-
-/* Where a line may break: after one of these (frames, list items, words). */
-#define BREAK_FRAMES ";| "
-#define BREAK_ITEMS ";,"
-#define BREAK_WORDS " "
-
-/* The break point of p for a line of room columns: the last one that fits,
- * else the first one (a word wider than the line stays whole), or NULL
- * when p has no break point left. */
-static const char *break_point(const char *p, size_t room, const char *breaks)
-{
-	const char *last = NULL;
-	size_t used = 0;
-
-	for (const char *q = p; *q; q++) {
-		const char *brk = NULL;
-
-		if (q > p && q[0] == ':' && q[1] == ':' && q[-1] != ':')
-			brk = q; /* before "::" in a long C++ or Rust name */
-		else if (strchr(breaks, *q) && q[1])
-			brk = q + 1;
-		if (brk && brk > p && (used + (brk > q) <= room || !last))
-			last = brk;
-		used += ((unsigned char)*q & 0xC0) != 0x80;
-		if (used > room && last)
-			break;
-	}
-	return last;
-}
-
-/* Print text from column at, wrapping after the characters in breaks (or
- * before "::") so that no line passes width (a word wider than a line stays
- * whole); continuation lines start at column indent. Ends the line. */
-static void print_wrapped(FILE *out, const char *text, size_t at, size_t indent, size_t width,
-			  const char *breaks)
-{
-	const char *p = text;
-
-	for (;;) {
-		size_t room = width > at ? width - at : 1;
-		const char *brk = cols(p) > room ? break_point(p, room, breaks) : NULL;
-		int n;
-
-		if (!brk) {
-			fprintf(out, "%s\n", p);
-			return;
-		}
-		for (n = (int)(brk - p); n > 0 && p[n - 1] == ' '; n--)
-			;
-		fprintf(out, "%.*s\n%*s", n, p, (int)indent, "");
-		for (p = brk; *p == ' '; p++)
-			;
-		at = indent;
-	}
-}
-
 /* The innermost frames of a ';'-separated list (root first) that fit width
  * columns, the outer ones dropped whole: "…;gil_acquire;pthread_cond_wait".
  * The leaf frame stays even when it alone is wider. */
 static const char *frames_fit(const char *frames, size_t width, char *buf, size_t len)
 {
 	const char *p = frames;
+	size_t mark = 0; /* columns of the "…;" once an outer frame is dropped */
 
-	while (cols(p) > width) {
+	while (mark + cols(p) > width) {
 		const char *next = strchr(p, ';');
 
 		if (!next)
 			break;
 		p = next + 1;
-		if (cols(ELLIPSIS ";") + cols(p) <= width)
-			break;
+		mark = cols(ELLIPSIS ";");
 	}
 	snprintf(buf, len, "%s%s", p == frames ? "" : ELLIPSIS ";", p);
 	return buf;
@@ -362,9 +366,9 @@ static void print_stacks(FILE *out, const char *title, const struct stack_summar
 		else
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)ss[i].value);
 		fprintf(out, "  %5.1f%% %8s  ", 100.0 * ss[i].value / total, v);
-		/* 18 columns of numbers before the label */
-		print_wrapped(out, stack_label(ss[i].folded, width - 18, wide, label, sizeof(label)),
-			      18, 20, width, BREAK_FRAMES);
+		/* 19 columns of numbers before the label */
+		print_wrapped(out, stack_label(ss[i].folded, width - 19, wide, label, sizeof(label)),
+			      19, 21, width, BREAK_FRAMES);
 	}
 }
 
@@ -499,7 +503,7 @@ void report_text(FILE *out, const struct model *m, const struct diagnosis *d,
 {
 	size_t width = o->wide ? WIDE_WIDTH : WIDTH;
 
-	print_header(out, m, o);
+	print_header(out, m, o, width);
 	print_cores(out, m);
 	if (o->brief) {
 		struct report_opts b = *o;
