@@ -21,6 +21,7 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <limits.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 static char fixture_dir[PATH_MAX];
@@ -214,6 +215,38 @@ static void test_data_objects(struct symbolizer *s, const char *exe_name, const 
 	symbolizer_forget_process(s, fx.pid);
 	err = symbolize_data(s, fx.pid, fixture_addr(&fx, "fixture_global_lock"), &d);
 	CHECK("data: a forgotten process gives -ESRCH", err == -ESRCH, "err %d", err);
+}
+
+/* Memory mapped after the first snapshot is known after an update; memory
+ * unmapped since stays known (addresses captured before still resolve). */
+static void test_update(struct symbolizer *s)
+{
+	pid_t me = getpid();
+	struct sym_data d;
+	char *late;
+	int err;
+
+	symbolizer_add_process(s, me);
+	late = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (late == MAP_FAILED) {
+		CHECK("update: mmap", 0, "errno %d", errno);
+		return;
+	}
+	err = symbolize_data(s, me, (uint64_t)(uintptr_t)late + 64, &d);
+	CHECK("update: memory mapped after the snapshot is unknown", err == -EFAULT, "err %d", err);
+	err = symbolizer_update_process(s, me);
+	err = err ? err : symbolize_data(s, me, (uint64_t)(uintptr_t)late + 64, &d);
+	CHECK("update: after an update it is heap", err == 0 && d.region == SYM_REGION_HEAP,
+	      "err %d region %d", err, d.region);
+	munmap(late, 1 << 16);
+	err = symbolizer_update_process(s, me);
+	err = err ? err : symbolize_data(s, me, (uint64_t)(uintptr_t)late + 64, &d);
+	CHECK("update: unmapped since, it stays known", err == 0 && d.region == SYM_REGION_HEAP,
+	      "err %d region %d", err, d.region);
+	err = symbolizer_add_process(s, me);
+	err = err ? err : symbolize_data(s, me, (uint64_t)(uintptr_t)late + 64, &d);
+	CHECK("update: a fresh snapshot (after exec) forgets it", err == -EFAULT, "err %d", err);
+	symbolizer_forget_process(s, me);
 }
 
 /* ---- JIT code: perf maps ------------------------------------------------- */
@@ -516,6 +549,7 @@ int main(void)
 	test_data_objects(s, "fixture_pie", "libfixture.so");
 	test_data_objects(s, "fixture_nopie", "libfixture.so");
 	test_data_objects(s, "fixture_stripped", "libfixture_stripped.so");
+	test_update(s);
 	test_perf_map(s);
 	test_demangle(s);
 	test_cpython_table();

@@ -43,6 +43,9 @@
 /* How many mappings back from an anonymous one a file's bss may start
  * (data, then bss; a guard or relro page between is allowed). */
 #define BSS_LOOKBACK 3
+/* How many more mappings than it has now a process's snapshot may keep
+ * from older snapshots (regions unmapped since). */
+#define KEPT_MAPPINGS_MAX 4096
 
 struct mapping {
 	uint64_t start, end, pgoff;
@@ -343,7 +346,53 @@ static int read_maps(struct symbolizer *s, int tgid, FILE *fp, struct mapping **
 	return 0;
 }
 
-int symbolizer_add_process(struct symbolizer *s, int tgid)
+static int append_piece(struct mapping **arr, size_t *n, size_t *cap, const struct mapping *m,
+			uint64_t start, uint64_t end)
+{
+	if (grow_array((void **)arr, cap, *n + 1, sizeof(**arr)))
+		return -ENOMEM;
+	(*arr)[*n] = *m;
+	(*arr)[*n].start = start;
+	(*arr)[*n].end = end;
+	(*arr)[*n].pgoff = m->pgoff + (start - m->start);
+	(*n)++;
+	return 0;
+}
+
+/* The parts of old's mappings that no mapping of cur (sorted) covers any
+ * more, appended to cur, which is sorted again (the kernel merges adjacent
+ * anonymous mappings, so a region unmapped since may be part of a larger
+ * one that partly remains). 0 or -ENOMEM. */
+static int keep_unmapped(struct mapping **cur, size_t *ncur, const struct mapping *old, size_t nold)
+{
+	size_t n = *ncur, cap = *ncur, j = 0;
+
+	/* a process that maps and unmaps all day would grow this without end */
+	if (nold > *ncur + KEPT_MAPPINGS_MAX)
+		return 0;
+	for (size_t i = 0; i < nold; i++) {
+		uint64_t at = old[i].start;
+
+		while (j < *ncur && (*cur)[j].end <= at)
+			j++;
+		for (size_t k = j; at < old[i].end; k++) {
+			uint64_t next = k < *ncur && (*cur)[k].start < old[i].end ? (*cur)[k].start : old[i].end;
+
+			if (next > at && append_piece(cur, &n, &cap, &old[i], at, next))
+				return -ENOMEM;
+			if (k >= *ncur || (*cur)[k].start >= old[i].end)
+				break;
+			if ((*cur)[k].end > at)
+				at = (*cur)[k].end;
+		}
+	}
+	if (n != *ncur)
+		qsort(*cur, n, sizeof(**cur), cmp_mapping);
+	*ncur = n;
+	return 0;
+}
+
+static int snapshot_process(struct symbolizer *s, int tgid, bool keep_old)
 {
 	struct mapping *maps = NULL;
 	size_t nmaps = 0;
@@ -365,6 +414,10 @@ int symbolizer_add_process(struct symbolizer *s, int tgid)
 		return err;
 	pp = proc_slot(s, tgid);
 	p = *pp;
+	if (p && keep_old && keep_unmapped(&maps, &nmaps, p->maps, p->nmaps)) {
+		free(maps);
+		return -ENOMEM;
+	}
 	if (!p) {
 		p = calloc(1, sizeof(*p));
 		if (!p) {
@@ -382,6 +435,16 @@ int symbolizer_add_process(struct symbolizer *s, int tgid)
 	p->maps = maps;
 	p->nmaps = nmaps;
 	return 0;
+}
+
+int symbolizer_add_process(struct symbolizer *s, int tgid)
+{
+	return snapshot_process(s, tgid, false);
+}
+
+int symbolizer_update_process(struct symbolizer *s, int tgid)
+{
+	return snapshot_process(s, tgid, true);
 }
 
 static void process_free(struct process *p)

@@ -63,6 +63,12 @@ void symbolizer_free(struct symbolizer *s);
  * (e.g. after exec); on failure an older snapshot is kept.
  * 0, -ESRCH (no such process) or another -errno. */
 int symbolizer_add_process(struct symbolizer *s, int tgid);
+/* Snapshot /proc/TGID/maps again, keeping the mappings of the older
+ * snapshot that no longer exist (a library unloaded, an arena unmapped:
+ * addresses captured earlier still resolve), for a process that has not
+ * exec'd: what it mapped since (thread arenas, dlopen'd libraries) resolves
+ * too. Like symbolizer_add_process when tgid has no snapshot yet. */
+int symbolizer_update_process(struct symbolizer *s, int tgid);
 /* Drop a process's snapshot (e.g. after exec, before re-adding). */
 void symbolizer_forget_process(struct symbolizer *s, int tgid);
 

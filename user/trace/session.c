@@ -151,7 +151,8 @@ static struct session_proc *find_proc(struct session *s, uint32_t tgid)
 	return NULL;
 }
 
-/* Snapshot tgid's memory map if it is new or has exec'd since. */
+/* Snapshot tgid's memory map if it is new or has exec'd since, or (refresh)
+ * again: what it mapped since resolves, what it unmapped still does. */
 static void track(struct session *s, uint32_t tgid, bool refresh)
 {
 	struct session_proc *p = find_proc(s, tgid);
@@ -166,9 +167,11 @@ static void track(struct session *s, uint32_t tgid, bool refresh)
 			p->gone = true;
 		return;
 	}
-	if (p && !refresh && !strcmp(p->exe, exe))
+	bool same = p && !strcmp(p->exe, exe);
+
+	if (same && !refresh)
 		return;
-	if (symbolizer_add_process(s->sym, tgid))
+	if (same ? symbolizer_update_process(s->sym, tgid) : symbolizer_add_process(s->sym, tgid))
 		return;
 	if (!p) {
 		if (s->nprocs == s->cap) {
@@ -194,11 +197,20 @@ static void track_all(struct session *s, bool refresh)
 		track(s, tgids[i], refresh);
 }
 
-/* Every slice: sample busy time, snapshot new (or re-exec'd) processes' maps. */
-static void poll_slice(struct session *s)
+/* Every slice: sample busy time, snapshot new (or re-exec'd) processes'
+ * maps; every SESSION_MAPS_REFRESH_NS the maps of all live ones again, so
+ * that locks and code in memory mapped after the first look (a thread's
+ * malloc arena, a dlopen'd library) are named even when the process exits
+ * before the trace ends. Reading a process's maps again costs tens of
+ * microseconds: its files are parsed once. */
+static void poll_slice(struct session *s, uint64_t now)
 {
+	bool refresh = now >= s->next_maps_refresh_ns;
+
 	tracer_sample(s->tracer);
-	track_all(s, false);
+	track_all(s, refresh);
+	if (refresh)
+		s->next_maps_refresh_ns = now + SESSION_MAPS_REFRESH_NS;
 }
 
 static void sleep_until(uint64_t t)
@@ -230,7 +242,7 @@ enum session_end session_run(struct session *s, const struct session_loop *l)
 		if (now >= end)
 			return SESSION_END_DURATION;
 		if (now >= next_slice) {
-			poll_slice(s);
+			poll_slice(s, now);
 			if (l->tick)
 				l->tick(l->arg, s, now - start);
 			next_slice += slice;
