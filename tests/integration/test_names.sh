@@ -265,7 +265,12 @@ console.log(t);
 EOF
 if ! command -v node >/dev/null; then
 	fail "node JIT frames" "node is not installed (make deps installs nodejs)"
-elif trace node --stacks oncpu --folded "oncpu:$TMPD/node.folded" -- node --perf-basic-prof "$TMPD/hot.js"; then
+elif trace node --stacks oncpu --folded "oncpu:$TMPD/node.folded" --svg "oncpu:$TMPD/node.svg" \
+	-- node --perf-basic-prof "$TMPD/hot.js"; then
+	check "node: demangled C++ names (templates: '<', '>') are in the folded stacks" \
+		"$(head -c 300 "$TMPD/node.folded")" grep -q 'node::.*(.*<.*>.*)' "$TMPD/node.folded"
+	check "node: the SVG with those names is well-formed XML (xmllint)" \
+		"$(xmllint --noout "$TMPD/node.svg" 2>&1 | head -2)" xmllint --noout "$TMPD/node.svg"
 	node_pid=$(python3 -c 'import json,sys; print(" ".join(str(p["tgid"]) for p in json.load(open(sys.argv[1]))["processes"]))' "$TMPD/node.json")
 	map=""
 	for p in $node_pid; do [ -f "/tmp/perf-$p.map" ] && map=/tmp/perf-$p.map; done
