@@ -252,6 +252,7 @@ fi
 no_programs_left "names in the text report"
 
 # --- node --perf-basic-prof: JIT frames ----------------------------------------------
+# (run in $TMPD: node also writes an isolate-*-v8.log into its directory)
 cat >"$TMPD/hot.js" <<'EOF'
 function hotLoopSquares(n) {
   let s = 0;
@@ -266,7 +267,7 @@ EOF
 if ! command -v node >/dev/null; then
 	fail "node JIT frames" "node is not installed (make deps installs nodejs)"
 elif trace node --stacks oncpu --folded "oncpu:$TMPD/node.folded" --svg "oncpu:$TMPD/node.svg" \
-	-- node --perf-basic-prof "$TMPD/hot.js"; then
+	-- env -C "$TMPD" node --perf-basic-prof "$TMPD/hot.js"; then
 	check "node: demangled C++ names (templates: '<', '>') are in the folded stacks" \
 		"$(head -c 300 "$TMPD/node.folded")" grep -q 'node::.*(.*<.*>.*)' "$TMPD/node.folded"
 	check "node: the SVG with those names is well-formed XML (xmllint)" \
