@@ -24,12 +24,15 @@ DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcurl4-openssl
             pkg-config make gcc linux-perf libxml2-utils procps python3 \
             qemu-system-x86 busybox-static cpio bpftrace sysbench protobuf-compiler chromium \
             mandoc groff-base bash-completion dpkg-dev libncurses-dev tmux \
-            golang-go golang-github-google-pprof-dev
+            golang-go golang-github-google-pprof-dev \
+            libiberty-dev libdebuginfod-dev python3.11-dev debuginfod nodejs g++ \
+            $(if $(shell command -v rustc),,rustc)
 
 # libcurl: its headers only; --push loads the library when it is used
 # (user/sys/push.c), so that every start does not pay for loading it.
 PKG_CFLAGS := $(shell pkg-config --cflags libbpf libelf zlib libcurl 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz)
+# libiberty (the demangler) is a static library without a pkg-config file.
+PKG_LIBS   := $(shell pkg-config --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz) -liberty
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-omit-frame-pointer
@@ -106,7 +109,7 @@ $(BUILD)/obj/main.o: $(BUILD)/version.h
 $(BUILD)/poolscope: $(USER_OBJS)
 	$(CC) $(CFLAGS) $^ $(PKG_LIBS) -o $@
 
-$(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/check.h $(LIB_OBJS) | $(BUILD)/tests/unit
+$(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/check.h tests/unit/fixture.h $(LIB_OBJS) | $(BUILD)/tests/unit
 	$(CC) $(CPPFLAGS) $(CFLAGS) $< $(LIB_OBJS) $(PKG_LIBS) -o $@
 
 $(BUILD)/bpf $(BUILD)/tests/unit:

@@ -28,7 +28,7 @@ KERNEL_PKG   ?=
 # more kernel arguments for the guest, e.g. KT_APPEND="KT_MULT=10 KT_SIZE=20M"
 KT_APPEND    ?=
 # Static binaries: the same sources and flags as the main build, plus -static.
-KT_LIBS      := $(shell pkg-config --static --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz) -lm
+KT_LIBS      := $(shell pkg-config --static --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz) -liberty -lm
 KT_USER_OBJS := $(patsubst user/%.c,$(KT_DIR)/obj/%.o,$(USER_SRCS))
 KT_WORKLOADS := cpu-threads gil-threads
 
@@ -47,6 +47,8 @@ $(KT_DIR)/obj/%.o: user/%.c $(USER_HDRS) $(wildcard bpf/*.h) $(BUILD)/poolscope
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -DPS_NO_CURL -c $< -o $@
 $(KT_USER_OBJS): $(BUILD)/poolscope.skel.h
+# no dlopen in a static binary: no debuginfod client (user/sym/debuginfod.c)
+$(KT_USER_OBJS): CPPFLAGS += -DPOOLSCOPE_STATIC
 
 $(KT_DIR)/poolscope: $(KT_USER_OBJS)
 	$(CC) $(CFLAGS) -static $^ $(KT_LIBS) -o $@

@@ -213,6 +213,20 @@ static int widest_line(const char *s)
 	return w;
 }
 
+/* The widest line in characters (UTF-8: "…" is one). */
+static int widest_chars(const char *s)
+{
+	int w = 0, cur = 0;
+
+	for (; *s; s++) {
+		if (*s == '\n')
+			cur = 0;
+		else if (((unsigned char)*s & 0xC0) != 0x80 && ++cur > w)
+			w = cur;
+	}
+	return w;
+}
+
 /* What every diagnosis must satisfy, whatever the verdict. */
 static void check_common(const char *what)
 {
@@ -631,6 +645,142 @@ static void test_json(void)
 	done();
 }
 
+/* Debian's stripped python3.11: the waits on the GIL come from the
+ * functions take_gil was inlined into, on words of one _PyRuntime that the
+ * naming stage called "CPython GIL". */
+static void name_word(uint32_t tgid, uint64_t addr, const char *symbol, const char *lock)
+{
+	struct ps_addr_name *a;
+
+	snap.addr_names = realloc(snap.addr_names, (snap.n_addr_names + 1) * sizeof(*a));
+	a = &snap.addr_names[snap.n_addr_names++];
+	a->tgid = tgid;
+	a->addr = addr;
+	a->symbol = xstrdup_t(symbol);
+	a->lock = lock ? xstrdup_t(lock) : NULL;
+	snapshot_sort_addr_names(&snap);
+}
+
+static const char *const take_gil_a[] = { "__futex_abstimed_wait_common", "python3.11+0xf94ed",
+					   "python3.11+0x1a8fff" };
+static const char *const take_gil_b[] = { "__futex_abstimed_wait_common", "python3.11+0x25dbdf",
+					   "python3.11+0x1a8fff" };
+
+static void build_cpython(bool named)
+{
+	struct tspec t[] = {
+		{ 300, 300, "python3", 1, 1, 998, 9, 0, 12, 0 },
+		{ 301, 300, "python3", 480, 40, 480, 300, 200, 20, 0 },
+		{ 302, 300, "python3", 480, 40, 480, 300, 200, 20, 0 },
+	};
+
+	build(2, 1000, 100, t, 3);
+	add_futex(300, 300, add_stack(300, true, cond_wait, 4), 0x7000, 6, 995, 5);
+	add_futex(300, 301, add_stack(300, true, take_gil_a, 3), 0xa5b8f0, 200, 470, 470);
+	add_futex(300, 302, add_stack(300, true, take_gil_b, 3), 0xa5b94c, 200, 470, 470);
+	if (!named)
+		return;
+	name_word(300, 0x7000, "heap", NULL);
+	name_word(300, 0xa5b8f0, "_PyRuntime+0x1b0", "CPython GIL");
+	name_word(300, 0xa5b94c, "_PyRuntime+0x20c", "CPython GIL");
+}
+
+static void test_cpython_gil(void)
+{
+	build_cpython(false);
+	run();
+	CHECK("gil unnamed: waits from two functions on words far apart are two locks",
+	      model.nlocks == 3, "%u locks", model.nlocks);
+	done();
+
+	build_cpython(true);
+	run();
+	check_common("cpython gil");
+	const struct lock_summary *g = diag.lock, *h = &model.locks[g == &model.locks[0]];
+
+	CHECK("gil: waits on the words of CPython's GIL are one lock, whatever function waited",
+	      model.nlocks == 2 && g && g->nwaiters == 2 && g->naddrs == 2,
+	      "%u locks, the diagnosis's lock %p", model.nlocks, (void *)g);
+	CHECK("gil: the lock is named CPython GIL, its symbol that of its first word",
+	      g && g->name && !strcmp(g->name, "CPython GIL") && !strcmp(g->symbol, "_PyRuntime+0x1b0") &&
+	      !strcmp(g->addr_symbols[1], "_PyRuntime+0x20c"),
+	      "name %s symbol %s", g ? g->name : "-", g ? g->symbol : "-");
+	CHECK("gil: a heap lock is named heap", model.nlocks == 2 && h->name && !strcmp(h->name, "heap"),
+	      "name %s", h->name);
+	CHECK("gil: the verdict says serialized on CPython's GIL",
+	      key_is("lock-serialized") && !strcmp(diag.label, "CPU-bound, serialized on CPython's GIL"),
+	      "%s / %s", diag.key, diag.label);
+	CHECK("gil: the lesson in numbers",
+	      has("2 threads serialized on CPython's GIL; use multiprocessing or a C extension that "
+		  "releases the GIL.") && has("_PyRuntime+0x1b0") && has("ran only"),
+	      "%s", diag.text);
+
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	struct report_opts o = { .title = "python3 cpu_threads.py", .exit_status = 0 };
+
+	report_text(f, &model, &diag, &o);
+	fclose(f);
+	CHECK("gil: the text lock line says which function waited on which lock",
+	      strstr(text, "python3 300  python3.11+0xf94ed on CPython GIL") != NULL, "%s", text);
+	CHECK("gil: the futex words carry their data symbols",
+	      strstr(text, "futex 0xa5b8f0 _PyRuntime+0x1b0, 0xa5b94c _PyRuntime+0x20c") != NULL, "%s", text);
+	CHECK("gil: the report fits 80 columns", widest_chars(text) <= 80, "%s", text);
+	free(text);
+	CHECK("gil: JSON lock_name, lock_symbol and addr_symbols",
+	      json_check("l=d[\"lock\"]; assert l[\"lock_name\"]==\"CPython GIL\"; "
+			 "assert l[\"lock_symbol\"]==\"_PyRuntime+0x1b0\"; "
+			 "assert l[\"addr_symbols\"]==[\"_PyRuntime+0x1b0\",\"_PyRuntime+0x20c\"]") == 0,
+	      "python3 check failed");
+	done();
+}
+
+/* Long C++ names in a deep stack: whole frames are dropped from the outside,
+ * what still does not fit wraps, nothing is cut inside a name. */
+static void test_long_names(void)
+{
+	static const char *const deep[] = {
+		"void std::vector<int, std::allocator<int> >::_M_realloc_insert<int const&>(int const&)",
+		"pool::Worker<pool::Task>::run_task(pool::Task&)", "pool::ThreadPool::worker_loop()",
+		"std::thread::_State_impl<std::thread::_Invoker<std::tuple<pool::ThreadPool::start()::{lambda()#1}> > >::_M_run()",
+		"start_thread", "clone3" };
+	struct ps_stack_rec *r;
+
+	build_gil(2);
+	snap.oncpu = true;
+	snap.oncpu_recs = calloc(1, sizeof(*r));
+	snap.n_oncpu = 1;
+	r = &snap.oncpu_recs[0];
+	r->key = (struct ps_stack_key){ .tgid = 200, .pid = 201, .ustack = add_stack(200, true, deep, 6),
+					.kstack = -1 };
+	r->val = (struct ps_stack_val){ .value = 50, .count = 50 };
+	run();
+	for (int wide = 0; wide < 2; wide++) {
+		char *text = NULL, *on;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+		struct report_opts o = { .title = "unit", .exit_status = 0, .wide = wide };
+
+		report_text(f, &model, &diag, &o);
+		fclose(f);
+		on = strstr(text, "\nON-CPU");
+		CHECK(wide ? "long names -w: fits 160 columns" : "long names: fits 80 columns",
+		      widest_chars(text) <= (wide ? 160 : 80), "%s", text);
+		CHECK(wide ? "long names -w: outer frames dropped whole, the caller shown" :
+			     "long names: outer frames dropped whole, the leaf alone shown",
+		      on && strstr(on, wide ? "gil: \u2026;pool::Worker<pool::Task>::run_task(pool::Task&);void " :
+					      "gil: \u2026;void std::vector"), "%s", on ? on : text);
+		CHECK(wide ? "long names -w: the leaf, wrapped before ::, loses no character" :
+			     "long names: the leaf, wrapped before ::, loses no character",
+		      on && strstr(on, "void std::vector<int, std::allocator<int> >") &&
+		      strstr(on, "::_M_realloc_insert<int const&>(int const&)\n") && !strstr(on, ".."),
+		      "%s", on ? on : text);
+		free(text);
+	}
+	done();
+}
+
 int main(void)
 {
 	test_cpu_parallel();
@@ -647,5 +797,7 @@ int main(void)
 	test_edges();
 	test_print();
 	test_json();
+	test_cpython_gil();
+	test_long_names();
 	return check_failures() != 0;
 }

@@ -9,6 +9,7 @@
  * checked against /proc/kallsyms read independently. */
 #include "sym/symbolize.h"
 #include "check.h"
+#include "fixture.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,88 +24,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_FNS 8
 #define FRAME_OFF 3 /* resolve an address inside the function, not its start */
 
-struct fixture {
-	pid_t pid;
-	int to_child;
-	FILE *from_child;
-	int nfns;
-	struct {
-		char where[8]; /* "exe" or "lib" */
-		char name[64];
-		uint64_t addr;
-	} fns[MAX_FNS];
-};
-
 static char fixture_dir[PATH_MAX];
-
-static const char *base_name(const char *path)
-{
-	const char *slash = path ? strrchr(path, '/') : NULL;
-
-	return slash ? slash + 1 : path;
-}
-
-/* Start exe and read what it prints up to "ready". 0 or -1. */
-static int fixture_start(const char *exe, struct fixture *fx)
-{
-	int in[2], out[2];
-	char line[256];
-
-	memset(fx, 0, sizeof(*fx));
-	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
-		return -1;
-	fx->pid = fork();
-	if (fx->pid < 0)
-		return -1;
-	if (fx->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execl(exe, exe, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	fx->to_child = in[1];
-	fx->from_child = fdopen(out[0], "r");
-	while (fx->from_child && fgets(line, sizeof(line), fx->from_child)) {
-		void *addr;
-
-		if (!strcmp(line, "ready\n"))
-			return 0;
-		if (fx->nfns < MAX_FNS && sscanf(line, "%7s %63s %p", fx->fns[fx->nfns].where,
-						 fx->fns[fx->nfns].name, &addr) == 3)
-			fx->fns[fx->nfns++].addr = (uint64_t)(uintptr_t)addr;
-	}
-	return -1;
-}
-
-/* Close its stdin so it exits, and reap it. */
-static void fixture_stop(struct fixture *fx)
-{
-	if (fx->to_child > 0)
-		close(fx->to_child);
-	if (fx->from_child)
-		fclose(fx->from_child);
-	if (fx->pid > 0)
-		waitpid(fx->pid, NULL, 0);
-	fx->to_child = 0;
-	fx->from_child = NULL;
-}
-
-static uint64_t fixture_addr(const struct fixture *fx, const char *name)
-{
-	for (int i = 0; i < fx->nfns; i++)
-		if (!strcmp(fx->fns[i].name, name))
-			return fx->fns[i].addr;
-	return 0;
-}
 
 /* Every printed function resolves to its name; exe functions to module
  * exe_base, lib functions to lib_base. tag names the checks. */
@@ -113,12 +35,20 @@ static void check_fixture_resolves(struct symbolizer *s, const struct fixture *f
 {
 	char name[160];
 
+	int nfns = 0;
+
+	for (int i = 0; i < fx->nfns; i++)
+		nfns += !strcmp(fx->fns[i].where, "exe") || !strcmp(fx->fns[i].where, "lib");
 	snprintf(name, sizeof(name), "%s: fixture printed its 4 functions", tag);
-	CHECK(name, fx->nfns == 4, "got %d", fx->nfns);
+	CHECK(name, nfns == 4, "got %d", nfns);
 	for (int i = 0; i < fx->nfns; i++) {
 		struct sym_frame f;
+
+		if (strcmp(fx->fns[i].where, "exe") && strcmp(fx->fns[i].where, "lib"))
+			continue;
 		const char *want_mod = strcmp(fx->fns[i].where, "exe") ? lib_base : exe_base;
 		int err = symbolize_user(s, fx->pid, fx->fns[i].addr + FRAME_OFF, &f);
+
 
 		snprintf(name, sizeof(name), "%s: %s %s resolves to its name", tag, fx->fns[i].where,
 			 fx->fns[i].name);

@@ -195,6 +195,22 @@ static int parse_args(int argc, char **argv, struct compare_opts *o)
 	return 0;
 }
 
+/* "    top lock: take_gil on CPython GIL in python3 1234, 29% of its
+ * waiters' time", broken after the comma when wider than 80 columns. */
+static void print_top_lock(FILE *f, const struct lock_summary *l)
+{
+	char line[1024];
+	int n = snprintf(line, sizeof(line), "    top lock: %s%s%s in %s %u, %.0f%% of its waiters' time",
+			 l->caller ? l->caller : "?", l->name ? " on " : "", l->name ? l->name : "",
+			 l->comm, l->tgid, 100 * l->share_waiters);
+	char *comma = strrchr(line, ',');
+
+	if (n > 80 && comma)
+		fprintf(f, "%.*s\n     %s\n", (int)(comma - line + 1), line, comma + 1);
+	else
+		fprintf(f, "%s\n", line);
+}
+
 /* The share of thread time in contended lock waits (all such locks). */
 static double lock_share(const struct model *m)
 {
@@ -245,8 +261,7 @@ static void print_table(FILE *f, const struct compare_opts *o)
 			continue;
 		fprintf(f, "  %-20.20s %s (%s)\n", e->name, e->d.label, diagnose_confidence_word(e->d.confidence));
 		if (l)
-			fprintf(f, "  %-20s top lock: %s in %s %u, %.0f%% of its waiters' time\n", "",
-			       l->caller ? l->caller : "?", l->comm, l->tgid, 100 * l->share_waiters);
+			print_top_lock(f, l);
 	}
 }
 
@@ -283,6 +298,7 @@ static void write_json(FILE *f, const struct compare_opts *o)
 			if (e->d.lock) {
 				json_object_begin(&j);
 				json_kv_string(&j, "caller", e->d.lock->caller ? e->d.lock->caller : "");
+				json_kv_string(&j, "lock_name", e->d.lock->name ? e->d.lock->name : "");
 				json_kv_u64(&j, "tgid", e->d.lock->tgid);
 				json_kv_double(&j, "share_waiters", e->d.lock->share_waiters);
 				json_object_end(&j);

@@ -621,32 +621,63 @@ static bool try_oversubscribed(const struct facts *f, struct diagnosis *d)
 	return true;
 }
 
-static bool try_lock(const struct facts *f, struct diagnosis *d)
+/* The lesson of a GIL, in numbers, before the lock's details. */
+static void say_gil(const struct facts *f, struct diagnosis *d, const struct lock_summary *l,
+		    double got)
 {
-	const struct lock_summary *l = f->lock;
-	double got = ratio(f->want_on, f->m->wall_ns), cap = min_d(f->want, f->cores);
-	char w[64], tot[16];
+	char tot[16];
 
-	if (!l || l->share_waiters < TH.lock_min_share || f->want < TH.lock_min_want ||
-	    got > TH.lock_max_parallel * cap)
-		return false;
-	set_verdict(d, VERDICT_LOCK_SERIALIZED, "CPU-bound, serialized on a lock", "lock-serialized");
-	d->lock = l;
-	d->confidence = confidence(f, min_d(ramp(l->share_waiters, TH.lock_min_share,
-						 TH.lock_share_sure),
-					    ramp(got / cap, TH.lock_max_parallel, TH.lock_parallel_sure)));
+	say(d, "%u threads serialized on CPython's GIL; use multiprocessing or a C extension "
+	    "that releases the GIL. They wanted %.2f CPUs' worth on %d cores (on a CPU, "
+	    "runnable or waiting for the GIL) but ran only %.2f CPUs in parallel: the %u "
+	    "waiters spent %.0f%% of their time waiting for it in %s (process %s %u, %s: %llu "
+	    "waits, %s) while the holder ran %.0f%% of that time. More threads will not help.",
+	    l->nwaiters, f->want, f->cores, got, l->nwaiters, 100 * l->share_waiters,
+	    l->caller ? l->caller : "?", l->comm, l->tgid, l->symbol && *l->symbol ? l->symbol : "?",
+	    (unsigned long long)l->waits, fmt_dur(l->wait_ns, tot, sizeof(tot)), 100 * l->busy_frac);
+}
+
+static void say_lock(const struct facts *f, struct diagnosis *d, const struct lock_summary *l,
+		     double got)
+{
+	char w[64], tot[16], on[300] = "";
+
+	if (l->name)
+		snprintf(on, sizeof(on), " on %s", l->name);
 	say(d, "Serialized on one lock: %s wanted to compute (on a CPU, runnable or waiting for "
 	    "the lock: %.2f CPUs' worth on %d cores) but ran only %.2f CPUs in parallel. Its %u "
-	    "waiter%s spent %.0f%% of %s time waiting in %.40s (process %s %u, futex 0x%llx: "
+	    "waiter%s spent %.0f%% of %s time waiting in %s%s (process %s %u, futex 0x%llx: "
 	    "%llu waits, %s) while the holder ran %.0f%% of that time. This is the "
 	    "interpreter-lock (GIL) pattern: more threads will not help; processes (a lock "
 	    "each) or releasing the lock around the computation would.",
 	    who(f->nwant, f->nwant_procs, w, sizeof(w)), f->want, f->cores, got, l->nwaiters,
 	    pl(l->nwaiters, "", "s"), 100 * l->share_waiters, pl(l->nwaiters, "its", "their"),
-	    l->caller ? l->caller : "?",
+	    l->caller ? l->caller : "?", on,
 	    l->comm, l->tgid, (unsigned long long)(l->naddrs ? l->addrs[0] : 0),
 	    (unsigned long long)l->waits, fmt_dur(l->wait_ns, tot, sizeof(tot)),
 	    100 * l->busy_frac);
+}
+
+static bool try_lock(const struct facts *f, struct diagnosis *d)
+{
+	const struct lock_summary *l = f->lock;
+	double got = ratio(f->want_on, f->m->wall_ns), cap = min_d(f->want, f->cores);
+	bool gil;
+
+	if (!l || l->share_waiters < TH.lock_min_share || f->want < TH.lock_min_want ||
+	    got > TH.lock_max_parallel * cap)
+		return false;
+	gil = l->runtime_lock && !strcmp(l->runtime_lock, "CPython GIL");
+	set_verdict(d, VERDICT_LOCK_SERIALIZED, gil ? "CPU-bound, serialized on CPython's GIL" :
+		    "CPU-bound, serialized on a lock", "lock-serialized");
+	d->lock = l;
+	d->confidence = confidence(f, min_d(ramp(l->share_waiters, TH.lock_min_share,
+						 TH.lock_share_sure),
+					    ramp(got / cap, TH.lock_max_parallel, TH.lock_parallel_sure)));
+	if (gil)
+		say_gil(f, d, l, got);
+	else
+		say_lock(f, d, l, got);
 	common_evidence(f, d);
 	evidence(d, "want_cpus", f->want, "cpus");
 	evidence(d, "lock_share_pct", 100 * l->share_waiters, "%");

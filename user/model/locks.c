@@ -75,6 +75,48 @@ static struct thread_summary *thread_of_rec(struct model *m, const struct ps_fut
 	return NULL;
 }
 
+/* The runtime lock the snapshot named futex word uaddr of tgid, or NULL. */
+static const char *runtime_lock(const struct ps_snapshot *s, uint32_t tgid, uint64_t uaddr)
+{
+	const struct ps_addr_name *n = snapshot_addr_name(s, tgid, uaddr);
+
+	return n ? n->lock : NULL;
+}
+
+/* Whether futex record r waits on lock l: the same process, and either the
+ * same runtime lock (CPython's GIL, waited on from whatever function the
+ * interpreter inlined it into), or the same waiting function of the program
+ * (merged by symbol, whatever path led there) and addresses within one
+ * object (a condition variable's futex words, a mutex beside it), so
+ * unrelated locks behind a truncated stack stay apart. */
+static bool same_lock(const struct ps_snapshot *s, const struct lock_summary *l,
+		      const struct ps_futex_rec *r, const char *caller, const char *runtime)
+{
+	const char *lr;
+
+	if (l->tgid != r->key.tgid)
+		return false;
+	lr = runtime_lock(s, l->tgid, l->addrs[0]);
+	if (runtime || lr)
+		return runtime && lr && !strcmp(runtime, lr);
+	return !strcmp(l->caller ? l->caller : "", caller ? caller : "") &&
+	       r->key.uaddr - l->addrs[0] + LOCK_OBJECT_BYTES < 2 * LOCK_OBJECT_BYTES;
+}
+
+/* The names the snapshot gave the lock's futex words (at naming time). */
+static void name_lock(const struct ps_snapshot *s, struct lock_summary *l)
+{
+	for (uint32_t a = 0; a < l->naddrs; a++) {
+		const struct ps_addr_name *n = snapshot_addr_name(s, l->tgid, l->addrs[a]);
+
+		l->addr_symbols[a] = n ? n->symbol : "";
+		if (n && n->lock && !l->runtime_lock)
+			l->runtime_lock = n->lock;
+	}
+	l->symbol = l->naddrs ? l->addr_symbols[0] : "";
+	l->name = l->runtime_lock ? l->runtime_lock : *l->symbol ? l->symbol : NULL;
+}
+
 void model_build_locks(struct model *m)
 {
 	const struct ps_snapshot *s = m->snap;
@@ -95,16 +137,10 @@ void model_build_locks(struct model *m)
 
 		where[0] = '\0';
 		stack_append(s, r->key.ustack, r->key.tgid, true, where, sizeof(where), &len);
-		/* one lock: same process, same waiting function of the program
-		 * (merged by symbol, whatever path led there), and addresses
-		 * within one object (a condition variable's futex words, a mutex
-		 * beside it), so unrelated locks behind a truncated stack stay
-		 * apart */
 		const char *caller = stack_caller(s, r->key.ustack, r->key.tgid);
+		const char *runtime = runtime_lock(s, r->key.tgid, r->key.uaddr);
 		for (k = 0; k < m->nlocks; k++)
-			if (m->locks[k].tgid == r->key.tgid &&
-			    !strcmp(m->locks[k].caller ? m->locks[k].caller : "", caller ? caller : "") &&
-			    r->key.uaddr - m->locks[k].addrs[0] + LOCK_OBJECT_BYTES < 2 * LOCK_OBJECT_BYTES) {
+			if (same_lock(s, &m->locks[k], r, caller, runtime)) {
 				l = &m->locks[k];
 				break;
 			}
@@ -116,10 +152,12 @@ void model_build_locks(struct model *m)
 		}
 		l->mutex |= strstr(where, "lll_lock_wait") || strstr(where, "mutex_lock") ||
 			    strstr(where, "rwlock");
-		/* show the waiters' most common stack */
+		/* show the waiters' most common stack (and its function, where
+		 * the waits of a runtime's lock were merged across functions) */
 		if (r->st.wait_ns > l->where_ns) {
 			l->where_ns = r->st.wait_ns;
 			snprintf(l->where, sizeof(l->where), "%s", where);
+			l->caller = caller;
 		}
 		lock_of[i] = l - m->locks;
 		bool seen = false;
@@ -182,6 +220,8 @@ void model_build_locks(struct model *m)
 		else
 			ts->other_wait_ns += s->futex_recs[i].st.wait_ns;
 	}
+	for (uint32_t k = 0; k < m->nlocks; k++)
+		name_lock(s, &m->locks[k]);
 	sort_locks(m, lock_of);
 	free(lock_of);
 	free(waiters);

@@ -35,6 +35,10 @@ struct lock_summary {
 	const char *caller;          /* the program's function that waited */
 	const char *waker;           /* the program's function that woke them, or NULL */
 	uint64_t addrs[MODEL_MAX_ADDRS];
+	const char *addr_symbols[MODEL_MAX_ADDRS]; /* each word's data object, "" unknown */
+	const char *symbol;          /* addrs[0]'s: "_PyRuntime+0x1b0", "gil+0x28", "heap", "" */
+	const char *runtime_lock;    /* a runtime's lock ("CPython GIL") any word lies in, or NULL */
+	const char *name;            /* what to call it: runtime_lock, else symbol; NULL if unknown */
 	uint32_t naddrs, nwaiters;
 	uint64_t waits, wait_ns, max_ns, busy_ns, proc_busy_ns;
 	uint64_t timeouts, interrupted, eagain, woken_by_traced;

@@ -33,6 +33,11 @@ void snapshot_free(struct ps_snapshot *s)
 		free(s->modules[i].build_id);
 	}
 	free(s->modules);
+	for (uint32_t i = 0; i < s->n_addr_names; i++) {
+		free(s->addr_names[i].symbol);
+		free(s->addr_names[i].lock);
+	}
+	free(s->addr_names);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -72,6 +77,38 @@ void snapshot_copy_stacks(struct ps_snapshot *o, const struct ps_snapshot *c)
 		o->modules[i].path = xstrdup(c->modules[i].path);
 		o->modules[i].build_id = c->modules[i].build_id ? xstrdup(c->modules[i].build_id) : NULL;
 	}
+	o->n_addr_names = c->n_addr_names;
+	o->addr_names = xcalloc(c->n_addr_names ? c->n_addr_names : 1, sizeof(*o->addr_names));
+	for (uint32_t i = 0; i < c->n_addr_names; i++) {
+		o->addr_names[i] = c->addr_names[i];
+		o->addr_names[i].symbol = xstrdup(c->addr_names[i].symbol);
+		o->addr_names[i].lock = c->addr_names[i].lock ? xstrdup(c->addr_names[i].lock) : NULL;
+	}
+}
+
+static int cmp_addr_name(const void *a, const void *b)
+{
+	const struct ps_addr_name *x = a, *y = b;
+
+	if (x->tgid != y->tgid)
+		return x->tgid < y->tgid ? -1 : 1;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+void snapshot_sort_addr_names(struct ps_snapshot *s)
+{
+	if (s->n_addr_names)
+		qsort(s->addr_names, s->n_addr_names, sizeof(*s->addr_names), cmp_addr_name);
+}
+
+const struct ps_addr_name *snapshot_addr_name(const struct ps_snapshot *s, uint32_t tgid,
+					      uint64_t addr)
+{
+	struct ps_addr_name key = { .tgid = tgid, .addr = addr };
+
+	if (!s->n_addr_names)
+		return NULL;
+	return bsearch(&key, s->addr_names, s->n_addr_names, sizeof(key), cmp_addr_name);
 }
 
 const struct ps_stack *snapshot_stack(const struct ps_snapshot *s, int32_t id, uint32_t tgid,

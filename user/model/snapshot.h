@@ -53,6 +53,8 @@ struct ps_snapshot {
 	uint32_t nstacks;
 	struct ps_module *modules;     /* where the stacks' frames live (symbolized) */
 	uint32_t nmodules;
+	struct ps_addr_name *addr_names; /* every futex word of futex_recs, once named */
+	uint32_t n_addr_names;           /* sorted by (tgid, addr) */
 
 	/* --timeline (the whole trace's snapshot only): the records in the
 	 * order they were drained (per CPU in time order; sort by ts to merge
@@ -106,9 +108,24 @@ struct ps_stack {
 	struct ps_frame *frames;       /* nframes, NULL until symbolized */
 };
 
+/* What one futex word of a process is, named at the end of the trace from
+ * the process's memory map and symbols (sym/stack_names.c). */
+struct ps_addr_name {
+	uint32_t tgid;
+	uint64_t addr;
+	char *symbol;                  /* "_PyRuntime+0x1b0", "gil+0x28", "heap", "stack",
+					* "libx.so+0x4010", or "" when unknown */
+	char *lock;                    /* a lock a runtime keeps there ("CPython GIL"), or NULL */
+};
+
 /* The stack (id, tgid) of the snapshot, or NULL. */
 const struct ps_stack *snapshot_stack(const struct ps_snapshot *s, int32_t id, uint32_t tgid,
 				      bool user);
+/* The name of futex word addr of process tgid, or NULL if never named. */
+const struct ps_addr_name *snapshot_addr_name(const struct ps_snapshot *s, uint32_t tgid,
+					      uint64_t addr);
+/* Sort addr_names by (tgid, addr), for snapshot_addr_name. */
+void snapshot_sort_addr_names(struct ps_snapshot *s);
 /* The thread with this tid (the first slot that has it), or NULL. */
 const struct ps_thread *snapshot_thread(const struct ps_snapshot *s, uint32_t tid);
 
@@ -124,7 +141,7 @@ void snapshot_set_slices(struct ps_snapshot *s, uint32_t n, const uint64_t *end_
 
 /* The module of index+1 idx (a ps_frame.module), NULL for 0. */
 const struct ps_module *snapshot_module(const struct ps_snapshot *s, uint32_t idx);
-/* Copy src's stacks and modules into dst (which has none). */
+/* Copy src's stacks, modules and address names into dst (which has none). */
 void snapshot_copy_stacks(struct ps_snapshot *dst, const struct ps_snapshot *src);
 
 void snapshot_free(struct ps_snapshot *s);

@@ -35,7 +35,8 @@ void report_diagnosis_text(FILE *out, const struct diagnosis *d);
  * identity fields} or null}. */
 void report_diagnosis_json(struct json *j, const struct diagnosis *d);
 /* The fields that name a lock and size its waiting (tgid, comm, caller,
- * stack, addrs, waiters, waits, wait_ns, share_waiters), into the current
+ * lock_name, lock_symbol, stack, addrs, addr_symbols, waiters, waits,
+ * wait_ns, share_waiters), into the current
  * JSON object: one writer for the report's locks and the diagnosis's. */
 void json_lock_fields(struct json *j, const struct lock_summary *l);
 

@@ -184,11 +184,18 @@ void json_lock_fields(struct json *j, const struct lock_summary *l)
 	json_kv_u64(j, "tgid", l->tgid);
 	json_kv_string(j, "comm", l->comm);
 	json_kv_string(j, "caller", l->caller ? l->caller : "");
+	json_kv_string(j, "lock_name", l->name ? l->name : "");
+	json_kv_string(j, "lock_symbol", l->symbol ? l->symbol : "");
 	json_kv_string(j, "stack", l->where);
 	json_key(j, "addrs");
 	json_array_begin(j);
 	for (uint32_t a = 0; a < l->naddrs; a++)
 		json_u64(j, l->addrs[a]);
+	json_array_end(j);
+	json_key(j, "addr_symbols");
+	json_array_begin(j);
+	for (uint32_t a = 0; a < l->naddrs; a++)
+		json_string(j, l->addr_symbols[a] ? l->addr_symbols[a] : "");
 	json_array_end(j);
 	json_kv_u64(j, "waiters", l->nwaiters);
 	json_kv_u64(j, "waits", l->waits);

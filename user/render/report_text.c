@@ -13,9 +13,81 @@ static const char *plural(uint64_t n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
-static void print_header(FILE *out, const struct model *m, const struct report_opts *o)
+/* --- names that never break mid-word -------------------------------------- */
+
+#define WIDTH 80        /* the report's lines */
+#define WIDE_WIDTH 160  /* with -w */
+#define ELLIPSIS "\u2026"
+
+/* Columns a UTF-8 string takes: one per character. */
+static size_t cols(const char *s)
 {
-	char wall[16], cpu[16], ev[32], dr[32];
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
+/* Where a line may break: after one of these (frames, list items, words). */
+#define BREAK_FRAMES ";| "
+#define BREAK_ITEMS ";,"
+#define BREAK_WORDS " "
+
+/* The break point of p for a line of room columns: the last one that fits,
+ * else the first one (a word wider than the line stays whole), or NULL
+ * when p has no break point left. */
+static const char *break_point(const char *p, size_t room, const char *breaks)
+{
+	const char *last = NULL;
+	size_t used = 0;
+
+	for (const char *q = p; *q; q++) {
+		const char *brk = NULL;
+
+		if (q > p && q[0] == ':' && q[1] == ':' && q[-1] != ':')
+			brk = q; /* before "::" in a long C++ or Rust name */
+		else if (strchr(breaks, *q) && q[1])
+			brk = q + 1;
+		if (brk && brk > p && (used + (brk > q) <= room || !last))
+			last = brk;
+		used += ((unsigned char)*q & 0xC0) != 0x80;
+		if (used > room && last)
+			break;
+	}
+	return last;
+}
+
+/* Print text from column at, wrapping after the characters in breaks (or
+ * before "::") so that no line passes width (a word wider than a line stays
+ * whole); continuation lines start at column indent. Ends the line. */
+static void print_wrapped(FILE *out, const char *text, size_t at, size_t indent, size_t width,
+			  const char *breaks)
+{
+	const char *p = text;
+
+	for (;;) {
+		size_t room = width > at ? width - at : 1;
+		const char *brk = cols(p) > room ? break_point(p, room, breaks) : NULL;
+		int n;
+
+		if (!brk) {
+			fprintf(out, "%s\n", p);
+			return;
+		}
+		for (n = (int)(brk - p); n > 0 && p[n - 1] == ' '; n--)
+			;
+		fprintf(out, "%.*s\n%*s", n, p, (int)indent, "");
+		for (p = brk; *p == ' '; p++)
+			;
+		at = indent;
+	}
+}
+
+static void print_header(FILE *out, const struct model *m, const struct report_opts *o,
+			 size_t width)
+{
+	char wall[16], cpu[16], ev[32], dr[32], line[512];
 
 	if (o->interval) {
 		char from[16] = "?", to[16] = "?";
@@ -28,17 +100,19 @@ static void print_header(FILE *out, const struct model *m, const struct report_o
 		}
 		fprintf(out, "\n--- interval %u: %s - %s ---\n", o->interval, from, to);
 	}
-	fprintf(out, "poolscope: %s\n", o->title ? o->title : "trace");
+	fputs("poolscope: ", out);
+	print_wrapped(out, o->title ? o->title : "trace", 11, 4, width, BREAK_WORDS);
 	fprintf(out, "traced %u %s, %u %s on %d CPUs for %s\n", m->nprocs,
 		plural(m->nprocs, "process", "processes"), (unsigned)m->thread_count,
 		plural(m->thread_count, "thread", "threads"), m->nr_cpus, fmt_dur(m->wall_ns, wall, sizeof(wall)));
 	fprintf(out, "on-CPU %s in %s: parallelism %.2f of %d CPUs, cores %.0f%% busy\n",
 		fmt_dur(m->oncpu_ns, cpu, sizeof(cpu)), fmt_dur(m->wall_ns, wall, sizeof(wall)),
 		m->parallelism, m->nr_cpus, m->busy_pct);
-	fprintf(out, "events: %s handled, %s dropped (%s%s%s%s)\n",
-		fmt_count(m->snap->events, ev, sizeof(ev)), fmt_count(m->dropped, dr, sizeof(dr)),
-		m->snap->attach_mode, m->snap->locks ? ", locks" : "",
-		m->snap->offcpu ? ", off-CPU stacks" : "", m->snap->oncpu ? ", on-CPU samples" : "");
+	snprintf(line, sizeof(line), "events: %s handled, %s dropped (%s%s%s%s)",
+		 fmt_count(m->snap->events, ev, sizeof(ev)), fmt_count(m->dropped, dr, sizeof(dr)),
+		 m->snap->attach_mode, m->snap->locks ? ", locks" : "",
+		 m->snap->offcpu ? ", off-CPU stacks" : "", m->snap->oncpu ? ", on-CPU samples" : "");
+	print_wrapped(out, line, 0, 4, width, BREAK_ITEMS);
 	if (m->snap->timeline) {
 		uint64_t lost = 0;
 
@@ -52,12 +126,13 @@ static void print_header(FILE *out, const struct model *m, const struct report_o
 		fprintf(out, "%s\n", lost || m->snap->tl_over ? " (--timeline-buffer)" : "");
 	}
 	if (m->dropped) {
-		fprintf(out, "WARNING: data lost:");
-		for (int i = 0, k = 0; i < MODEL_DROP_KINDS; i++)
+		size_t at = snprintf(line, sizeof(line), "WARNING: data lost:");
+
+		for (int i = 0, k = 0; i < MODEL_DROP_KINDS && at < sizeof(line); i++)
 			if (m->drops[i].n)
-				fprintf(out, "%s %llu %s", k++ ? "," : "", (unsigned long long)m->drops[i].n,
-					m->drops[i].what);
-		fputc('\n', out);
+				at += snprintf(line + at, sizeof(line) - at, "%s %llu %s", k++ ? "," : "",
+					       (unsigned long long)m->drops[i].n, m->drops[i].what);
+		print_wrapped(out, line, 0, 4, width, BREAK_ITEMS);
 	}
 }
 
@@ -210,14 +285,40 @@ static void print_threads(FILE *out, const struct model *m, const struct report_
 			(unsigned long long)m->folded_threads);
 }
 
-/* "comm: user;frames | kernel;frames" from a folded stack, for one line:
- * the last user frames (where the program was) and the last kernel frames
- * that say why it blocked (scheduler frames left out). */
-static const char *stack_label(const char *folded, char *buf, size_t len)
+/* The innermost frames of a ';'-separated list (root first) that fit width
+ * columns, the outer ones dropped whole: "…;gil_acquire;pthread_cond_wait".
+ * The leaf frame stays even when it alone is wider. */
+static const char *frames_fit(const char *frames, size_t width, char *buf, size_t len)
+{
+	const char *p = frames;
+	size_t mark = 0; /* columns of the "…;" once an outer frame is dropped */
+
+	while (mark + cols(p) > width) {
+		const char *next = strchr(p, ';');
+
+		if (!next)
+			break;
+		p = next + 1;
+		mark = cols(ELLIPSIS ";");
+	}
+	snprintf(buf, len, "%s%s", p == frames ? "" : ELLIPSIS ";", p);
+	return buf;
+}
+
+static bool scheduler_frame(const char *name)
+{
+	return strstr(name, "schedule") || !strncmp(name, "finish_task_switch", 18);
+}
+
+/* "comm: user;frames | kernel;frames" from a folded stack, for one line of
+ * width columns: the innermost user frames (where the program was; at most
+ * 3 unless wide) and the last 2 kernel frames that say why it blocked
+ * (scheduler frames left out), outer user frames dropped whole to fit. */
+static const char *stack_label(const char *folded, size_t width, bool wide, char *buf, size_t len)
 {
 	const char *frames[PS_STACK_DEPTH * 2 + 2];
-	char tmp[8192], *tok, *save = NULL, kern[256] = "", user[256] = "";
-	int n = 0, dash = -1;
+	char tmp[8192], *tok, *save = NULL, kern[512] = "", user[4096] = "", fitted[4096];
+	int n = 0, dash = -1, max_user = wide ? PS_STACK_DEPTH : 3;
 
 	snprintf(tmp, sizeof(tmp), "%s", folded);
 	for (tok = strtok_r(tmp, ";", &save); tok && n < (int)ARRAY_LEN(frames); tok = strtok_r(NULL, ";", &save)) {
@@ -225,47 +326,34 @@ static const char *stack_label(const char *folded, char *buf, size_t len)
 			dash = n;
 		frames[n++] = tok;
 	}
-	int uend = dash >= 0 ? dash : n;
-	for (int i = uend - 1, shown = 0; i >= 1 && shown < 3; i--, shown++) {
-		char t[256];
-
-		snprintf(t, sizeof(t), "%s%s%s", frames[i], *user ? ";" : "", user);
-		snprintf(user, sizeof(user), "%s", t);
-	}
+	int uend = dash >= 0 ? dash : n, ufirst = uend - max_user > 1 ? uend - max_user : 1;
+	for (int i = ufirst, o = 0; i < uend; i++)
+		o += snprintf(user + o, sizeof(user) - o > 0 ? sizeof(user) - o : 0, "%s%s",
+			      o ? ";" : "", frames[i]);
 	for (int i = n - 1, shown = 0; dash >= 0 && i > dash && shown < 2; i--) {
-		char t[256], name[128];
+		char t[512], name[256];
 
 		snprintf(name, sizeof(name), "%s", frames[i]);
 		char *k = strstr(name, "_[k]");
 		if (k)
 			*k = '\0';
-		if (strstr(name, "schedule") || !strncmp(name, "finish_task_switch", 18))
+		if (scheduler_frame(name))
 			continue;
 		snprintf(t, sizeof(t), "%s%s%s", name, *kern ? ";" : "", kern);
 		snprintf(kern, sizeof(kern), "%s", t);
 		shown++;
 	}
-	snprintf(buf, len, "%s: %s%s%s", n ? frames[0] : "?", *user ? user : "-", *kern ? " | " : "", kern);
-	return buf;
-}
-
-/* Fit s into width columns, eliding its middle. */
-static const char *fit(const char *s, size_t width, char *buf, size_t len)
-{
-	size_t n = strlen(s);
-
-	if (n <= width || width < 10) {
-		snprintf(buf, len, "%s", s);
-		return buf;
-	}
-	snprintf(buf, len, "%.*s..%s", (int)(width / 3), s, s + n - (width - width / 3 - 2));
+	const char *comm = n ? frames[0] : "?";
+	size_t fixed = cols(comm) + 2 + (*kern ? 3 + cols(kern) : 0);
+	frames_fit(*user ? user : "-", width > fixed + 8 ? width - fixed : 8, fitted, sizeof(fitted));
+	snprintf(buf, len, "%s: %s%s%s", comm, fitted, *kern ? " | " : "", kern);
 	return buf;
 }
 
 static void print_stacks(FILE *out, const char *title, const struct stack_summary *ss, uint32_t n,
-			 uint64_t total, bool is_time)
+			 uint64_t total, bool is_time, size_t width, bool wide)
 {
-	char label[512], fitted[128], v[16];
+	char label[8192], v[16];
 
 	fprintf(out, "\n%s\n", title);
 	if (!n || !total) {
@@ -277,18 +365,57 @@ static void print_stacks(FILE *out, const char *title, const struct stack_summar
 			fmt_dur(ss[i].value, v, sizeof(v));
 		else
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)ss[i].value);
-		fprintf(out, "  %5.1f%% %8s  %s\n", 100.0 * ss[i].value / total, v,
-			fit(stack_label(ss[i].folded, label, sizeof(label)), 62, fitted, sizeof(fitted)));
+		fprintf(out, "  %5.1f%% %8s  ", 100.0 * ss[i].value / total, v);
+		/* 19 columns of numbers before the label */
+		print_wrapped(out, stack_label(ss[i].folded, width - 19, wide, label, sizeof(label)),
+			      19, 21, width, BREAK_FRAMES);
 	}
 }
 
-static void print_lock(FILE *out, const struct model *m, const struct lock_summary *l, bool detail)
+/* "python3 1234  take_gil on CPython GIL" and its share of the waiters'
+ * time: on one line when both fit (the share in the column at 44), else
+ * the share on the next. */
+static void print_lock_head(FILE *out, const struct lock_summary *l, size_t width)
 {
-	char tot[16], avg[16], mx[16], fitted[128], head[128];
+	char head[1024], share[64];
+	size_t hc;
 
-	snprintf(head, sizeof(head), "%s %u  %s", l->comm, l->tgid, l->caller ? l->caller : "?");
-	fprintf(out, "  %-40s %5.1f%% of %u %s time\n", fit(head, 40, fitted, sizeof(fitted)),
-		100 * l->share_waiters, l->nwaiters, l->nwaiters == 1 ? "waiter's" : "waiters'");
+	snprintf(head, sizeof(head), "%s %u  %s%s%s", l->comm, l->tgid, l->caller ? l->caller : "?",
+		 l->name ? " on " : "", l->name ? l->name : "");
+	snprintf(share, sizeof(share), "%5.1f%% of %u %s time", 100 * l->share_waiters,
+		 l->nwaiters, l->nwaiters == 1 ? "waiter's" : "waiters'");
+	hc = cols(head);
+	if (2 + hc + 1 + cols(share) <= width) {
+		fprintf(out, "  %s%*s %s\n", head, hc < 40 ? (int)(40 - hc) : 0, "", share);
+		return;
+	}
+	fputs("  ", out);
+	print_wrapped(out, head, 2, 6, width, BREAK_WORDS);
+	fprintf(out, "    %s\n", share);
+}
+
+static void print_lock_words(FILE *out, const struct lock_summary *l, size_t width)
+{
+	char words[1024];
+	size_t o = 0;
+
+	words[0] = '\0';
+	for (uint32_t a = 0; a < l->naddrs; a++) {
+		const char *sym = l->addr_symbols[a] ? l->addr_symbols[a] : "";
+
+		o += snprintf(words + o, o < sizeof(words) ? sizeof(words) - o : 0, "%s0x%llx%s%s",
+			      a ? ", " : "", (unsigned long long)l->addrs[a], *sym ? " " : "", sym);
+	}
+	fprintf(out, "    futex ");
+	print_wrapped(out, words, 10, 10, width, BREAK_ITEMS);
+}
+
+static void print_lock(FILE *out, const struct model *m, const struct lock_summary *l, bool detail,
+		       size_t width)
+{
+	char tot[16], avg[16], mx[16], stack[8192], line[1024];
+
+	print_lock_head(out, l, width);
 	fprintf(out, "    %llu waits, %s total, avg %s, max %s\n", (unsigned long long)l->waits,
 		fmt_dur(l->wait_ns, tot, sizeof(tot)),
 		fmt_dur(l->waits ? l->wait_ns / l->waits : 0, avg, sizeof(avg)), fmt_dur(l->max_ns, mx, sizeof(mx)));
@@ -302,17 +429,17 @@ static void print_lock(FILE *out, const struct model *m, const struct lock_summa
 	 * tracepoints see it */
 	if (m->snap->futex_source && !strcmp(m->snap->futex_source, "syscall-tracepoints"))
 		snprintf(eagain, sizeof(eagain), ", %llu EAGAIN", (unsigned long long)l->eagain);
-	fprintf(out, "    %.1f%% of all traced thread time; %llu timed out%s; woken by: %s\n",
-		100 * l->share_all, (unsigned long long)l->timeouts, eagain,
-		l->waker ? l->waker : l->woken_by_traced ? "a traced thread" : "untraced or unknown");
-	fprintf(out, "    stack: %s\n", fit(l->where[0] ? l->where : "[unknown]", 69, fitted, sizeof(fitted)));
-	fprintf(out, "    futex");
-	for (uint32_t a = 0; a < l->naddrs; a++)
-		fprintf(out, "%s 0x%llx", a ? "," : "", (unsigned long long)l->addrs[a]);
-	fprintf(out, "\n");
+	snprintf(line, sizeof(line), "    %.1f%% of all traced thread time; %llu timed out%s; "
+		 "woken by: %s", 100 * l->share_all, (unsigned long long)l->timeouts, eagain,
+		 l->waker ? l->waker : l->woken_by_traced ? "a traced thread" : "untraced or unknown");
+	print_wrapped(out, line, 0, 6, width, BREAK_ITEMS);
+	fprintf(out, "    stack: ");
+	print_wrapped(out, frames_fit(l->where[0] ? l->where : "[unknown]", width - 11, stack, sizeof(stack)),
+		      11, 13, width, BREAK_FRAMES);
+	print_lock_words(out, l, width);
 }
 
-static void print_locks(FILE *out, const struct model *m)
+static void print_locks(FILE *out, const struct model *m, size_t width)
 {
 	uint64_t idle_ns = 0, cont_ns = 0;
 	int shown = 0;
@@ -333,7 +460,7 @@ static void print_locks(FILE *out, const struct model *m)
 
 		if (!l->contended || l->share_all < 0.001)
 			continue;
-		print_lock(out, m, l, true);
+		print_lock(out, m, l, true, width);
 		shown++;
 	}
 	if (!shown)
@@ -346,7 +473,7 @@ static void print_locks(FILE *out, const struct model *m)
 
 		if (l->contended || !l->waits || l->share_all < 0.001)
 			continue;
-		print_lock(out, m, l, false);
+		print_lock(out, m, l, false, width);
 		fprintf(out, "    %s\n", l->cls == LOCK_AWAITING ?
 			"awaiting-work: one thread waited while the others worked (e.g. for results)" :
 			"idle: the waited-for side was idle or blocked too (e.g. an empty queue)");
@@ -374,7 +501,9 @@ void report_diagnosis_text(FILE *out, const struct diagnosis *d)
 void report_text(FILE *out, const struct model *m, const struct diagnosis *d,
 		 const struct report_opts *o)
 {
-	print_header(out, m, o);
+	size_t width = o->wide ? WIDE_WIDTH : WIDTH;
+
+	print_header(out, m, o, width);
 	print_cores(out, m);
 	if (o->brief) {
 		struct report_opts b = *o;
@@ -388,17 +517,17 @@ void report_text(FILE *out, const struct model *m, const struct diagnosis *d,
 	print_runq(out, m);
 	print_procs(out, m);
 	print_threads(out, m, o);
-	print_locks(out, m);
+	print_locks(out, m, width);
 	if (m->snap->offcpu)
 		print_stacks(out, m->snap->offcpu && m->n_offcpu ? "WHERE THREADS WAIT (off-CPU time by stack, top 5)" :
 			     "WHERE THREADS WAIT (off-CPU time by stack)", m->offcpu, m->n_offcpu,
-			     m->offcpu_total_ns, true);
+			     m->offcpu_total_ns, true, width, o->wide);
 	if (m->snap->oncpu) {
 		char title[96];
 
 		snprintf(title, sizeof(title), "ON-CPU (samples at %u Hz per CPU by stack, top 5)",
 			 m->snap->sample_hz);
-		print_stacks(out, title, m->oncpu, m->n_oncpu, m->oncpu_samples, false);
+		print_stacks(out, title, m->oncpu, m->n_oncpu, m->oncpu_samples, false, width, o->wide);
 	}
 	report_diagnosis_text(out, d);
 	fflush(out);

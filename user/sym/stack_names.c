@@ -1,5 +1,5 @@
 /* user/sym/stack_names.c: names for the frames of a snapshot's captured
- * stacks, and the modules they lie in (see stack_names.h). */
+ * stacks, the modules they lie in, and its futex words (see stack_names.h). */
 #include "sym/stack_names.h"
 #include "sys/util.h"
 #include <errno.h>
@@ -151,4 +151,30 @@ void stacks_symbolize(struct ps_snapshot *s, struct symbolizer *sym)
 		}
 	}
 	free(ix.slots);
+}
+
+void futex_addrs_symbolize(struct ps_snapshot *s, struct symbolizer *sym)
+{
+	uint32_t n = 0;
+
+	/* each distinct (process, word) once: many threads wait on few locks */
+	s->addr_names = xcalloc(s->n_futex ? s->n_futex : 1, sizeof(*s->addr_names));
+	for (uint32_t i = 0; i < s->n_futex; i++)
+		s->addr_names[i] = (struct ps_addr_name){ .tgid = s->futex_recs[i].key.tgid,
+							  .addr = s->futex_recs[i].key.uaddr };
+	s->n_addr_names = s->n_futex;
+	snapshot_sort_addr_names(s);
+	for (uint32_t i = 0; i < s->n_addr_names; i++) {
+		struct ps_addr_name *a = &s->addr_names[i];
+		struct sym_data d;
+		char buf[256];
+
+		if (n && a->tgid == s->addr_names[n - 1].tgid && a->addr == s->addr_names[n - 1].addr)
+			continue;
+		symbolize_data(sym, resolver_tgid(s, sym, a->tgid), a->addr, &d);
+		a->symbol = xstrdup(sym_data_format(&d, buf, sizeof(buf)));
+		a->lock = d.lock ? xstrdup(d.lock) : NULL;
+		s->addr_names[n++] = *a;
+	}
+	s->n_addr_names = n;
 }

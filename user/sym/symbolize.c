@@ -1,24 +1,30 @@
-/* user/symbolize.c: resolve user and kernel stack addresses to function names.
+/* user/sym/symbolize.c: resolve user and kernel stack addresses to function
+ * names, and lock addresses to the data objects holding them.
  *
- * A process snapshot is the list of executable mappings from /proc/TGID/maps,
- * each pointing at a cached, already parsed ELF file: parsing happens when the
- * snapshot is taken (through /proc/TGID/map_files while the process lives, so
- * deleted or replaced files still resolve), which is why a process can be
- * symbolized after it exited. ELF files are cached by (dev, inode, size,
- * mtime) and parsed once into a sorted array of function symbols taken from
- * .symtab and .dynsym, or from a separate debug file (build-id or
- * .gnu_debuglink under /usr/lib/debug) when the file is stripped. A runtime
- * address becomes an ELF virtual address through the mapping's start and file
+ * A process snapshot is the list of mappings from /proc/TGID/maps; those of
+ * ELF files point at a cached, already parsed file (elf_syms.c): parsing
+ * happens when the snapshot is taken (through /proc/TGID/map_files while
+ * the process lives, so deleted or replaced files still resolve), which is
+ * why a process can be symbolized after it exited. A runtime code address
+ * becomes an ELF virtual address through the mapping's start and file
  * offset and the PT_LOAD segment holding that offset, which covers PIE,
- * shared libraries and ET_EXEC alike. Kernel addresses use /proc/kallsyms,
- * loaded once on first use. Every string handed out lives in storage owned by
- * the symbolizer and freed only by symbolizer_free.
+ * shared libraries and ET_EXEC alike; a data address through the file's
+ * load bias, which also reaches its bss (the anonymous mapping after its
+ * data). JIT code resolves through the process's perf map. Kernel addresses
+ * use /proc/kallsyms, loaded once on first use. Every string handed out
+ * lives in storage owned by the symbolizer and freed only by
+ * symbolizer_free.
  */
 #include "sym/symbolize.h"
+#include "sym/cpython.h"
+#include "sym/debuginfod.h"
+#include "sym/demangle.h"
+#include "sym/elf_syms.h"
+#include "sym/perfmap.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
 #include <inttypes.h>
 #include <libelf.h>
 #include <limits.h>
@@ -29,50 +35,33 @@
 #include <unistd.h>
 
 #define PROC_BUCKETS 1021
-#define FILE_BUCKETS 509
 #define STR_BUCKETS 1021
+#define DEMANGLE_BUCKETS 4093
 /* An address this far past the nearest kernel text symbol lies in a gap
  * after a text region (past _etext, between modules), not in a function. */
 #define KSYM_MAX_SPAN (1u << 20)
-/* How far back a lookup walks for a symbol enclosing a smaller one. */
-#define NESTED_LOOKBACK 16
-#define DEBUG_DIR "/usr/lib/debug"
-
-struct sym {
-	uint64_t start, end; /* [start, end) in ELF virtual addresses */
-	const char *name;
-};
-
-struct elf_seg {
-	uint64_t offset, vaddr, filesz;
-	bool exec;
-};
-
-struct elf_file {
-	struct elf_file *next; /* cache bucket chain */
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-	struct sym *syms;
-	size_t nsyms;
-	char *names; /* backs syms[].name */
-	struct elf_seg *segs;
-	size_t nsegs;
-	char build_id[72];   /* lowercase hex, "" if none */
-};
+/* How many mappings back from an anonymous one a file's bss may start
+ * (data, then bss; a guard or relro page between is allowed). */
+#define BSS_LOOKBACK 3
+/* How many more mappings than it has now a process's snapshot may keep
+ * from older snapshots (regions unmapped since). */
+#define KEPT_MAPPINGS_MAX 4096
 
 struct mapping {
 	uint64_t start, end, pgoff;
-	const char *module;    /* interned path or "[vdso]"-like name; NULL: anonymous */
-	struct elf_file *file; /* NULL: not a readable ELF file */
+	const char *module;    /* interned path or "[heap]"-like name; NULL: anonymous */
+	struct elf_file *file; /* NULL: not an ELF file with code in this process */
+	uint64_t bias;         /* runtime address - ELF vaddr (when file) */
+	bool exec;
 };
 
 struct process {
 	struct process *next;
 	int tgid;
+	uid_t uid;             /* owner of /proc/TGID: who may write its perf map */
 	struct mapping *maps;
 	size_t nmaps;
+	struct perf_map jit;
 };
 
 struct ksym {
@@ -87,10 +76,17 @@ struct interned {
 	char str[];
 };
 
+/* A mangled name (by the address of its storage) and how it is shown. */
+struct demangled {
+	struct demangled *next;
+	const char *mangled, *shown;
+};
+
 struct symbolizer {
 	struct process *procs[PROC_BUCKETS];
-	struct elf_file *files[FILE_BUCKETS];
+	struct elf_cache elfs;
 	struct interned *strings[STR_BUCKETS];
+	struct demangled *demangled[DEMANGLE_BUCKETS];
 	struct ksym *ksyms;
 	size_t nksyms;
 	char *knames;
@@ -131,497 +127,31 @@ static const char *intern(struct symbolizer *s, const char *str)
 	return it->str;
 }
 
-/* A growable byte pool of NUL-terminated names, referenced by offset while
- * it grows. */
-struct name_pool {
-	char *buf;
-	size_t len, cap;
-};
-
-static long pool_add(struct name_pool *p, const char *name)
+/* name as a person reads it: demangled once, on first lookup (demangling
+ * every symbol of a C++ library at parse time would cost far more). */
+static const char *shown_name(struct symbolizer *s, const char *name)
 {
-	size_t n = strlen(name) + 1;
+	size_t b = ((uintptr_t)name >> 3) % DEMANGLE_BUCKETS;
+	struct demangled *d;
+	char *text;
 
-	if (p->len + n > p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 4096;
-		char *buf;
-
-		while (cap < p->len + n)
-			cap *= 2;
-		buf = realloc(p->buf, cap);
-		if (!buf)
-			return -ENOMEM;
-		p->buf = buf;
-		p->cap = cap;
-	}
-	memcpy(p->buf + p->len, name, n);
-	p->len += n;
-	return (long)(p->len - n);
-}
-
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap;
-	void *narr;
-
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 64;
-	while (ncap < need)
-		ncap *= 2;
-	narr = realloc(*arr, ncap * elem);
-	if (!narr)
-		return -ENOMEM;
-	*arr = narr;
-	*cap = ncap;
-	return 0;
-}
-
-/* ---- ELF symbol tables ---------------------------------------------------- */
-
-struct raw_sym {
-	uint64_t start, size, sect_end;
-	size_t name_off;
-	int rank; /* higher wins among aliases at one address */
-};
-
-struct sym_builder {
-	struct raw_sym *raw;
-	size_t n, cap;
-	struct name_pool names;
-	int err;
-};
-
-static int sym_rank(const GElf_Sym *sym, const char *name, bool from_symtab)
-{
-	int bind = GELF_ST_BIND(sym->st_info);
-	int rank = bind == STB_GLOBAL ? 30 : bind == STB_WEAK ? 20 : 10;
-
-	/* Prefer "malloc" over "__libc_malloc", sized over unsized. */
-	if (name[0] != '_')
-		rank += 4;
-	if (sym->st_size)
-		rank += 2;
-	if (from_symtab)
-		rank += 1;
-	return rank;
-}
-
-/* Compressed sections (SHF_COMPRESSED) must be inflated before their data or
- * strings are read; libelf does it in place with zlib. */
-static Elf_Scn *section_ready(Elf_Scn *scn, GElf_Shdr *sh)
-{
-	if (!scn || !gelf_getshdr(scn, sh))
-		return NULL;
-	if (sh->sh_flags & SHF_COMPRESSED) {
-		if (elf_compress(scn, 0, 0) < 0 || !gelf_getshdr(scn, sh))
-			return NULL;
-	}
-	return scn;
-}
-
-static void collect_symbols(Elf *elf, Elf_Scn *scn, struct sym_builder *b, bool from_symtab)
-{
-	GElf_Shdr sh, strsh;
-	Elf_Data *data;
-	size_t n, i, symsz = gelf_fsize(elf, ELF_T_SYM, 1, EV_CURRENT);
-
-	if (!section_ready(scn, &sh) || !symsz)
-		return;
-	if (!section_ready(elf_getscn(elf, sh.sh_link), &strsh))
-		return;
-	data = elf_getdata(scn, NULL);
-	if (!data || !data->d_buf)
-		return;
-	n = data->d_size / symsz;
-	for (i = 1; i < n && !b->err; i++) {
-		GElf_Sym sym;
-		GElf_Shdr secsh;
-		const char *name;
-		int type;
-		long off;
-		uint64_t sect_end = UINT64_MAX;
-
-		if (!gelf_getsym(data, (int)i, &sym))
-			break;
-		type = GELF_ST_TYPE(sym.st_info);
-		if (type != STT_FUNC && type != STT_GNU_IFUNC)
-			continue;
-		if (sym.st_shndx == SHN_UNDEF || sym.st_value == 0)
-			continue;
-		name = elf_strptr(elf, sh.sh_link, sym.st_name);
-		if (!name || !*name)
-			continue;
-		if (sym.st_shndx < SHN_LORESERVE &&
-		    gelf_getshdr(elf_getscn(elf, sym.st_shndx), &secsh) &&
-		    (secsh.sh_flags & SHF_ALLOC) && secsh.sh_size)
-			sect_end = secsh.sh_addr + secsh.sh_size;
-		if (grow((void **)&b->raw, &b->cap, b->n + 1, sizeof(*b->raw))) {
-			b->err = -ENOMEM;
-			return;
-		}
-		off = pool_add(&b->names, name);
-		if (off < 0) {
-			b->err = (int)off;
-			return;
-		}
-		b->raw[b->n++] = (struct raw_sym){
-			.start = sym.st_value,
-			.size = sym.st_size,
-			.sect_end = sect_end,
-			.name_off = (size_t)off,
-			.rank = sym_rank(&sym, name, from_symtab),
-		};
-	}
-}
-
-/* Adds the symbols of every section of type sh_type; returns how many. */
-static size_t collect_type(Elf *elf, Elf64_Word sh_type, struct sym_builder *b)
-{
-	Elf_Scn *scn = NULL;
-	size_t before = b->n;
-	GElf_Shdr sh;
-
-	while ((scn = elf_nextscn(elf, scn)))
-		if (gelf_getshdr(scn, &sh) && sh.sh_type == sh_type)
-			collect_symbols(elf, scn, b, sh_type == SHT_SYMTAB);
-	return b->n - before;
-}
-
-static int cmp_raw(const void *a, const void *b)
-{
-	const struct raw_sym *x = a, *y = b;
-
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	return y->rank - x->rank;
-}
-
-/* Sort, keep the best-ranked alias per address, and give size-0 symbols the
- * distance to the next symbol (bounded by their section). */
-static int build_symbols(struct elf_file *f, struct sym_builder *b)
-{
-	size_t i, n = 0;
-
-	if (!b->n)
-		return 0;
-	qsort(b->raw, b->n, sizeof(*b->raw), cmp_raw);
-	f->syms = calloc(b->n, sizeof(*f->syms));
-	if (!f->syms)
-		return -ENOMEM;
-	for (i = 0; i < b->n; i++) {
-		struct raw_sym *r = &b->raw[i];
-		uint64_t size = r->size;
-		size_t j;
-
-		if (i && r->start == b->raw[i - 1].start)
-			continue;
-		for (j = i + 1; j < b->n && b->raw[j].start == r->start; j++)
-			if (b->raw[j].size > size)
-				size = b->raw[j].size;
-		if (!size) {
-			uint64_t end = j < b->n ? b->raw[j].start : UINT64_MAX;
-
-			if (r->sect_end > r->start && r->sect_end < end)
-				end = r->sect_end;
-			size = end == UINT64_MAX ? 1 : end - r->start;
-		}
-		f->syms[n].start = r->start;
-		f->syms[n].end = r->start + size < r->start ? UINT64_MAX : r->start + size;
-		f->syms[n].name = (const char *)(uintptr_t)r->name_off;
-		n++;
-	}
-	f->names = b->names.buf;
-	b->names.buf = NULL;
-	for (i = 0; i < n; i++)
-		f->syms[i].name = f->names + (uintptr_t)f->syms[i].name;
-	f->nsyms = n;
-	return 0;
-}
-
-static const struct sym *find_symbol(const struct elf_file *f, uint64_t vaddr)
-{
-	size_t lo = 0, hi = f->nsyms, i, k;
-
-	while (lo < hi) { /* first symbol with start > vaddr */
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (f->syms[mid].start <= vaddr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (i = lo, k = 0; i > 0 && k < NESTED_LOOKBACK; i--, k++)
-		if (vaddr < f->syms[i - 1].end)
-			return &f->syms[i - 1];
-	return NULL;
-}
-
-static bool file_off_to_vaddr(const struct elf_file *f, uint64_t off, uint64_t *vaddr)
-{
-	const struct elf_seg *best = NULL;
-	size_t i;
-
-	for (i = 0; i < f->nsegs; i++) {
-		const struct elf_seg *sg = &f->segs[i];
-
-		if (off < sg->offset || off - sg->offset >= sg->filesz)
-			continue;
-		if (!best || (sg->exec && !best->exec))
-			best = sg;
-	}
-	if (!best)
-		return false;
-	*vaddr = off - best->offset + best->vaddr;
-	return true;
-}
-
-static int read_segments(Elf *elf, struct elf_file *f)
-{
-	size_t n, i;
-
-	if (elf_getphdrnum(elf, &n) || !n)
-		return 0;
-	f->segs = calloc(n, sizeof(*f->segs));
-	if (!f->segs)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		f->segs[f->nsegs++] = (struct elf_seg){
-			.offset = ph.p_offset,
-			.vaddr = ph.p_vaddr,
-			.filesz = ph.p_filesz,
-			.exec = ph.p_flags & PF_X,
-		};
-	}
-	return 0;
-}
-
-/* ---- separate debug files ----------------------------------------------- */
-
-/* The GNU build-id note as lowercase hex, or false. */
-static bool read_build_id(Elf *elf, char *hex, size_t len)
-{
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
-
-	while ((scn = elf_nextscn(elf, scn))) {
-		Elf_Data *data;
-		GElf_Nhdr nh;
-		size_t off = 0, name_off, desc_off, next;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
-			continue;
-		data = elf_getdata(scn, NULL);
-		if (!data)
-			continue;
-		while ((next = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
-			off = next;
-			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-			    !memcmp((char *)data->d_buf + name_off, "GNU", 4) &&
-			    nh.n_descsz > 0 && nh.n_descsz * 2 < len) {
-				const unsigned char *id = (unsigned char *)data->d_buf + desc_off;
-				size_t i;
-
-				for (i = 0; i < nh.n_descsz; i++)
-					snprintf(hex + 2 * i, 3, "%02x", id[i]);
-				return true;
-			}
-		}
-	}
-	return false;
-}
-
-static const char *read_debuglink(Elf *elf)
-{
-	size_t shstrndx;
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
-
-	if (elf_getshdrstrndx(elf, &shstrndx))
-		return NULL;
-	while ((scn = elf_nextscn(elf, scn))) {
-		const char *name;
-		Elf_Data *data;
-
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		name = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (!name || strcmp(name, ".gnu_debuglink"))
-			continue;
-		if (!section_ready(scn, &sh))
-			return NULL;
-		data = elf_getdata(scn, NULL);
-		if (!data || !data->d_size || !memchr(data->d_buf, 0, data->d_size))
-			return NULL;
-		return data->d_buf;
-	}
-	return NULL;
-}
-
-static bool has_symtab(Elf *elf)
-{
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
-
-	while ((scn = elf_nextscn(elf, scn)))
-		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB && sh.sh_size)
-			return true;
-	return false;
-}
-
-/* Open candidate as a debug file for the binary (dev, ino, build_id):
- * it must be another file, carry a .symtab and, when both have a build-id,
- * the same one. */
-static Elf *open_debug_candidate(const char *candidate, const struct elf_file *f,
-				 const char *build_id, int *fd_out)
-{
-	char other_id[128];
-	struct stat st;
-	Elf *elf;
-	int fd = open(candidate, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (st.st_dev == f->dev && st.st_ino == f->ino))
-		goto fail;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf)
-		goto fail;
-	if (elf_kind(elf) == ELF_K_ELF && has_symtab(elf) &&
-	    (!build_id || !read_build_id(elf, other_id, sizeof(other_id)) ||
-	     !strcmp(build_id, other_id))) {
-		*fd_out = fd;
-		return elf;
-	}
-	elf_end(elf);
-fail:
-	close(fd);
-	return NULL;
-}
-
-static Elf *open_debug_file(Elf *elf, const struct elf_file *f, const char *path, int *fd_out)
-{
-	char build_id[128], candidate[PATH_MAX], dir[PATH_MAX];
-	const char *link, *slash;
-	bool have_id = read_build_id(elf, build_id, sizeof(build_id));
-	Elf *dbg;
-
-	if (have_id && strlen(build_id) > 2) {
-		snprintf(candidate, sizeof(candidate), DEBUG_DIR "/.build-id/%.2s/%s.debug",
-			 build_id, build_id + 2);
-		dbg = open_debug_candidate(candidate, f, build_id, fd_out);
-		if (dbg)
-			return dbg;
-	}
-	link = read_debuglink(elf);
-	slash = path ? strrchr(path, '/') : NULL;
-	if (!link || !slash || strchr(link, '/'))
-		return NULL;
-	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	/* gdb's order: next to the binary, in .debug/, under /usr/lib/debug. */
-	static const char *const where[][2] = { { "", "/" }, { "", "/.debug/" }, { DEBUG_DIR, "/" } };
-	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
-		if (snprintf(candidate, sizeof(candidate), "%s%s%s%s", where[i][0], dir, where[i][1],
-			     link) >= (int)sizeof(candidate))
-			continue;
-		dbg = open_debug_candidate(candidate, f, have_id ? build_id : NULL, fd_out);
-		if (dbg)
-			return dbg;
-	}
-	return NULL;
-}
-
-/* Parse fd into f. A file that is not ELF or has no symbols still yields a
- * usable (empty) entry: its frames resolve to module+offset. */
-static int elf_file_parse(struct elf_file *f, int fd, const char *path)
-{
-	struct sym_builder b = { 0 };
-	Elf *elf, *dbg = NULL;
-	int dbg_fd = -1, err = 0;
-
-	/* ELF_C_READ, not _MMAP: sections are pread on demand (only the symbol
-	 * tables), and a file truncated under us cannot SIGBUS the profiler. */
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf)
-		return 0;
-	if (elf_kind(elf) != ELF_K_ELF)
-		goto out;
-	err = read_segments(elf, f);
-	if (err)
-		goto out;
-	if (!read_build_id(elf, f->build_id, sizeof(f->build_id)))
-		f->build_id[0] = '\0';
-	if (!collect_type(elf, SHT_SYMTAB, &b)) {
-		/* Stripped: the debug file's .symtab, plus .dynsym below. */
-		dbg = open_debug_file(elf, f, path, &dbg_fd);
-		if (dbg)
-			collect_type(dbg, SHT_SYMTAB, &b);
-	}
-	collect_type(elf, SHT_DYNSYM, &b);
-	err = b.err ? b.err : build_symbols(f, &b);
-out:
-	if (dbg)
-		elf_end(dbg);
-	if (dbg_fd >= 0)
-		close(dbg_fd);
-	elf_end(elf);
-	free(b.raw);
-	free(b.names.buf);
-	return err;
-}
-
-static void elf_file_free(struct elf_file *f)
-{
-	free(f->syms);
-	free(f->names);
-	free(f->segs);
-	free(f);
-}
-
-/* The cached parse of the file open at fd, parsing it on first sight. Takes
- * ownership of fd. */
-static struct elf_file *elf_file_get(struct symbolizer *s, int fd, const char *path)
-{
-	struct stat st;
-	struct elf_file *f;
-	size_t b;
-
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return NULL;
-	}
-	b = (size_t)(st.st_dev * 31 + st.st_ino) % FILE_BUCKETS;
-	for (f = s->files[b]; f; f = f->next) {
-		if (f->dev == st.st_dev && f->ino == st.st_ino && f->size == st.st_size &&
-		    f->mtime.tv_sec == st.st_mtim.tv_sec && f->mtime.tv_nsec == st.st_mtim.tv_nsec) {
-			s->stats.elf_cache_hits++;
-			close(fd);
-			return f;
-		}
-	}
-	f = calloc(1, sizeof(*f));
-	if (!f) {
-		close(fd);
-		return NULL;
-	}
-	f->dev = st.st_dev;
-	f->ino = st.st_ino;
-	f->size = st.st_size;
-	f->mtime = st.st_mtim;
-	s->stats.elf_parsed++;
-	if (elf_file_parse(f, fd, path)) {
-		close(fd);
-		elf_file_free(f);
-		return NULL;
-	}
-	close(fd);
-	f->next = s->files[b];
-	s->files[b] = f;
-	return f;
+	if (!sym_is_mangled(name))
+		return name;
+	for (d = s->demangled[b]; d; d = d->next)
+		if (d->mangled == name)
+			return d->shown;
+	d = malloc(sizeof(*d));
+	if (!d)
+		return name;
+	text = sym_demangle(name);
+	d->mangled = name;
+	d->shown = text ? intern(s, text) : NULL;
+	if (!d->shown)
+		d->shown = name;
+	free(text);
+	d->next = s->demangled[b];
+	s->demangled[b] = d;
+	return d->shown;
 }
 
 /* ---- process snapshots -------------------------------------------------- */
@@ -633,6 +163,11 @@ static struct process **proc_slot(struct symbolizer *s, int tgid)
 	while (*pp && (*pp)->tgid != tgid)
 		pp = &(*pp)->next;
 	return pp;
+}
+
+static const struct process *find_process(const struct symbolizer *s, int tgid)
+{
+	return *proc_slot((struct symbolizer *)s, tgid);
 }
 
 /* Open the file behind a mapping: map_files sees the very file mapped (even
@@ -668,16 +203,203 @@ static int cmp_mapping(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-int symbolizer_add_process(struct symbolizer *s, int tgid)
+/* The load bias of an executable mapping of f, from the first file offset
+ * it maps that an executable PT_LOAD holds (the mapping starts on a page,
+ * the segment need not; the page it starts on may also hold the end of the
+ * segment before, whose vaddr is a page off, so only code segments count). */
+static bool mapping_bias(const struct mapping *m, const struct elf_file *f, uint64_t *bias)
+{
+	uint64_t len = m->end - m->start;
+
+	for (size_t i = 0; i < f->nsegs; i++) {
+		const struct elf_seg *sg = &f->segs[i];
+		uint64_t off = m->pgoff > sg->offset ? m->pgoff : sg->offset;
+
+		if (!sg->exec || !sg->filesz || off - m->pgoff >= len || off - sg->offset >= sg->filesz)
+			continue;
+		*bias = m->start + (off - m->pgoff) - (sg->vaddr + (off - sg->offset));
+		return true;
+	}
+	return false;
+}
+
+/* Every mapping of a file with code gets the file and the bias of the
+ * nearest executable mapping of it: one load of an ELF file has one bias,
+ * and its data, relro and rodata mappings are read through it. */
+static void share_code_files(struct mapping *maps, const unsigned long *inos, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (maps[i].file && !mapping_bias(&maps[i], maps[i].file, &maps[i].bias))
+			maps[i].file = NULL;
+	for (size_t j = 0; j < n; j++) {
+		const struct mapping *best = NULL;
+
+		if (maps[j].exec || !maps[j].module)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (maps[i].exec && maps[i].file && maps[i].module == maps[j].module &&
+			    inos[i] == inos[j] &&
+			    (!best || llabs((long long)(maps[i].start - maps[j].start)) <
+					      llabs((long long)(best->start - maps[j].start))))
+				best = &maps[i];
+		if (best) {
+			maps[j].file = best->file;
+			maps[j].bias = best->bias;
+		}
+	}
+}
+
+/* One line of /proc/PID/maps, parsed in place. */
+struct maps_line {
+	uint64_t start, end, pgoff;
+	unsigned long ino;
+	char perms[8];
+	char *path;          /* "" for anonymous */
+	bool deleted;
+};
+
+static bool parse_maps_line(char *line, struct maps_line *ml)
 {
 	static const char deleted_sfx[] = " (deleted)";
+	const size_t sfx = sizeof(deleted_sfx) - 1;
+	unsigned int dev_major, dev_minor;
+	int path_at = -1;
+	size_t len;
+
+	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %lu %n", &ml->start, &ml->end,
+		   ml->perms, &ml->pgoff, &dev_major, &dev_minor, &ml->ino, &path_at) < 7 ||
+	    path_at < 0 || ml->end <= ml->start)
+		return false;
+	ml->path = line + path_at;
+	len = strcspn(ml->path, "\n");
+	ml->path[len] = '\0';
+	ml->deleted = len > sfx && !strcmp(ml->path + len - sfx, deleted_sfx);
+	if (ml->deleted)
+		ml->path[len - sfx] = '\0';
+	return true;
+}
+
+/* The ELF file of an executable mapping: the one of the mapping before when
+ * it maps the same file, else parsed (or found in the cache). */
+static struct elf_file *code_file(struct symbolizer *s, int tgid, const struct mapping *m,
+				  const struct maps_line *ml, const struct mapping *prev,
+				  unsigned long prev_ino)
+{
+	int fd;
+
+	if (prev && prev->module == m->module && prev_ino == ml->ino && prev->file)
+		return prev->file;
+	fd = open_mapped_file(tgid, m, ml->path, ml->deleted, ml->ino);
+	return fd >= 0 ? elf_cache_get(&s->elfs, fd, ml->path) : NULL;
+}
+
+/* Every mapping of tgid. ELF files are parsed for their executable
+ * mappings only (data-only files such as locale archives are never read);
+ * the other mappings of a file with code share its parse. */
+static int read_maps(struct symbolizer *s, int tgid, FILE *fp, struct mapping **out, size_t *nout)
+{
 	struct mapping *maps = NULL;
-	size_t nmaps = 0, cap = 0, prev = SIZE_MAX;
-	struct process **pp, *p;
-	char fname[64], *line = NULL;
-	size_t line_cap = 0;
-	unsigned long prev_ino = 0;
+	unsigned long *inos = NULL;
+	size_t nmaps = 0, cap = 0, icap = 0, line_cap = 0;
+	char *line = NULL;
 	int err = 0;
+
+	while (getline(&line, &line_cap, fp) > 0) {
+		struct maps_line ml;
+		struct mapping *m;
+
+		if (!parse_maps_line(line, &ml))
+			continue;
+		if (grow_array((void **)&maps, &cap, nmaps + 1, sizeof(*maps)) ||
+		    grow_array((void **)&inos, &icap, nmaps + 1, sizeof(*inos))) {
+			err = -ENOMEM;
+			break;
+		}
+		m = &maps[nmaps];
+		*m = (struct mapping){ .start = ml.start, .end = ml.end, .pgoff = ml.pgoff,
+				       .exec = strchr(ml.perms, 'x') != NULL };
+		inos[nmaps++] = ml.ino;
+		if (!*ml.path)
+			continue; /* anonymous: heap, thread stacks, bss, JIT code */
+		m->module = intern(s, ml.path);
+		if (!m->module) {
+			err = -ENOMEM;
+			break;
+		}
+		if (ml.path[0] == '/' && m->exec)
+			m->file = code_file(s, tgid, m, &ml, nmaps > 1 ? &maps[nmaps - 2] : NULL,
+					    nmaps > 1 ? inos[nmaps - 2] : 0);
+	}
+	if (!err && ferror(fp))
+		err = -EIO;
+	if (!err)
+		share_code_files(maps, inos, nmaps);
+	free(line);
+	free(inos);
+	if (err) {
+		free(maps);
+		return err;
+	}
+	qsort(maps, nmaps, sizeof(*maps), cmp_mapping);
+	*out = maps;
+	*nout = nmaps;
+	return 0;
+}
+
+static int append_piece(struct mapping **arr, size_t *n, size_t *cap, const struct mapping *m,
+			uint64_t start, uint64_t end)
+{
+	if (grow_array((void **)arr, cap, *n + 1, sizeof(**arr)))
+		return -ENOMEM;
+	(*arr)[*n] = *m;
+	(*arr)[*n].start = start;
+	(*arr)[*n].end = end;
+	(*arr)[*n].pgoff = m->pgoff + (start - m->start);
+	(*n)++;
+	return 0;
+}
+
+/* The parts of old's mappings that no mapping of cur (sorted) covers any
+ * more, appended to cur, which is sorted again (the kernel merges adjacent
+ * anonymous mappings, so a region unmapped since may be part of a larger
+ * one that partly remains). 0 or -ENOMEM. */
+static int keep_unmapped(struct mapping **cur, size_t *ncur, const struct mapping *old, size_t nold)
+{
+	size_t n = *ncur, cap = *ncur, j = 0;
+
+	/* a process that maps and unmaps all day would grow this without end */
+	if (nold > *ncur + KEPT_MAPPINGS_MAX)
+		return 0;
+	for (size_t i = 0; i < nold; i++) {
+		uint64_t at = old[i].start;
+
+		while (j < *ncur && (*cur)[j].end <= at)
+			j++;
+		for (size_t k = j; at < old[i].end; k++) {
+			uint64_t next = k < *ncur && (*cur)[k].start < old[i].end ? (*cur)[k].start : old[i].end;
+
+			if (next > at && append_piece(cur, &n, &cap, &old[i], at, next))
+				return -ENOMEM;
+			if (k >= *ncur || (*cur)[k].start >= old[i].end)
+				break;
+			if ((*cur)[k].end > at)
+				at = (*cur)[k].end;
+		}
+	}
+	if (n != *ncur)
+		qsort(*cur, n, sizeof(**cur), cmp_mapping);
+	*ncur = n;
+	return 0;
+}
+
+static int snapshot_process(struct symbolizer *s, int tgid, bool keep_old)
+{
+	struct mapping *maps = NULL;
+	size_t nmaps = 0;
+	struct process **pp, *p;
+	char fname[64];
+	struct stat st;
+	int err;
 	FILE *fp;
 
 	if (!s || tgid <= 0)
@@ -686,67 +408,16 @@ int symbolizer_add_process(struct symbolizer *s, int tgid)
 	fp = fopen(fname, "re");
 	if (!fp)
 		return errno == ENOENT ? -ESRCH : -errno;
-	while (getline(&line, &line_cap, fp) > 0) {
-		uint64_t start, end, pgoff;
-		unsigned int dev_major, dev_minor;
-		unsigned long ino;
-		char perms[8], *path;
-		int path_at = -1;
-		size_t len;
-		bool deleted = false;
-		struct mapping *m;
-
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %lu %n", &start, &end,
-			   perms, &pgoff, &dev_major, &dev_minor, &ino, &path_at) < 7 ||
-		    path_at < 0)
-			continue;
-		if (!strchr(perms, 'x') || end <= start)
-			continue;
-		path = line + path_at;
-		len = strcspn(path, "\n");
-		path[len] = '\0';
-		if (len > sizeof(deleted_sfx) - 1 &&
-		    !strcmp(path + len - (sizeof(deleted_sfx) - 1), deleted_sfx)) {
-			path[len - (sizeof(deleted_sfx) - 1)] = '\0';
-			deleted = true;
-		}
-		if (grow((void **)&maps, &cap, nmaps + 1, sizeof(*maps))) {
-			err = -ENOMEM;
-			break;
-		}
-		m = &maps[nmaps++];
-		*m = (struct mapping){ .start = start, .end = end, .pgoff = pgoff };
-		if (!*path)
-			continue; /* anonymous: JIT code or similar */
-		m->module = intern(s, path);
-		if (!m->module) {
-			err = -ENOMEM;
-			break;
-		}
-		if (path[0] != '/')
-			continue; /* [vdso], [vsyscall]: no file behind */
-		if (prev != SIZE_MAX && maps[prev].module == m->module && prev_ino == ino) {
-			m->file = maps[prev].file; /* another executable mapping of one file */
-		} else {
-			int fd = open_mapped_file(tgid, m, path, deleted, ino);
-
-			m->file = fd >= 0 ? elf_file_get(s, fd, path) : NULL;
-		}
-		prev = nmaps - 1;
-		prev_ino = ino;
-	}
-	if (!err && ferror(fp))
-		err = -EIO;
-	free(line);
+	err = read_maps(s, tgid, fp, &maps, &nmaps);
 	fclose(fp);
-	if (err) {
-		free(maps);
+	if (err)
 		return err;
-	}
-	qsort(maps, nmaps, sizeof(*maps), cmp_mapping);
-
 	pp = proc_slot(s, tgid);
 	p = *pp;
+	if (p && keep_old && keep_unmapped(&maps, &nmaps, p->maps, p->nmaps)) {
+		free(maps);
+		return -ENOMEM;
+	}
 	if (!p) {
 		p = calloc(1, sizeof(*p));
 		if (!p) {
@@ -757,10 +428,30 @@ int symbolizer_add_process(struct symbolizer *s, int tgid)
 		*pp = p;
 		s->stats.processes++;
 	}
+	snprintf(fname, sizeof(fname), "/proc/%d", tgid);
+	if (!stat(fname, &st))
+		p->uid = st.st_uid;
 	free(p->maps);
 	p->maps = maps;
 	p->nmaps = nmaps;
 	return 0;
+}
+
+int symbolizer_add_process(struct symbolizer *s, int tgid)
+{
+	return snapshot_process(s, tgid, false);
+}
+
+int symbolizer_update_process(struct symbolizer *s, int tgid)
+{
+	return snapshot_process(s, tgid, true);
+}
+
+static void process_free(struct process *p)
+{
+	free(p->maps);
+	perf_map_free(&p->jit);
+	free(p);
 }
 
 void symbolizer_forget_process(struct symbolizer *s, int tgid)
@@ -774,17 +465,108 @@ void symbolizer_forget_process(struct symbolizer *s, int tgid)
 	if (!p)
 		return;
 	*pp = p->next;
-	free(p->maps);
-	free(p);
+	s->stats.jit_syms -= p->jit.n;
+	process_free(p);
 	s->stats.processes--;
+}
+
+int symbolizer_load_perf_map(struct symbolizer *s, int tgid)
+{
+	struct process *p;
+	char path[96];
+	size_t before;
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	p = *proc_slot(s, tgid);
+	if (!p)
+		return -ESRCH;
+	before = p->jit.n;
+	/* the process's own /tmp while it lives (a container's), else ours */
+	snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", tgid, tgid);
+	err = perf_map_load(&p->jit, path, p->uid);
+	if (err == -ENOENT || err == -ESRCH || err == -ENOTDIR) {
+		snprintf(path, sizeof(path), "/tmp/perf-%d.map", tgid);
+		err = perf_map_load(&p->jit, path, p->uid);
+	}
+	s->stats.jit_syms += p->jit.n - before;
+	return err;
+}
+
+int symbolizer_fetch_debuginfo(struct symbolizer *s)
+{
+	struct sym_debuginfod *d;
+	int added = 0;
+
+	if (!s)
+		return 0;
+	for (size_t b = 0; b < ELF_FILE_BUCKETS; b++)
+		for (struct elf_file *f = s->elfs.files[b]; f; f = f->next)
+			if (f->no_symtab && f->build_id[0])
+				goto fetch;
+	return 0;
+fetch:
+	d = sym_debuginfod_open();
+	if (!d)
+		return 0;
+	for (size_t b = 0; b < ELF_FILE_BUCKETS; b++) {
+		for (struct elf_file *f = s->elfs.files[b]; f; f = f->next) {
+			int fd;
+
+			if (!f->no_symtab || !f->build_id[0])
+				continue;
+			f->no_symtab = false; /* asked once, found or not */
+			fd = sym_debuginfod_find(d, f->build_id);
+			if (fd < 0)
+				continue;
+			if (!elf_file_add_debug(f, fd))
+				added++;
+			close(fd);
+		}
+	}
+	sym_debuginfod_close(d);
+	s->stats.debuginfod += added;
+	return added;
+}
+
+/* ---- lookups ------------------------------------------------------------ */
+
+static const struct mapping *find_mapping(const struct process *p, uint64_t addr)
+{
+	size_t lo = 0, hi = p->nmaps;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (addr < p->maps[mid].start)
+			hi = mid;
+		else if (addr >= p->maps[mid].end)
+			lo = mid + 1;
+		else
+			return &p->maps[mid];
+	}
+	return NULL;
+}
+
+/* JIT code: in an anonymous mapping, or in one mapped after the snapshot. */
+static int jit_frame(const struct process *p, const struct mapping *m, uint64_t addr,
+		     struct sym_frame *out)
+{
+	const char *name = perf_map_find(&p->jit, addr, &out->offset);
+
+	if (name) {
+		out->name = name;
+		return 0;
+	}
+	return m && m->exec ? -ENXIO : -EFAULT;
 }
 
 int symbolize_user(struct symbolizer *s, int tgid, uint64_t addr, struct sym_frame *out)
 {
 	const struct process *p;
-	const struct mapping *m = NULL;
-	const struct sym *sym;
-	size_t lo = 0, hi;
+	const struct mapping *m;
+	const struct elf_sym *sym;
 	uint64_t file_off, vaddr;
 
 	if (!out)
@@ -792,26 +574,14 @@ int symbolize_user(struct symbolizer *s, int tgid, uint64_t addr, struct sym_fra
 	memset(out, 0, sizeof(*out));
 	if (!s)
 		return -EINVAL;
-	p = *proc_slot(s, tgid);
+	p = find_process(s, tgid);
 	if (!p)
 		return -ESRCH;
-	hi = p->nmaps;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (addr < p->maps[mid].start) {
-			hi = mid;
-		} else if (addr >= p->maps[mid].end) {
-			lo = mid + 1;
-		} else {
-			m = &p->maps[mid];
-			break;
-		}
-	}
-	if (!m)
+	m = find_mapping(p, addr);
+	if (!m || !m->module)
+		return jit_frame(p, m, addr, out);
+	if (!m->exec)
 		return -EFAULT;
-	if (!m->module)
-		return -ENXIO;
 	file_off = addr - m->start + m->pgoff;
 	out->module = m->module;
 	out->module_off = file_off;
@@ -820,13 +590,78 @@ int symbolize_user(struct symbolizer *s, int tgid, uint64_t addr, struct sym_fra
 	out->map_pgoff = m->pgoff;
 	if (m->file && m->file->build_id[0])
 		out->build_id = m->file->build_id;
-	if (!m->file || !file_off_to_vaddr(m->file, file_off, &vaddr))
+	if (!m->file || !elf_file_off_to_vaddr(m->file, file_off, &vaddr))
 		return -ENOENT;
-	sym = find_symbol(m->file, vaddr);
+	sym = elf_symtab_find(&m->file->funcs, vaddr);
 	if (!sym)
 		return -ENOENT;
-	out->name = sym->name;
+	out->name = shown_name(s, sym->name);
 	out->offset = vaddr - sym->start;
+	return 0;
+}
+
+/* The ELF image an address of mapping i lies in: its own file's, or for an
+ * anonymous mapping the bss of a file mapped just before it. */
+static const struct mapping *image_of(const struct process *p, size_t i, uint64_t addr)
+{
+	if (p->maps[i].file)
+		return &p->maps[i];
+	if (p->maps[i].module)
+		return NULL;
+	for (size_t k = 1; k <= BSS_LOOKBACK && k <= i; k++) {
+		const struct mapping *m = &p->maps[i - k];
+
+		if (m->file && elf_file_has_vaddr(m->file, addr - m->bias))
+			return m;
+	}
+	return NULL;
+}
+
+static void data_in_image(struct symbolizer *s, const struct mapping *m, uint64_t addr,
+			  struct sym_data *out)
+{
+	uint64_t vaddr = addr - m->bias;
+	const struct elf_sym *obj = elf_symtab_find(&m->file->objs, vaddr);
+
+	out->region = SYM_REGION_IMAGE;
+	out->module = m->module;
+	out->module_off = vaddr;
+	if (!obj)
+		return;
+	out->name = shown_name(s, obj->name);
+	out->offset = vaddr - obj->start;
+	if (m->file->cpython && !strcmp(obj->name, "_PyRuntime"))
+		out->lock = cpython_lock_at(m->file->cpython, out->offset);
+}
+
+int symbolize_data(struct symbolizer *s, int tgid, uint64_t addr, struct sym_data *out)
+{
+	const struct process *p;
+	const struct mapping *m, *img;
+
+	if (!out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (!s)
+		return -EINVAL;
+	p = find_process(s, tgid);
+	if (!p)
+		return -ESRCH;
+	m = find_mapping(p, addr);
+	if (!m)
+		return -EFAULT;
+	img = image_of(p, (size_t)(m - p->maps), addr);
+	if (img) {
+		data_in_image(s, img, addr, out);
+	} else if (!m->module || !strcmp(m->module, "[heap]")) {
+		out->region = SYM_REGION_HEAP;
+	} else if (!strncmp(m->module, "[stack", 6)) {
+		out->region = SYM_REGION_STACK;
+	} else {
+		out->region = SYM_REGION_FILE;
+		out->module = m->module;
+		out->module_off = addr - m->start + m->pgoff;
+	}
 	return 0;
 }
 
@@ -913,11 +748,11 @@ static int kernel_load(struct symbolizer *s)
 			mod[strcspn(mod, "\n")] = '\0'; /* "[ext4]" */
 		if (!*name)
 			continue;
-		if (grow((void **)&syms, &cap, n + 1, sizeof(*syms))) {
+		if (grow_array((void **)&syms, &cap, n + 1, sizeof(*syms))) {
 			err = -ENOMEM;
 			break;
 		}
-		off = pool_add(&names, name);
+		off = name_pool_add(&names, name);
 		if (off < 0) {
 			err = (int)off;
 			break;
@@ -1003,27 +838,55 @@ int symbolize_kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *out)
 
 /* ---- formatting and lifetime -------------------------------------------- */
 
+/* ';' separates frames in a folded stack, newlines separate stacks. */
+static void folded_safe(char *buf)
+{
+	for (char *c = buf; *c; c++)
+		if (*c == ';' || *c == '\n')
+			*c = '_';
+}
+
+static const char *base_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	return base && base[1] ? base + 1 : path;
+}
+
 const char *sym_frame_format(const struct sym_frame *f, bool kernel, char *buf, size_t len)
 {
 	const char *suffix = kernel ? "_[k]" : "";
-	char *c;
 
 	if (!buf || !len)
 		return buf;
-	if (f && f->name) {
+	if (f && f->name)
 		snprintf(buf, len, "%s%s", f->name, suffix);
-	} else if (f && f->module) {
-		const char *base = strrchr(f->module, '/');
-
-		base = base && base[1] ? base + 1 : f->module;
-		snprintf(buf, len, "%s+0x%" PRIx64 "%s", base, f->module_off, suffix);
-	} else {
+	else if (f && f->module)
+		snprintf(buf, len, "%s+0x%" PRIx64 "%s", base_name(f->module), f->module_off, suffix);
+	else
 		snprintf(buf, len, "[unknown]%s", suffix);
-	}
-	/* ';' separates frames in a folded stack, newlines separate stacks. */
-	for (c = buf; *c; c++)
-		if (*c == ';' || *c == '\n')
-			*c = '_';
+	folded_safe(buf);
+	return buf;
+}
+
+const char *sym_data_format(const struct sym_data *d, char *buf, size_t len)
+{
+	if (!buf || !len)
+		return buf;
+	buf[0] = '\0';
+	if (!d)
+		return buf;
+	if (d->name && d->offset)
+		snprintf(buf, len, "%s+0x%" PRIx64, d->name, d->offset);
+	else if (d->name)
+		snprintf(buf, len, "%s", d->name);
+	else if (d->region == SYM_REGION_HEAP)
+		snprintf(buf, len, "heap");
+	else if (d->region == SYM_REGION_STACK)
+		snprintf(buf, len, "stack");
+	else if (d->module)
+		snprintf(buf, len, "%s+0x%" PRIx64, base_name(d->module), d->module_off);
+	folded_safe(buf);
 	return buf;
 }
 
@@ -1032,8 +895,11 @@ void symbolizer_stats(const struct symbolizer *s, struct symbolizer_stats *out)
 	if (!out)
 		return;
 	memset(out, 0, sizeof(*out));
-	if (s)
-		*out = s->stats;
+	if (!s)
+		return;
+	*out = s->stats;
+	out->elf_parsed = s->elfs.parsed;
+	out->elf_cache_hits = s->elfs.hits;
 }
 
 struct symbolizer *symbolizer_new(void)
@@ -1054,24 +920,24 @@ void symbolizer_free(struct symbolizer *s)
 			struct process *p = s->procs[i];
 
 			s->procs[i] = p->next;
-			free(p->maps);
-			free(p);
+			process_free(p);
 		}
 	}
-	for (i = 0; i < FILE_BUCKETS; i++) {
-		while (s->files[i]) {
-			struct elf_file *f = s->files[i];
-
-			s->files[i] = f->next;
-			elf_file_free(f);
-		}
-	}
+	elf_cache_free(&s->elfs);
 	for (i = 0; i < STR_BUCKETS; i++) {
 		while (s->strings[i]) {
 			struct interned *it = s->strings[i];
 
 			s->strings[i] = it->next;
 			free(it);
+		}
+	}
+	for (i = 0; i < DEMANGLE_BUCKETS; i++) {
+		while (s->demangled[i]) {
+			struct demangled *d = s->demangled[i];
+
+			s->demangled[i] = d->next;
+			free(d);
 		}
 	}
 	free(s->ksyms);

@@ -151,17 +151,27 @@ static struct session_proc *find_proc(struct session *s, uint32_t tgid)
 	return NULL;
 }
 
-/* Snapshot tgid's memory map if it is new or has exec'd since. */
+/* Snapshot tgid's memory map if it is new or has exec'd since, or (refresh)
+ * again: what it mapped since resolves, what it unmapped still does. */
 static void track(struct session *s, uint32_t tgid, bool refresh)
 {
 	struct session_proc *p = find_proc(s, tgid);
 	char exe[256];
 
-	if (procfs_exe(tgid, exe, sizeof(exe)))
-		return; /* gone (its last snapshot stays) or a kernel thread */
-	if (p && !refresh && !strcmp(p->exe, exe))
+	if (procfs_exe(tgid, exe, sizeof(exe))) {
+		/* gone (its last snapshot stays) or a kernel thread; a JIT's
+		 * perf map is complete now and may be reused with the PID */
+		if (p && !p->gone)
+			symbolizer_load_perf_map(s->sym, tgid);
+		if (p)
+			p->gone = true;
 		return;
-	if (symbolizer_add_process(s->sym, tgid))
+	}
+	bool same = p && !strcmp(p->exe, exe);
+
+	if (same && !refresh)
+		return;
+	if (same ? symbolizer_update_process(s->sym, tgid) : symbolizer_add_process(s->sym, tgid))
 		return;
 	if (!p) {
 		if (s->nprocs == s->cap) {
@@ -172,6 +182,7 @@ static void track(struct session *s, uint32_t tgid, bool refresh)
 		p->tgid = tgid;
 	}
 	snprintf(p->exe, sizeof(p->exe), "%s", exe);
+	p->gone = false;
 }
 
 static void track_all(struct session *s, bool refresh)
@@ -186,11 +197,20 @@ static void track_all(struct session *s, bool refresh)
 		track(s, tgids[i], refresh);
 }
 
-/* Every slice: sample busy time, snapshot new (or re-exec'd) processes' maps. */
-static void poll_slice(struct session *s)
+/* Every slice: sample busy time, snapshot new (or re-exec'd) processes'
+ * maps; every SESSION_MAPS_REFRESH_NS the maps of all live ones again, so
+ * that locks and code in memory mapped after the first look (a thread's
+ * malloc arena, a dlopen'd library) are named even when the process exits
+ * before the trace ends. Reading a process's maps again costs tens of
+ * microseconds: its files are parsed once. */
+static void poll_slice(struct session *s, uint64_t now)
 {
+	bool refresh = now >= s->next_maps_refresh_ns;
+
 	tracer_sample(s->tracer);
-	track_all(s, false);
+	track_all(s, refresh);
+	if (refresh)
+		s->next_maps_refresh_ns = now + SESSION_MAPS_REFRESH_NS;
 }
 
 static void sleep_until(uint64_t t)
@@ -222,7 +242,7 @@ enum session_end session_run(struct session *s, const struct session_loop *l)
 		if (now >= end)
 			return SESSION_END_DURATION;
 		if (now >= next_slice) {
-			poll_slice(s);
+			poll_slice(s, now);
 			if (l->tick)
 				l->tick(l->arg, s, now - start);
 			next_slice += slice;
@@ -279,16 +299,28 @@ int session_processes(struct session *s, uint32_t *tgids, int max)
 	return tracer_processes(s->tracer, tgids, max);
 }
 
+/* The JIT maps of the processes still alive: complete as of now. */
+static void load_jit_maps(struct session *s)
+{
+	for (uint32_t i = 0; s->sym && i < s->nprocs; i++)
+		if (!s->procs[i].gone)
+			symbolizer_load_perf_map(s->sym, s->procs[i].tgid);
+}
+
 int session_snapshot(struct session *s, struct ps_snapshot *snap, bool final)
 {
 	int err;
 
 	track_all(s, true);
+	load_jit_maps(s);
 	err = tracer_snapshot(s->tracer, snap, final);
 	if (err)
 		return err;
-	if (s->sym)
+	if (s->sym) {
+		symbolizer_fetch_debuginfo(s->sym);
 		stacks_symbolize(snap, s->sym);
+		futex_addrs_symbolize(snap, s->sym);
+	}
 	return 0;
 }
 

@@ -17,12 +17,19 @@
 #include "sym/symbolize.h"
 #include "trace/tracer.h"
 
+#define SESSION_MAPS_REFRESH_NS 1000000000ull
+
 struct session {
 	struct tracer *tracer;
 	struct symbolizer *sym;      /* NULL when no stacks are captured */
-	struct session_proc { uint32_t tgid; char exe[256]; } *procs;
+	struct session_proc {
+		uint32_t tgid;
+		char exe[256];
+		bool gone;           /* exited: its perf map was read then */
+	} *procs;
 	uint32_t nprocs, cap;
 	uint64_t started_ns;         /* session_start, CLOCK_MONOTONIC */
+	uint64_t next_maps_refresh_ns; /* when live processes' maps are read again */
 };
 
 /* Stop signals (SIGINT, SIGTERM, SIGHUP) and SIGCHLD (which only ends a
