@@ -19,6 +19,19 @@ const volatile bool targ_oncpu = false;     /* on-CPU samples by stack */
 const volatile bool targ_follow_forks = true; /* trace processes traced ones fork */
 const volatile bool targ_tids = false;      /* trace the threads in traced_tids only */
 const volatile bool targ_timeline = false;  /* --timeline: records through the ring buffer */
+/* --cgroup: trace the tasks of the cgroup subtree whose root has this id
+ * (0: no --cgroup) ... */
+const volatile __u64 targ_cg_id = 0;
+/* ... in this hierarchy (enum ps_cg_hier), the one each thread's
+ * cgroup_id is of too */
+const volatile __u32 targ_cg_hier = PS_CG_V2;
+/* attach --comm: the processes of this name (their group leader's comm),
+ * those that start or exec later too */
+const volatile bool targ_by_comm = false;
+const volatile char targ_comm[PS_COMM_LEN] = {};
+/* poolscope's own PID namespace (its inode number) when it is not the
+ * initial one: the ids its user sees are that namespace's */
+const volatile __u32 targ_pidns_ino = 0;
 const volatile __u32 targ_nr_cpus = 1;
 const volatile __u32 targ_max_threads = PS_DEFAULT_MAX_THREADS;
 
@@ -30,6 +43,13 @@ __u64 realtime_offset_ns = 0;
 __u32 next_slot = 0;
 __u32 next_proc = 0;
 struct ps_drops drops = {};
+/* --cgroup: cgroup moves seen (cgroup_attach_task); a task decided in an
+ * older epoch is decided again at its next event */
+__u32 cg_epoch = 0;
+/* the depth of the --cgroup subtree's root and of poolscope's PID namespace,
+ * plus one, once found (0: not yet) */
+__u32 cg_level1 = 0;
+__u32 view_level1 = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -45,6 +65,25 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ps_task);
 } task_hash SEC(".maps");
+
+/* raw_tp or task_hash with --cgroup or --comm: the tasks decided untraced,
+ * by tid, so an event of theirs costs one lookup (an LRU map: a lost entry
+ * is only decided again) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_DEFAULT_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct ps_task);
+} task_neg SEC(".maps");
+
+/* poolscope in a PID namespace: the targets by the ids its user gave
+ * (-p: processes, --tid: threads), matched at first sight */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} traced_view SEC(".maps");
 
 /* traced process -> its slot in `procs` (PS_NO_SLOT until first needed) */
 struct {

@@ -87,6 +87,15 @@ int BPF_PROG(ps_migrate, struct task_struct *p, int dest_cpu)
 	return 0;
 }
 
+/* --cgroup only: tasks that move in or out of the subtree */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(ps_cg_attach, struct cgroup *dst, const char *path, struct task_struct *task,
+	     bool threadgroup)
+{
+	handle_cgroup_attach(task, true);
+	return 0;
+}
+
 SEC("raw_tp/sched_switch")
 int BPF_PROG(ps_switch_raw, bool preempt, struct task_struct *prev,
 	     struct task_struct *next, unsigned int prev_state)
@@ -143,6 +152,14 @@ int BPF_PROG(ps_migrate_raw, struct task_struct *p, int dest_cpu)
 	handle_migrate(p, dest_cpu, false);
 	return 0;
 }
+SEC("raw_tp/cgroup_attach_task")
+int BPF_PROG(ps_cg_attach_raw, struct cgroup *dst, const char *path, struct task_struct *task,
+	     bool threadgroup)
+{
+	handle_cgroup_attach(task, false);
+	return 0;
+}
+
 /* The fallback (--futex-source syscalls): one program for the entry of
  * every futex syscall and one for the exits, attached to sys_enter/exit_futex
  * and to the futex2 syscalls the kernel has; each reads the call from the

@@ -28,16 +28,44 @@
 #define PS_TIMELINE_MAX_RECORDS (4u << 20)
 
 /* Per-task storage: which slot of the `threads` array a task owns. Untraced
- * tasks get an entry too (traced = 0) so they are classified only once. */
+ * tasks get an entry too (traced = 0, slot PS_NO_SLOT unless it was traced
+ * before) so they are classified only once; with --cgroup a cgroup move
+ * anywhere bumps cg_epoch and an entry of an older epoch is decided again. */
 struct ps_task {
 	__u32 slot;
 	__u32 traced;
+	__u32 epoch;
+	__u32 pad;
+};
+
+/* The cgroup hierarchy poolscope follows (--cgroup, and each thread's
+ * cgroup id): v2's, or the v1 hierarchy of one controller. The BPF side
+ * maps a controller to its index in css_set.subsys[] through BTF. */
+enum ps_cg_hier {
+	PS_CG_V2 = 0,
+	PS_CG_CPU,
+	PS_CG_CPUACCT,
+	PS_CG_CPUSET,
+	PS_CG_MEMORY,
+	PS_CG_PIDS,
+	PS_CG_BLKIO,
+	PS_CG_DEVICES,
+	PS_CG_FREEZER,
+	PS_CG_NET_CLS,
+	PS_CG_PERF_EVENT,
+	PS_CG_NET_PRIO,
+	PS_CG_HUGETLB,
+	PS_CG_NKINDS,
 };
 
 enum ps_thread_flags {
 	PS_THREAD_EXITED = 1,     /* sched_process_exit seen */
 	PS_THREAD_FORKED = 2,     /* created while traced (seen at fork) */
 	PS_THREAD_EXECED = 4,     /* exec'd while traced */
+	PS_THREAD_ENTERED = 8,    /* traced from a later point of its life: moved
+				   * into the cgroup, or exec'd to the name */
+	PS_THREAD_LEFT = 16,      /* no longer traced though alive (exit_ns: since
+				   * then): moved out, or exec'd to another name */
 };
 
 /* One traced thread; lives in the `threads` array at its slot, and stays there
@@ -48,6 +76,16 @@ struct ps_thread {
 	__u32 parent_tid;     /* the thread that forked it, 0 if seen running */
 	__u32 flags;          /* enum ps_thread_flags */
 	char comm[PS_COMM_LEN];
+	/* tid and tgid are the initial PID namespace's (the kernel's keys); the
+	 * same ids in the task's own namespace and in poolscope's (what
+	 * poolscope's user sees: 0 when the task is outside it) */
+	__u32 ns_tid;
+	__u32 ns_pid;
+	__u32 ns_level;       /* depth of its namespace, 0: the initial one */
+	__u32 view_tid;
+	__u32 view_pid;
+	__u32 pad0;
+	__u64 cgroup_id;      /* its cgroup in the followed hierarchy (kernfs id) */
 	__u64 first_ns;       /* first seen (fork, or first event) */
 	__u64 exit_ns;        /* sched_process_exit, 0 while alive */
 	/* state: at most one of these is non-zero at a time */
@@ -116,6 +154,7 @@ struct ps_proc {
 		__u64 life_ns;        /* their lifetimes within the window, summed */
 		__u64 oncpu_ns, blocked_ns, runq_wait_ns, runq_count, runq_max_ns;
 		__u64 vol, invol, migrations, wakeups;
+		__u64 cgroup_id;      /* the last one's cgroup */
 		__u32 runq_hist[PS_HIST_SLOTS];
 	} ex;
 };

@@ -1,6 +1,7 @@
 /* bpf/sched.bpf.h: the scheduler accounting: context switches (voluntary
  * or not, as the kernel counts them), on-CPU and blocked time, run-queue
- * latency, migrations, forks, execs and exits of traced threads. */
+ * latency, migrations, forks, execs and exits of traced threads, and the
+ * cgroup moves that make tasks enter or leave the trace (--cgroup). */
 #ifndef POOLSCOPE_SCHED_BPF_H
 #define POOLSCOPE_SCHED_BPF_H
 
@@ -14,6 +15,10 @@ static __always_inline void switch_out(void *ctx, struct ps_cpu *c, struct ps_th
 	__u64 *cpu_ns = bpf_map_lookup_elem(&thread_cpu_ns, &idx);
 	__u64 run_start = pt->oncpu_since;
 
+	/* a thread that entered the trace while on this CPU (the modes where
+	 * tasks enter: the branch costs the verifier 3k states) counts from then */
+	if ((targ_cg_id || targ_by_comm) && run_start && now - run_start < d)
+		d = now - run_start;
 	c->traced_ns += d;
 	pt->oncpu_ns += d;
 	if (cpu_ns)
@@ -125,6 +130,10 @@ static __always_inline void handle_switch(void *ctx, bool preempt, struct task_s
 	if (TASK_FIELD(btf, prev, pid)) {
 		c->busy_ns += d;
 		pt = thread_of(prev, &slot, now, btf);
+		/* task_hash and task_neg keep untraced tasks too in these modes */
+		if (!pt && (prev_state & TASK_DEAD_STATE) && (targ_cg_id || targ_by_comm) &&
+		    (!btf || targ_task_hash))
+			task_forget(prev);
 	}
 	if (pt)
 		switch_out(ctx, c, pt, slot, prev, preempt, prev_state, d, cpu, now, btf);
@@ -153,14 +162,16 @@ static __always_inline void handle_wakeup(struct task_struct *p, bool btf, bool 
 	/* Most wakeups on a busy machine are of tasks already known untraced:
 	 * leave before reading the clock (37 ns in this VM, the largest single
 	 * cost of the program). */
-	if (st && !st->traced)
+	if (st && !st->traced && !(targ_cg_id && st->epoch != cg_epoch))
 		return;
 	now = bpf_ktime_get_ns();
 	th = thread_of_st(p, st, &slot, now, btf);
 	if (!th)
 		return;
-	/* A thread first seen at its wakeup was asleep when the trace began. */
-	if (!th->blocked_since && th->first_ns == now && trace_start_ns)
+	/* A thread first seen at its wakeup was asleep when the trace began
+	 * (one that entered the trace later, since it entered). */
+	if (!th->blocked_since && th->first_ns == now && trace_start_ns &&
+	    !(th->flags & PS_THREAD_ENTERED))
 		th->blocked_since = trace_start_ns;
 	if (th->blocked_since && now > th->blocked_since)
 		th->blocked_ns += now - th->blocked_since;
@@ -184,8 +195,13 @@ static __always_inline void handle_fork(struct task_struct *parent, struct task_
 
 	if (targ_tids || !thread_of(parent, &slot, now, btf))
 		return;
+	/* clone3(CLONE_INTO_CGROUP) may start it in another cgroup: it is
+	 * decided at its first event */
+	if (targ_cg_id && !task_in_cgroup(child))
+		return;
 	if (ctgid != TASK_FIELD(btf, parent, tgid)) {
-		if (!targ_follow_forks && !targ_all)
+		if (!targ_follow_forks && !targ_all && !targ_cg_id &&
+		    !(targ_by_comm && task_comm_matches(child)))
 			return;
 		__u32 none = PS_NO_SLOT;
 
@@ -197,7 +213,8 @@ static __always_inline void handle_fork(struct task_struct *parent, struct task_
 		__sync_fetch_and_add(&drops.storage_fail, 1);
 		return;
 	}
-	th = thread_new(child, st, ptid, now, btf);
+	st->epoch = cg_epoch;
+	th = thread_new(child, st, ptid, now);
 	if (th)
 		th->flags |= PS_THREAD_FORKED;
 	tl_pair(PS_TL_FORK, parent, child, 0, btf);
@@ -206,13 +223,21 @@ static __always_inline void handle_fork(struct task_struct *parent, struct task_
 static __always_inline void handle_exec(struct task_struct *p, bool btf)
 {
 	__u64 now = bpf_ktime_get_ns();
+	struct ps_task *st = task_lookup(p, btf);
+	struct ps_thread *th;
 	__u32 slot;
-	struct ps_thread *th = thread_of(p, &slot, now, btf);
 
+	/* --comm: the name it has now decides (the task enters or leaves) */
+	if (targ_by_comm) {
+		slot = st ? task_redecide(p, st, now, btf) : task_first_seen(p, now, btf);
+		th = slot == PS_NO_SLOT ? NULL : bpf_map_lookup_elem(&threads, &slot);
+	} else {
+		th = thread_of_st(p, st, &slot, now, btf);
+	}
 	if (!th)
 		return;
 	/* exec from a non-leader thread takes over the leader's pid */
-	th->tid = TASK_FIELD(btf, p, pid);
+	thread_set_ids(slot, p);
 	th->flags |= PS_THREAD_EXECED;
 	bpf_probe_read_kernel_str(th->comm, sizeof(th->comm), &p->comm);
 	tl_event(PS_TL_EXEC, p, 0, 0, btf);
@@ -230,6 +255,20 @@ static __always_inline void handle_exit(struct task_struct *p, bool btf)
 	th->flags |= PS_THREAD_EXITED;
 	bpf_probe_read_kernel_str(th->comm, sizeof(th->comm), &p->comm);
 	tl_event(PS_TL_EXIT, p, 0, 0, btf);
+}
+
+/* cgroup:cgroup_attach_task (--cgroup): task, or with threadgroup its
+ * whole process, moved to another cgroup of some hierarchy. Every task
+ * decided before is decided again at its next event (a new epoch); the
+ * moved task at once, so that one moving itself (echo $$ > cgroup.procs)
+ * enters or leaves exactly then. */
+static __always_inline void handle_cgroup_attach(struct task_struct *task, bool btf)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 slot;
+
+	__sync_fetch_and_add(&cg_epoch, 1);
+	thread_of(task, &slot, now, btf);
 }
 
 static __always_inline void handle_migrate(struct task_struct *p, int dest_cpu, bool btf)

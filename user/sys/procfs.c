@@ -6,9 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PF_KTHREAD_ 0x00200000   /* include/linux/sched.h */
+/* PROC_PID_INIT_INO (include/linux/proc_ns.h): the initial PID namespace's
+ * inode, fixed since 3.8 */
+#define PIDNS_INIT_INO_ 0xEFFFFFFCu
 
 bool procfs_stat(int id, struct proc_stat *out)
 {
@@ -121,6 +125,100 @@ int procfs_exe(int tgid, char *buf, size_t len)
 		return n < 0 ? -errno : -ENOENT;
 	buf[n] = '\0';
 	return 0;
+}
+
+uint32_t procfs_self_pidns(void)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/pid", &st) || st.st_ino == PIDNS_INIT_INO_)
+		return 0;
+	return (uint32_t)st.st_ino;
+}
+
+bool procfs_is_own_pidns(void)
+{
+	char buf[32];
+	ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return atoi(buf) == getpid();
+}
+
+/* ctrls, a comma-separated list ("cpu,cpuacct"), names ctrl; "" matches
+ * the v2 line only (its list is empty). */
+static bool has_controller(const char *ctrls, const char *ctrl)
+{
+	char buf[256], *tok, *save = NULL;
+
+	if (!*ctrl)
+		return !*ctrls;
+	snprintf(buf, sizeof(buf), "%s", ctrls);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (!strcmp(tok, ctrl))
+			return true;
+	return false;
+}
+
+/* Lines "ID:CONTROLLERS:PATH" ("4:cpu,cpuacct:/a/b", v2: "0::/a"). */
+int procfs_cgroup(int pid, const char *ctrl, char *path, size_t len)
+{
+	char file[64], line[1024];
+	int found = -ENOENT;
+	FILE *f;
+
+	snprintf(file, sizeof(file), "/proc/%d/cgroup", pid);
+	f = fopen(file, "re");
+	if (!f)
+		return -ENOENT;
+	while (found && fgets(line, sizeof(line), f)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
+		if (has_controller(c1 + 1, ctrl ? ctrl : "")) {
+			snprintf(path, len, "%s", c2 + 1);
+			found = 0;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* mountinfo: "ID PARENT MAJ:MIN ROOT DIR OPTS [TAGS] - FSTYPE SOURCE SUPER" */
+static bool parse_mount(char *line, struct procfs_cgmount *m)
+{
+	char root[512], dir[512], fstype[32], super[256];
+	char *dash = strstr(line, " - ");
+
+	if (!dash || sscanf(line, "%*d %*d %*s %511s %511s", root, dir) != 2 ||
+	    sscanf(dash + 3, "%31s %*s %255s", fstype, super) != 2)
+		return false;
+	if (strcmp(fstype, "cgroup") && strcmp(fstype, "cgroup2"))
+		return false;
+	m->v2 = !strcmp(fstype, "cgroup2");
+	snprintf(m->dir, sizeof(m->dir), "%s", dir);
+	snprintf(m->root, sizeof(m->root), "%s", root);
+	snprintf(m->opts, sizeof(m->opts), "%s", super);
+	return true;
+}
+
+int procfs_cgroup_mounts(struct procfs_cgmount *m, int max)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[2048];
+	int n = 0;
+
+	if (!f)
+		return -errno;
+	while (n < max && fgets(line, sizeof(line), f))
+		n += parse_mount(line, &m[n]);
+	fclose(f);
+	return n;
 }
 
 /* The first line of /proc/self/status that scanf's fmt matches. */

@@ -29,6 +29,27 @@ int procfs_children(int pid, int *pids, int max);
 /* The target of /proc/TGID/exe; -errno for a kernel thread or a process
  * that is gone. */
 int procfs_exe(int tgid, char *buf, size_t len);
+/* poolscope's PID namespace (the inode of /proc/self/ns/pid), 0 when it is
+ * the initial one (or unknown). */
+uint32_t procfs_self_pidns(void);
+/* /proc is poolscope's PID namespace's (/proc/self is getpid()): its PIDs
+ * are the ones poolscope's user sees. */
+bool procfs_is_own_pidns(void);
+/* The cgroup of task pid in a hierarchy, from /proc/PID/cgroup: the v2
+ * hierarchy's (ctrl NULL or "") or the v1 one that has controller ctrl
+ * ("cpu", or "name=systemd"); the path within it, "/" for its root. 0, or
+ * -ENOENT when pid is gone or not in such a hierarchy. */
+int procfs_cgroup(int pid, const char *ctrl, char *path, size_t len);
+/* One cgroup mount: where it is, and for v1 its options (the controllers). */
+struct procfs_cgmount {
+	bool v2;
+	char dir[512];
+	char root[512];            /* the cgroup mounted there ("/": the whole hierarchy) */
+	char opts[256];            /* super options: "rw,cpu,cpuacct" */
+};
+/* The cgroup and cgroup2 mounts of poolscope's mount namespace
+ * (/proc/self/mountinfo), at most max; returns how many, or -errno. */
+int procfs_cgroup_mounts(struct procfs_cgmount *m, int max);
 /* poolscope's own effective capabilities (CapEff), 0 if unreadable. */
 uint64_t procfs_self_capeff(void);
 /* poolscope's peak resident set (VmHWM), in kB. */

@@ -33,6 +33,7 @@ struct tracer {
 	bool locks_active;
 	bool futex_syscalls;                    /* futex waits from syscall tracepoints (fallback) */
 	bool task_hash;                         /* task state in a hash, not task storage */
+	uint32_t pidns_ino;                     /* poolscope's PID namespace, 0: the initial one */
 	struct features feat;
 	struct bpf_link **perf_links;           /* nr_cpus on-CPU sampling events */
 	struct bpf_link *futex2_links[6];       /* the futex programs on the futex2 syscalls */
@@ -82,6 +83,8 @@ static void set_autoload(struct tracer *t, const struct tracer_opts *o, bool raw
 			load = (o->locks || o->timeline) && (n > 4 && !strcmp(name + n - 4, "_raw")) == raw;
 		else if (!strcmp(name, "ps_oncpu"))
 			load = o->oncpu;
+		else if (!strncmp(name, "ps_cg_attach", 12))
+			load = o->cg_id && (n > 4 && !strcmp(name + n - 4, "_raw")) == raw;
 		else
 			load = (n > 4 && !strcmp(name + n - 4, "_raw")) == raw;
 		bpf_program__set_autoload(prog, load);
@@ -162,12 +165,21 @@ static int open_and_load(struct tracer *t, bool raw)
 	skel->rodata->targ_follow_forks = !o->no_follow_forks;
 	skel->rodata->targ_tids = o->tids;
 	skel->rodata->targ_timeline = o->timeline;
+	skel->rodata->targ_cg_hier = o->cg_hier;
+	skel->rodata->targ_cg_id = o->cg_id;
+	skel->rodata->targ_by_comm = o->comm != NULL;
+	if (o->comm)
+		strncpy((char *)skel->rodata->targ_comm, o->comm, PS_COMM_LEN - 1);
+	skel->rodata->targ_pidns_ino = t->pidns_ino;
 	skel->rodata->targ_nr_cpus = t->nr_cpus;
 	skel->rodata->targ_max_threads = max;
 	bpf_map__set_max_entries(skel->maps.threads, max);
 	bpf_map__set_max_entries(skel->maps.thread_cpu_ns, max * t->nr_cpus);
 	bpf_map__set_max_entries(skel->maps.cpu_migr, t->nr_cpus);
 	bpf_map__set_max_entries(skel->maps.task_hash, raw || t->task_hash ? max : 1);
+	bpf_map__set_max_entries(skel->maps.task_neg, (raw || t->task_hash) &&
+				 (o->cg_id || o->comm) ? PS_DEFAULT_MAX_THREADS : 1);
+	bpf_map__set_max_entries(skel->maps.traced_view, t->pidns_ino ? 1024 : 1);
 	/* maps of features that are off shrink to one entry */
 	bpf_map__set_max_entries(skel->maps.free_slots, max);
 	bpf_map__set_max_entries(skel->maps.timeline, o->timeline ? o->timeline_bytes : 4096);
@@ -302,6 +314,10 @@ int tracer_open(const struct tracer_opts *opts, struct tracer **out)
 	}
 	t->locks_active = t->opts.locks;
 	t->task_hash = !t->feat.task_storage_safe;
+	t->pidns_ino = procfs_self_pidns();
+	if (t->pidns_ino && !procfs_is_own_pidns())
+		ps_warn("poolscope runs in a PID namespace whose /proc is another's: "
+			"stacks and names need its own (unshare --mount-proc)");
 	if (!t->opts.sample_hz)
 		t->opts.sample_hz = 99;
 	if (!t->opts.slice_ms)
@@ -350,10 +366,25 @@ int tracer_open(const struct tracer_opts *opts, struct tracer **out)
 	return 0;
 }
 
+/* In a PID namespace the ids poolscope's user gives are that namespace's;
+ * the kernel's maps are keyed by the initial namespace's: such a target is
+ * found at first sight (traced_view). */
+static int add_view(struct tracer *t, int id)
+{
+	__u32 key = id, one = 1;
+
+	if (bpf_map__update_elem(t->skel->maps.traced_view, &key, sizeof(key), &one, sizeof(one),
+				 BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 int tracer_add_tgid(struct tracer *t, int tgid)
 {
 	__u32 key = tgid, none = PS_NO_SLOT;
 
+	if (t->pidns_ino)
+		return add_view(t, tgid);
 	if (bpf_map__update_elem(t->skel->maps.traced_tgids, &key, sizeof(key), &none,
 				 sizeof(none), BPF_ANY))
 		return -errno;
@@ -364,6 +395,8 @@ int tracer_add_tid(struct tracer *t, int tid)
 {
 	__u32 key = tid, one = 1;
 
+	if (t->pidns_ino)
+		return add_view(t, tid);
 	if (bpf_map__update_elem(t->skel->maps.traced_tids, &key, sizeof(key), &one, sizeof(one),
 				 BPF_ANY))
 		return -errno;
@@ -521,6 +554,89 @@ bool tracer_locks_active(const struct tracer *t)
 	return t->locks_active;
 }
 
+/* --- poolscope in a PID namespace: the ids its user sees --------------- */
+
+struct idmap {
+	uint32_t from, to;
+};
+
+struct view_map {
+	struct idmap *tids, *tgids;
+	uint32_t ntids, ntgids;
+};
+
+static int cmp_idmap(const void *a, const void *b)
+{
+	const struct idmap *x = a, *y = b;
+
+	return x->from < y->from ? -1 : x->from > y->from;
+}
+
+/* The initial namespace's id -> poolscope's, from the threads' own view
+ * ids; an id with no mapping (a task outside poolscope's namespace) stays. */
+static uint32_t view_of(const struct idmap *m, uint32_t n, uint32_t id)
+{
+	struct idmap key = { .from = id }, *hit = bsearch(&key, m, n, sizeof(*m), cmp_idmap);
+
+	return hit ? hit->to : id;
+}
+
+static void view_map_build(const struct ps_thread *th, uint32_t n, struct view_map *vm)
+{
+	vm->tids = xcalloc(n ? n : 1, sizeof(*vm->tids));
+	vm->tgids = xcalloc(n ? n : 1, sizeof(*vm->tgids));
+	vm->ntids = vm->ntgids = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (th[i].view_tid)
+			vm->tids[vm->ntids++] = (struct idmap){ th[i].tid, th[i].view_tid };
+		if (th[i].view_pid)
+			vm->tgids[vm->ntgids++] = (struct idmap){ th[i].tgid, th[i].view_pid };
+	}
+	qsort(vm->tids, vm->ntids, sizeof(*vm->tids), cmp_idmap);
+	qsort(vm->tgids, vm->ntgids, sizeof(*vm->tgids), cmp_idmap);
+}
+
+static void view_map_free(struct view_map *vm)
+{
+	free(vm->tids);
+	free(vm->tgids);
+}
+
+#define VIEW_TID(vm, id) view_of((vm)->tids, (vm)->ntids, id)
+#define VIEW_TGID(vm, id) view_of((vm)->tgids, (vm)->ntgids, id)
+
+/* Every id of the snapshot read so far (threads, processes, stack and futex
+ * records) as poolscope's namespace names it; before the stacks are read,
+ * so user stacks are tagged with the process /proc knows. */
+static void view_translate(struct ps_snapshot *s)
+{
+	struct view_map vm;
+
+	view_map_build(s->threads, s->nthreads, &vm);
+	for (uint32_t i = 0; i < s->nthreads; i++) {
+		struct ps_thread *th = &s->threads[i];
+
+		th->parent_tid = th->parent_tid ? VIEW_TID(&vm, th->parent_tid) : 0;
+		th->tid = VIEW_TID(&vm, th->tid);
+		th->tgid = VIEW_TGID(&vm, th->tgid);
+	}
+	for (uint32_t i = 0; i < s->nprocs; i++)
+		s->procs[i].tgid = s->procs[i].tgid ? VIEW_TGID(&vm, s->procs[i].tgid) : 0;
+	for (uint32_t i = 0; i < s->n_offcpu; i++) {
+		s->offcpu_recs[i].key.pid = VIEW_TID(&vm, s->offcpu_recs[i].key.pid);
+		s->offcpu_recs[i].key.tgid = VIEW_TGID(&vm, s->offcpu_recs[i].key.tgid);
+	}
+	for (uint32_t i = 0; i < s->n_oncpu; i++) {
+		s->oncpu_recs[i].key.pid = VIEW_TID(&vm, s->oncpu_recs[i].key.pid);
+		s->oncpu_recs[i].key.tgid = VIEW_TGID(&vm, s->oncpu_recs[i].key.tgid);
+	}
+	for (uint32_t i = 0; i < s->n_futex; i++) {
+		s->futex_recs[i].key.pid = VIEW_TID(&vm, s->futex_recs[i].key.pid);
+		s->futex_recs[i].key.tgid = VIEW_TGID(&vm, s->futex_recs[i].key.tgid);
+	}
+	view_map_free(&vm);
+}
+
 int tracer_processes(struct tracer *t, uint32_t *tgids, int max)
 {
 	int fd = bpf_map__fd(t->skel->maps.traced_tgids), n = 0;
@@ -538,6 +654,14 @@ int tracer_processes(struct tracer *t, uint32_t *tgids, int max)
 		for (uint32_t i = 0; i < nt && n < max; i++)
 			if (t->threads_mm[i].tid == t->threads_mm[i].tgid && t->threads_mm[i].tgid)
 				tgids[n++] = t->threads_mm[i].tgid;
+	}
+	if (t->pidns_ino) {
+		struct view_map vm;
+
+		view_map_build(t->threads_mm, slots_used(t), &vm);
+		for (int i = 0; i < n; i++)
+			tgids[i] = VIEW_TGID(&vm, tgids[i]);
+		view_map_free(&vm);
 	}
 	return n;
 }
@@ -634,6 +758,8 @@ static void read_stacks(struct tracer *t, struct ps_snapshot *s)
 		s->futex_recs = read_hash(t->skel->maps.futex_waits, sizeof(struct ps_futex_key),
 					  sizeof(struct ps_futex_stat), &s->n_futex);
 	}
+	if (t->pidns_ino)
+		view_translate(s);
 	for (int kind = 0; kind < 2; kind++) {
 		struct ps_stack_rec *r = kind ? s->oncpu_recs : s->offcpu_recs;
 		uint32_t n = kind ? s->n_oncpu : s->n_offcpu;

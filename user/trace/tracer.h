@@ -23,6 +23,12 @@ struct tracer_opts {
 	bool timeline;        /* --timeline records through the ring buffer */
 	unsigned timeline_bytes; /* its size (a power of 2, pages) */
 	size_t timeline_max;  /* records kept at most; 0: PS_TIMELINE_MAX_RECORDS */
+	int cg_hier;          /* enum ps_cg_hier: the hierarchy of each thread's
+			       * cgroup id, and of cg_id */
+	uint64_t cg_id;       /* --cgroup: trace the subtree of this cgroup (its
+			       * kernfs id), tasks moving in and out; 0: none */
+	const char *comm;     /* attach --comm: the processes of this name, and
+			       * those that start or exec later; NULL: none */
 };
 
 struct tracer;
@@ -30,7 +36,8 @@ struct tracer;
 /* Check privileges and kernel support, open and load. Prints one error line
  * and returns -errno on failure. */
 int tracer_open(const struct tracer_opts *opts, struct tracer **out);
-/* Trace process tgid (all its threads, and every process it forks later). */
+/* Trace process tgid (all its threads, and every process it forks later).
+ * The ids, here and everywhere, are those of poolscope's PID namespace. */
 int tracer_add_tgid(struct tracer *t, int tgid);
 /* Trace one thread (opts.tids). */
 int tracer_add_tid(struct tracer *t, int tid);
