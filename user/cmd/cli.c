@@ -1,6 +1,7 @@
 /* user/cmd/cli.c: shared trace/report options and outputs (see cli.h). */
 #include "cmd/cli.h"
 #include "render/pprof.h"
+#include "sys/cgroupfs.h"
 #include "sys/util.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -47,9 +48,14 @@ const struct option cli_common_longopts[] = {
 
 void cli_common_init(struct cli_common *o)
 {
+	struct cg_hier h;
+
 	memset(o, 0, sizeof(*o));
 	o->tr.locks = true;
 	o->tr.timeline_bytes = PS_TIMELINE_BYTES;
+	/* each thread's cgroup is the one its CPU limits come from */
+	cgroupfs_default_hier(&h);
+	o->tr.cg_hier = h.kind;
 }
 
 /* "16M", "512K", "1G" or bytes. */

@@ -22,9 +22,13 @@
 #include "trace/session.h"
 #include "sys/util.h"
 
+#define MAX_CGROUPS 8
+
 struct run_opts {
 	struct cli_common c;
 	bool as_root;
+	struct cg_target cg[MAX_CGROUPS];   /* --cgroup: one per hierarchy */
+	int ncg;
 	char **cmd;          /* argv of what to exec */
 	char path[PATH_MAX]; /* resolved program */
 	char title[512];
@@ -42,13 +46,22 @@ void run_usage(FILE *out)
 "to exit, and print how its threads shared the CPU cores: per-core busy time,\n"
 "context switches (voluntary/involuntary), run-queue latency, migrations,\n"
 "busy share over time, and per-thread and per-process totals. Every thread of\n"
-"the command and of every process it forks is traced.\n"
+"the command and of every process it forks is traced. When the threads are in\n"
+"more than one cgroup, or with --cgroup, the CGROUPS section shows each one's\n"
+"CPU time, CPU limit, cpuset and throttling over the trace.\n"
 "\n"
 "Bundled workloads:\n  %s\n"
 "(`poolscope list` describes them; WORKLOAD-ARGS go to the workload, try --help.)\n"
 "\n"
 "Options:\n"
 "  -a, --all           trace every task on the machine while the command runs\n"
+"  --cgroup CGROUP     start the command in this cgroup (like cgexec) and trace\n"
+"                      every task of its subtree while the command runs: tasks\n"
+"                      that move in or out start or stop being traced. CGROUP is\n"
+"                      a cgroup directory (/sys/fs/cgroup/pool), a path in the\n"
+"                      hierarchy CPU limits live in (/system.slice/x.service), or\n"
+"                      CONTROLLERS:PATH (cpu,cpuacct:/pool: that path in each\n"
+"                      controller's v1 hierarchy; the first one is traced)\n"
 "  --as-root           under sudo, run the workload as root instead of the\n"
 "                      invoking user (SUDO_UID/SUDO_GID)\n"
 "  --list              list the bundled workloads\n"
@@ -77,13 +90,48 @@ void run_usage(FILE *out)
 "  sudo poolscope run --json out.json -- make -j2\n"
 "  sudo poolscope run --stacks all --pprof oncpu:cpu.pb.gz gil-threads\n"
 "  sudo poolscope run --stacks oncpu --push http://pyroscope:4040 \\\n"
-"       --push-label env=staging -- ./server\n");
+"       --push-label env=staging -- ./server\n"
+"  sudo poolscope run --cgroup /sys/fs/cgroup/pool -- ./server\n");
+}
+
+/* --cgroup ARG; "cpu,cpuacct:/pool" names that path in each controller's
+ * hierarchy, as cgexec -g does. */
+static int parse_cgroup(const char *arg, struct run_opts *o)
+{
+	const char *colon = strchr(arg, ':');
+	char err[CG_PATH_MAX * 3], ctrls[128], one[CG_PATH_MAX + 64], *tok, *save = NULL;
+
+	if (o->ncg) {
+		ps_err("run: give --cgroup once (CONTROLLERS:PATH names several hierarchies)");
+		return -EINVAL;
+	}
+	if (!colon || colon[1] != '/' || !memchr(arg, ',', colon - arg) ||
+	    colon - arg >= (long)sizeof(ctrls)) {
+		if (cgroupfs_resolve(arg, &o->cg[0], err, sizeof(err))) {
+			ps_err("run: %s", err);
+			return -EINVAL;
+		}
+		o->ncg = 1;
+		return 0;
+	}
+	snprintf(ctrls, sizeof(ctrls), "%.*s", (int)(colon - arg), arg);
+	for (tok = strtok_r(ctrls, ",", &save); tok && o->ncg < MAX_CGROUPS;
+	     tok = strtok_r(NULL, ",", &save)) {
+		snprintf(one, sizeof(one), "%s%s", tok, colon);
+		if (cgroupfs_resolve(one, &o->cg[o->ncg], err, sizeof(err))) {
+			ps_err("run: %s", err);
+			return -EINVAL;
+		}
+		o->ncg++;
+	}
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option own[] = {
 		{ "all", no_argument, NULL, 'a' },
+		{ "cgroup", required_argument, NULL, 'G' },
 		{ "as-root", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "list", no_argument, NULL, 'L' },
@@ -104,6 +152,10 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			continue;
 		switch (c) {
 		case 'a': o->c.tr.all = true; break;
+		case 'G':
+			if (parse_cgroup(optarg, o))
+				return -EINVAL;
+			break;
 		case 'R': o->as_root = true; break;
 		case 'h': run_usage(stdout); exit(0);
 		case 'L': catalog_print(); exit(0);
@@ -114,6 +166,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			ps_err("run: unknown option '%s' (see poolscope run --help)", argv[optind - 1]);
 			return -EINVAL;
 		}
+	}
+	if (o->ncg && o->c.tr.all) {
+		ps_err("run: give -a (every task) or --cgroup (a subtree), not both");
+		return -EINVAL;
+	}
+	if (o->ncg) {
+		o->c.tr.cg_hier = o->cg[0].h.kind;
+		o->c.tr.cg_id = o->cg[0].id;
 	}
 	dashdash = optind > 1 && !strcmp(argv[optind - 1], "--");
 	if (optind >= argc) {
@@ -144,6 +204,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		}
 	}
 	size_t n = 0;
+	if (o->ncg)
+		n += snprintf(o->title, sizeof(o->title), "--cgroup %s ", o->cg[0].path);
 	for (char **a = o->cmd; *a && n < sizeof(o->title); a++)
 		n += snprintf(o->title + n, sizeof(o->title) - n, "%s%s", a == o->cmd ? (dashdash ? "-- " : "") : " ", *a);
 	return 0;
@@ -172,7 +234,7 @@ int cmd_run(int argc, char **argv)
 	struct launch l = {
 		.argv = o.cmd, .path = o.path, .as_root = o.as_root, .inv = &inv, .tr = &o.c.tr,
 		.child_stdout = cli_json_stdout(&o.c) ? 2 : -1, .cmd = "run",
-		.tick = cli_progress,
+		.tick = cli_progress, .cgroups = o.cg, .ncgroups = o.ncg,
 	};
 	rc = launch_traced(&l, &snap, &status);
 	uint64_t wall_of_mono = realtime_ns() - mono_ns();

@@ -122,6 +122,29 @@ static void diff_procs(struct ps_snapshot *o, const struct ps_snapshot *c, const
 	}
 }
 
+/* An interval's cgroups: their readings at its end, and as its start those
+ * at the end of the interval before (the first keeps the trace's start). */
+static void diff_cgroups(struct ps_snapshot *o, const struct ps_snapshot *c, const struct ps_snapshot *p)
+{
+	o->cg_kind = c->cg_kind;
+	memcpy(o->cg_mount, c->cg_mount, sizeof(o->cg_mount));
+	o->cg_target = c->cg_target;
+	o->ncgroups = c->ncgroups;
+	o->cgroups = xcalloc(c->ncgroups ? c->ncgroups : 1, sizeof(*o->cgroups));
+	for (uint32_t i = 0; i < c->ncgroups; i++) {
+		const struct ps_cgroup *pc = snapshot_cgroup(p, c->cgroups[i].id);
+		struct ps_cgroup *g = &o->cgroups[i];
+
+		*g = c->cgroups[i];
+		if (!pc)
+			continue;
+		g->start = pc->end;
+		g->have_start = true;
+		g->have_quota_start = !strcmp(pc->quota.at, g->quota.at);
+		g->quota_start = pc->quota_end;
+	}
+}
+
 void snapshot_diff(const struct ps_snapshot *c, const struct ps_snapshot *p, struct ps_snapshot *o)
 {
 	int ncpu = c->nr_cpus;
@@ -195,5 +218,6 @@ void snapshot_diff(const struct ps_snapshot *c, const struct ps_snapshot *p, str
 	o->oncpu_recs = diff_stack_recs(c->oncpu_recs, c->n_oncpu, p->oncpu_recs, p->n_oncpu, &o->n_oncpu);
 	diff_futex(o, c, p);
 	diff_procs(o, c, p);
+	diff_cgroups(o, c, p);
 	snapshot_copy_stacks(o, c);
 }

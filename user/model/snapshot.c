@@ -20,6 +20,7 @@ void snapshot_free(struct ps_snapshot *s)
 	free(s->oncpu_recs);
 	free(s->futex_recs);
 	free(s->tl);
+	free(s->cgroups);
 	for (uint32_t i = 0; i < s->nstacks; i++) {
 		for (uint32_t k = 0; s->stacks[i].names && k < s->stacks[i].nframes; k++)
 			free(s->stacks[i].names[k]);
@@ -120,6 +121,14 @@ const struct ps_stack *snapshot_stack(const struct ps_snapshot *s, int32_t id, u
 		if (st->id == id && st->user == user && (!user || st->tgid == tgid))
 			return st;
 	}
+	return NULL;
+}
+
+const struct ps_cgroup *snapshot_cgroup(const struct ps_snapshot *s, uint64_t id)
+{
+	for (uint32_t i = 0; i < s->ncgroups; i++)
+		if (s->cgroups[i].id == id)
+			return &s->cgroups[i];
 	return NULL;
 }
 

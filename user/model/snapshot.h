@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "poolscope.h"
+#include "sys/cgroupfs.h"
 
 struct ps_snapshot {
 	uint64_t start_ns, end_ns;     /* trace window, CLOCK_MONOTONIC */
@@ -65,6 +66,15 @@ struct ps_snapshot {
 	size_t ntl;
 	uint64_t tl_over;
 
+	/* cgroups: the hierarchy the threads' cgroup_id is of, the --cgroup
+	 * subtree, and the cgroups the traced threads were in, with their
+	 * files read at the window's start and end */
+	int cg_kind;                   /* enum ps_cg_hier */
+	char cg_mount[CG_PATH_MAX];    /* where it is mounted, "" if not */
+	uint64_t cg_target;            /* --cgroup: its root's id, 0: none */
+	struct ps_cgroup *cgroups;
+	uint32_t ncgroups;
+
 	/* poolscope's own cost */
 	struct {
 		uint64_t setup_ns;     /* from poolscope's start to tracing active */
@@ -75,6 +85,21 @@ struct ps_snapshot {
 };
 
 struct ps_stack_rec { struct ps_stack_key key; struct ps_stack_val val; };
+
+/* One cgroup of traced threads. Its counters were read at the window's
+ * start (when it existed and was known then) and at its end; so were those
+ * of the cgroup whose quota limits it, where the throttling is counted. */
+struct ps_cgroup {
+	uint64_t id;
+	char path[CG_PATH_MAX];        /* within the hierarchy, "" when not found */
+	bool have_start;
+	struct cg_counters start, end; /* its own: usage, throttling */
+	struct cg_quota quota;         /* the CPU limit in effect (quota.at sets it) */
+	bool have_quota_start;
+	struct cg_counters quota_start, quota_end;
+	char cpuset[128];              /* effective CPUs ("0-3"), "" unknown */
+	int cpuset_cpus;               /* how many, 0 unknown */
+};
 struct ps_futex_rec { struct ps_futex_key key; struct ps_futex_stat st; };
 
 /* The code a frame lies in, for profile formats that name it (pprof's
@@ -126,6 +151,8 @@ const struct ps_addr_name *snapshot_addr_name(const struct ps_snapshot *s, uint3
 					      uint64_t addr);
 /* Sort addr_names by (tgid, addr), for snapshot_addr_name. */
 void snapshot_sort_addr_names(struct ps_snapshot *s);
+/* The cgroup with this id, or NULL. */
+const struct ps_cgroup *snapshot_cgroup(const struct ps_snapshot *s, uint64_t id);
 /* The thread with this tid (the first slot that has it), or NULL. */
 const struct ps_thread *snapshot_thread(const struct ps_snapshot *s, uint32_t tid);
 

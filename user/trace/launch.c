@@ -121,6 +121,25 @@ bool launch_stopped(void)
 	return stopped;
 }
 
+/* run --cgroup: the child, waiting for its go byte, moves into the cgroups
+ * before anything is loaded, like cgexec: a refusal is said first. */
+static int move_child(const struct launch *l, pid_t pid)
+{
+	for (int i = 0; i < l->ncgroups; i++) {
+		const struct cg_target *c = &l->cgroups[i];
+		int err = cgroupfs_move(&c->h, c->path, pid);
+
+		if (err) {
+			ps_err("%s: cannot move the command into cgroup %s (%s): %s", l->cmd, c->path,
+			       cgroupfs_kind_name(c->h.kind), err == -EBUSY && c->h.kind == PS_CG_V2 ?
+			       "v2 puts processes in leaf cgroups only (its cgroup.subtree_control "
+			       "is not empty)" : strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
 int launch_traced(const struct launch *l, struct ps_snapshot *snap, int *status_out)
 {
 	struct session ss;
@@ -148,7 +167,7 @@ int launch_traced(const struct launch *l, struct ps_snapshot *snap, int *status_
 	}
 	close(go[0]);
 	close(errp[1]);
-	if (session_open(&ss, l->tr)) {
+	if (move_child(l, pid) || session_open(&ss, l->tr)) {
 		close(go[1]);   /* the child sees EOF and exits */
 		close(errp[0]);
 		waitpid(pid, NULL, 0);

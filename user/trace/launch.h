@@ -7,6 +7,7 @@
 #include "model/snapshot.h"
 #include "trace/session.h"
 #include "trace/tracer.h"
+#include "sys/cgroupfs.h"
 
 struct launch {
 	char **argv;                 /* what to exec */
@@ -16,6 +17,9 @@ struct launch {
 	const struct tracer_opts *tr;
 	int child_stdout;            /* -1: inherit; else this fd becomes its stdout */
 	const char *cmd;             /* "run", for error lines */
+	/* run --cgroup: the cgroups to start it in (one per hierarchy), NULL */
+	const struct cg_target *cgroups;
+	int ncgroups;
 	/* every slice while it runs (a progress line), or NULL */
 	void (*tick)(void *arg, struct session *s, uint64_t elapsed_ns);
 	void *tick_arg;

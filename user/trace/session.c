@@ -117,18 +117,28 @@ int session_open(struct session *s, const struct tracer_opts *opts)
 	setpriority(PRIO_PROCESS, 0, nice_before);
 	if (err)
 		return err;
+	cgstats_init(&s->cg, opts->cg_hier, opts->cg_id);
+	s->all = opts->all;
 	if (tracer_locks_active(s->tracer) || opts->offcpu || opts->oncpu)
 		s->sym = symbolizer_new();
 	return 0;
 }
 
+static void remember_target(struct session *s, int id)
+{
+	if (s->nfirst < (int)ARRAY_LEN(s->first))
+		s->first[s->nfirst++] = id;
+}
+
 int session_add_process(struct session *s, int tgid)
 {
+	remember_target(s, tgid);
 	return tracer_add_tgid(s->tracer, tgid);
 }
 
 int session_add_thread(struct session *s, int tid)
 {
+	remember_target(s, tid);
 	return tracer_add_tid(s->tracer, tid);
 }
 
@@ -139,6 +149,9 @@ int session_start(struct session *s)
 
 	setpriority(PRIO_PROCESS, 0, nice_before);
 	s->started_ns = mono_ns();
+	/* the window has begun: the cgroups' counters now */
+	if (!err)
+		cgstats_start(&s->cg, s->first, s->nfirst, s->all);
 	starting = 0;
 	return err;
 }
@@ -316,6 +329,7 @@ int session_snapshot(struct session *s, struct ps_snapshot *snap, bool final)
 	err = tracer_snapshot(s->tracer, snap, final);
 	if (err)
 		return err;
+	cgstats_end(&s->cg, snap);
 	if (s->sym) {
 		symbolizer_fetch_debuginfo(s->sym);
 		stacks_symbolize(snap, s->sym);
@@ -334,6 +348,7 @@ void session_close(struct session *s, struct ps_snapshot *snap)
 		snap->timing.peak_rss_kb = procfs_self_peak_rss_kb();
 	}
 	symbolizer_free(s->sym);
+	cgstats_free(&s->cg);
 	free(s->procs);
 	memset(s, 0, sizeof(*s));
 }

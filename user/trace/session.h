@@ -16,6 +16,7 @@
 #include "model/snapshot.h"
 #include "sym/symbolize.h"
 #include "trace/tracer.h"
+#include "trace/cgstats.h"
 
 #define SESSION_MAPS_REFRESH_NS 1000000000ull
 
@@ -30,6 +31,9 @@ struct session {
 	uint32_t nprocs, cap;
 	uint64_t started_ns;         /* session_start, CLOCK_MONOTONIC */
 	uint64_t next_maps_refresh_ns; /* when live processes' maps are read again */
+	struct cgstats cg;           /* cgroup readings at the start and the end */
+	int first[64], nfirst;       /* the first targets (their cgroups are read at the start) */
+	bool all;
 };
 
 /* Stop signals (SIGINT, SIGTERM, SIGHUP) and SIGCHLD (which only ends a
