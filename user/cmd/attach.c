@@ -18,6 +18,7 @@
 #include "render/report.h"
 #include "trace/session.h"
 #include "model/snapdiff.h"
+#include "sys/cgroupfs.h"
 #include "sys/procfs.h"
 #include "sys/util.h"
 
@@ -28,7 +29,9 @@ struct attach_opts {
 	int pids[MAX_TARGETS], npids;    /* -p, or --comm's matches */
 	int tids[MAX_TARGETS], ntids;    /* --tid */
 	const char *comm;
-	bool all, children;
+	int ncomm;                       /* --comm: processes of that name at the start */
+	struct cg_target cg;             /* --cgroup */
+	bool cgroup, all, children;
 	uint64_t duration_ns, interval_ns;  /* 0: none */
 	char title[512];
 };
@@ -38,6 +41,7 @@ void attach_usage(FILE *out)
 	fprintf(out,
 "Usage: poolscope attach [OPTIONS] -p PID[,PID...]\n"
 "       poolscope attach [OPTIONS] --tid TID[,TID...] | --comm NAME | -a\n"
+"       poolscope attach [OPTIONS] --cgroup CGROUP\n"
 "\n"
 "Trace processes that are already running: every thread of them, and threads\n"
 "they create later, until Ctrl-C, for -d SECONDS, or until every traced\n"
@@ -48,8 +52,16 @@ void attach_usage(FILE *out)
 "Targets (exactly one kind):\n"
 "  -p, --pid LIST      process IDs, comma-separated\n"
 "  --tid LIST          single threads (thread IDs), comma-separated\n"
-"  --comm NAME         every process whose name (comm) is NAME when tracing\n"
-"                      starts\n"
+"  --comm NAME         every process named NAME (its comm, at most 15\n"
+"                      characters), and those that start or exec with that\n"
+"                      name later (ends at Ctrl-C or -d)\n"
+"  --cgroup CGROUP     every task of a cgroup subtree, and those that move or\n"
+"                      are born into it later; a task that moves out stops\n"
+"                      being traced (ends at Ctrl-C, -d, or when the cgroup is\n"
+"                      removed). CGROUP is its directory (/sys/fs/cgroup/pool),\n"
+"                      a path in the hierarchy CPU limits live in\n"
+"                      (/system.slice/nginx.service) or CONTROLLER:PATH\n"
+"                      (cpu:/pool: in that controller's v1 hierarchy)\n"
 "  -a, --all           every task on the machine (never ends by itself)\n"
 "\n"
 "Options:\n"
@@ -71,6 +83,7 @@ void attach_usage(FILE *out)
 "\n"
 "Examples:\n"
 "  sudo poolscope attach -p 1234 -d 10\n"
+"  sudo poolscope attach --cgroup /system.slice/nginx.service -d 10\n"
 "  sudo poolscope attach --comm nginx -i 1 --json stats.ndjson\n"
 "  sudo poolscope attach -p 1234 --stacks offcpu --svg offcpu:wait.svg\n"
 "  sudo poolscope attach --comm nginx --stacks oncpu -i 10 \\\n"
@@ -102,6 +115,8 @@ static int parse_ids(const char *arg, const char *what, int *ids, int *n)
 	return 0;
 }
 
+/* --comm: the kernel picks the processes of that name, now and later; those
+ * running now are the first targets (their cgroups are read at the start). */
 static int find_comm(struct attach_opts *o)
 {
 	int n = procfs_find_comm(o->comm, getpid(), o->pids, MAX_TARGETS);
@@ -110,11 +125,10 @@ static int find_comm(struct attach_opts *o)
 		ps_err("attach: cannot read /proc: %s", strerror(-n));
 		return n;
 	}
-	o->npids = n;
-	if (!o->npids) {
-		ps_err("attach: no process named '%s'", o->comm);
-		return -ESRCH;
-	}
+	o->ncomm = n;
+	if (!n)
+		ps_info("no process named '%s' yet: tracing those that start or exec with that name",
+			o->comm);
 	return 0;
 }
 
@@ -164,6 +178,8 @@ static void add_children(struct attach_opts *o)
 
 static int check_targets(struct attach_opts *o)
 {
+	if (o->comm || o->cgroup)
+		return 0;
 	if (live_ids(o->pids, &o->npids, "PID") || live_ids(o->tids, &o->ntids, "TID"))
 		return -EINVAL;
 	for (int i = 0; i < o->npids; i++) {
@@ -197,6 +213,7 @@ static int parse_args(int argc, char **argv, struct attach_opts *o)
 		{ "pid", required_argument, NULL, 'p' },
 		{ "tid", required_argument, NULL, 'T' },
 		{ "comm", required_argument, NULL, 'C' },
+		{ "cgroup", required_argument, NULL, 'G' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "children", no_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, 'd' },
@@ -226,6 +243,20 @@ static int parse_args(int argc, char **argv, struct attach_opts *o)
 				return -EINVAL;
 			break;
 		case 'C': o->comm = optarg; break;
+		case 'G': {
+			char err[CG_PATH_MAX * 3];
+
+			if (o->cgroup) {
+				ps_err("attach: give --cgroup once");
+				return -EINVAL;
+			}
+			if (cgroupfs_resolve(optarg, &o->cg, err, sizeof(err))) {
+				ps_err("attach: %s", err);
+				return -EINVAL;
+			}
+			o->cgroup = true;
+			break;
+		}
 		case 'a': o->all = true; break;
 		case 'c': o->children = true; break;
 		case 'd':
@@ -253,10 +284,10 @@ static int parse_args(int argc, char **argv, struct attach_opts *o)
 		ps_err("attach: unexpected argument '%s' (PIDs go after -p)", argv[optind]);
 		return -EINVAL;
 	}
-	kinds = !!o->npids + !!o->ntids + !!o->comm + o->all;
+	kinds = !!o->npids + !!o->ntids + !!o->comm + o->all + o->cgroup;
 	if (kinds != 1) {
-		ps_err(kinds ? "attach: give one kind of target: -p, --tid, --comm or -a" :
-			       "attach: no target (-p PID, --tid TID, --comm NAME or -a)");
+		ps_err(kinds ? "attach: give one kind of target: -p, --tid, --comm, --cgroup or -a" :
+			       "attach: no target (-p PID, --tid TID, --comm NAME, --cgroup CGROUP or -a)");
 		return -EINVAL;
 	}
 	if (o->comm && find_comm(o))
@@ -264,11 +295,20 @@ static int parse_args(int argc, char **argv, struct attach_opts *o)
 	o->c.tr.all = o->all;
 	o->c.tr.tids = o->ntids > 0;
 	o->c.tr.no_follow_forks = !o->children;
+	o->c.tr.comm = o->comm;
+	if (o->cgroup) {
+		o->c.tr.cg_hier = o->cg.h.kind;
+		o->c.tr.cg_id = o->cg.id;
+	}
 	size_t n = snprintf(o->title, sizeof(o->title), "attach %s", o->all ? "-a (every task)" :
-			    o->comm ? "--comm " : o->ntids ? "--tid" : "-p");
+			    o->comm ? "--comm " : o->cgroup ? "--cgroup " : o->ntids ? "--tid" : "-p");
 	if (o->comm)
-		snprintf(o->title + n, sizeof(o->title) - n, "%s (%d processes)", o->comm, o->npids);
-	for (int i = 0; !o->comm && i < o->npids + o->ntids && n < sizeof(o->title); i++)
+		snprintf(o->title + n, sizeof(o->title) - n, "%s (%d processes at the start)", o->comm,
+			 o->ncomm);
+	if (o->cgroup)
+		snprintf(o->title + n, sizeof(o->title) - n, "%.300s (%s)", o->cg.path,
+			 cgroupfs_kind_name(o->cg.h.kind));
+	for (int i = 0; !o->comm && !o->cgroup && i < o->npids + o->ntids && n < sizeof(o->title); i++)
 		n += snprintf(o->title + n, sizeof(o->title) - n, "%s%d", i ? "," : " ",
 			      i < o->npids ? o->pids[i] : o->tids[i - o->npids]);
 	return 0;
@@ -278,8 +318,10 @@ static int parse_args(int argc, char **argv, struct attach_opts *o)
  * --children, processes they forked count too. */
 static bool targets_alive(struct attach_opts *o, struct session *ss)
 {
-	if (o->all)
+	if (o->all || o->comm)
 		return true;
+	if (o->cgroup)
+		return cgroupfs_id(&o->cg.h, o->cg.path) == o->cg.id;
 	for (int i = 0; i < o->npids; i++)
 		if (procfs_alive(o->pids[i]))
 			return true;
@@ -391,6 +433,8 @@ int cmd_attach(int argc, char **argv)
 	for (int i = 0; i < o.npids; i++)
 		if ((err = session_add_process(&ss, o.pids[i])))
 			break;
+	for (int i = 0; !err && i < o.ncomm; i++)
+		session_add_process(&ss, o.pids[i]);   /* may have exited since */
 	for (int i = 0; !err && i < o.ntids; i++)
 		err = session_add_thread(&ss, o.tids[i]);
 	if (err)

@@ -9,6 +9,9 @@
  * window and was on a CPU or runnable most of its life.
  *
  * The verdicts are tried in order, the first that holds wins:
+ *   throttled        the CPU threads of one cgroup wanted more than its CPU
+ *                    quota and the quota ran out (nr_throttled grew), or
+ *                    more than its cpuset while other cores sat idle;
  *   oversubscribed   the CPU threads wanted well over the cores (more were
  *                    runnable than cores) and queued long: CPU-bound too;
  *   lock-serialized  threads wanting the CPU or one contended lock got far
@@ -61,6 +64,10 @@ static const struct thresholds {
 	double io_min_blocked, io_blocked_sure; /* share of the pool's time */
 	double io_max_oncpu, io_oncpu_sure;     /* share of the pool's time */
 	double stack_majority;      /* share of the blocked time seen in stacks */
+	double thr_periods_min, thr_periods_sure; /* share of periods throttled */
+	uint64_t thr_min_periods;   /* periods */
+	double thr_over_min, thr_over_sure;     /* wanted CPUs / the limit */
+	double thr_idle_min, thr_idle_sure;     /* CPUs runnable while cores idle */
 	double other_load_min;      /* CPUs */
 	double other_load_runq_min; /* of the CPU threads' wanting time */
 	uint64_t short_trace_ns;
@@ -146,6 +153,24 @@ static const struct thresholds {
 	/* Off-CPU stacks decide idle (sleeping) vs IO when one kind holds half
 	 * of the blocked time they saw. */
 	.stack_majority = 0.5,
+	/* Throttled: the CFS bandwidth controller took the CPU from the cgroup
+	 * in a fifth of its periods or more (nr_throttled / nr_periods; sure at
+	 * 60%: cpu-threads -w 4 under a 1-CPU quota is throttled in every
+	 * period), over 2 periods at least (one period is a single sample) ... */
+	.thr_periods_min = 0.2,
+	.thr_periods_sure = 0.6,
+	.thr_min_periods = 2,
+	/* ... while its CPU threads wanted 1.2 times the limit or more (sure at
+	 * 2x): the pool is sized beyond its quota or cpuset, not merely
+	 * touching it ... */
+	.thr_over_min = 1.2,
+	.thr_over_sure = 2.0,
+	/* ... and, the evidence that tells a limit from contention, they waited
+	 * runnable while cores sat idle: 0.2 CPUs' worth (sure at 0.8). A
+	 * cpuset leaves no counter, so it needs this; for a quota, whose
+	 * throttling the kernel counts, it confirms (a busy machine hides it). */
+	.thr_idle_min = 0.2,
+	.thr_idle_sure = 0.8,
 	/* Untraced tasks using half a CPU or more while the CPU threads queued
 	 * 10% of their time or more: the machine was shared, the parallelism
 	 * achieved says less about the pool. Said, and costs confidence. */
@@ -584,6 +609,170 @@ static bool try_empty(const struct facts *f, struct diagnosis *d)
 	return true;
 }
 
+/* The CPU threads of one cgroup and what they wanted. */
+struct cgroup_pool {
+	const struct cgroup_summary *c;
+	uint32_t ncpu;
+	uint64_t on, rq, life;
+	double demand;              /* CPUs wanted (on + runnable) */
+	double alive;               /* CPU threads alive at a time */
+	double limit;               /* the quota's CPUs, else the cpuset's */
+	bool cpuset;                /* limited by its cpuset, not a quota */
+};
+
+static void cgroup_pool_of(const struct model *m, const struct cgroup_summary *c,
+			   struct cgroup_pool *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->c = c;
+	for (uint32_t i = 0; i < m->nthreads; i++) {
+		struct thread_facts tf;
+
+		if (m->threads[i].cgroup_id != c->id)
+			continue;
+		classify_thread(m, &m->threads[i], &tf);
+		if (!tf.cpu)
+			continue;
+		p->ncpu++;
+		p->on += tf.on;
+		p->rq += tf.rq;
+		p->life += tf.life;
+	}
+	p->demand = ratio(p->on + p->rq, m->wall_ns);
+	p->alive = ratio(p->life, m->wall_ns);
+}
+
+/* The limited cgroup whose CPU threads wanted the most: a quota below the
+ * host's cores, or a cpuset smaller than them. */
+static bool limited_pool(const struct facts *f, struct cgroup_pool *best)
+{
+	const struct model *m = f->m;
+	bool found = false;
+
+	for (uint32_t i = 0; i < m->ncgroups; i++) {
+		const struct cgroup_summary *c = &m->cgroups[i];
+		bool quota = c->limit_cpus > 0 && c->limit_cpus < f->cores;
+		bool cpuset = c->cpuset_cpus > 0 && c->cpuset_cpus < f->cores;
+		struct cgroup_pool p;
+
+		if (!quota && !cpuset)
+			continue;
+		cgroup_pool_of(m, c, &p);
+		/* the tighter of the two binds */
+		p.cpuset = cpuset && (!quota || c->cpuset_cpus < c->limit_cpus);
+		p.limit = p.cpuset ? c->cpuset_cpus : c->limit_cpus;
+		if (p.ncpu && (!found || p.demand > best->demand)) {
+			*best = p;
+			found = true;
+		}
+	}
+	return found;
+}
+
+/* The idle cores' worth while the pool's threads were runnable: the
+ * smaller of the two over the window. */
+static double runnable_while_idle(const struct facts *f, const struct cgroup_pool *p)
+{
+	uint64_t idle = 0;
+
+	for (int c = 0; c < f->m->nr_cpus; c++)
+		idle += f->m->cores[c].idle_ns;
+	return min_d(ratio(p->rq, f->m->wall_ns), ratio(idle, f->m->wall_ns));
+}
+
+static void throttled_evidence(const struct facts *f, const struct cgroup_pool *p,
+			       double idle_rq, double share, struct diagnosis *d)
+{
+	const struct cgroup_summary *c = p->c;
+
+	common_evidence(f, d);
+	evidence(d, p->cpuset ? "cpuset_cpus" : "quota_cpus", p->limit, "cpus");
+	evidence(d, "cpu_threads", p->ncpu, "threads");
+	evidence(d, "want_cpus", p->demand, "cpus");
+	evidence(d, "runnable_idle_cpus", idle_rq, "cpus");
+	evidence(d, "runq_share_pct", pct(p->rq, p->on + p->rq), "%");
+	if (c->have_throttle) {
+		evidence(d, "nr_throttled", c->nr_throttled, "periods");
+		evidence(d, "nr_periods", c->nr_periods, "periods");
+		evidence(d, "throttled_pct", 100 * share, "%");
+		evidence(d, "throttled_ms", c->throttled_ns / NS_PER_MS, "ms");
+	}
+}
+
+static void throttled_text(const struct facts *f, const struct cgroup_pool *p, double idle_rq,
+			   double share, struct diagnosis *d)
+{
+	const struct cgroup_summary *c = p->c;
+	char w[64], q[16], per[16], t[16];
+
+	if (p->cpuset) {
+		say(d, "Limited by its cpuset: cgroup %.60s may run on CPUs %.20s, %d of the "
+		    "host's %d cores. Its %s wanted %.2f CPUs' worth and got %.2f in parallel, "
+		    "waiting runnable %.0f%% of the time while %.2f cores' worth sat idle. Size "
+		    "the pool to the cpuset's %d CPU%s, not to the host's %d cores, or widen the "
+		    "cpuset.", c->path, c->cpuset, c->cpuset_cpus, f->cores,
+		    who(p->ncpu, 1, w, sizeof(w)), p->demand, c->parallelism,
+		    pct(p->rq, p->on + p->rq), idle_rq, c->cpuset_cpus, pl(c->cpuset_cpus, "", "s"),
+		    f->cores);
+		return;
+	}
+	say(d, "Throttled by its cgroup's CPU quota: %.60s may use %.2f CPUs (%s every %s%s%.40s) "
+	    "and ran out of quota in %llu of %llu periods (%.0f%%), its run queues throttled "
+	    "%s in all. Its %s wanted %.2f CPUs' worth and got %.2f in parallel, waiting "
+	    "runnable %.0f%% of the time", c->path, p->limit,
+	    fmt_dur((uint64_t)c->quota_us * 1000, q, sizeof(q)),
+	    fmt_dur((uint64_t)c->period_us * 1000, per, sizeof(per)),
+	    strcmp(c->limit_at, c->path) ? ", set at " : "",
+	    strcmp(c->limit_at, c->path) ? c->limit_at : "",
+	    (unsigned long long)c->nr_throttled, (unsigned long long)c->nr_periods, 100 * share,
+	    fmt_dur(c->throttled_ns, t, sizeof(t)), who(p->ncpu, 1, w, sizeof(w)), p->demand,
+	    c->parallelism, pct(p->rq, p->on + p->rq));
+	if (idle_rq >= TH.thr_idle_min)
+		say(d, ", while %.2f cores' worth sat idle.", idle_rq);
+	else
+		say(d, "; other tasks kept the cores busy meanwhile.");
+	say(d, " More workers than the quota only queue: size the pool to the quota (%.3g "
+	    "CPU%s), not to the host's %d cores.", p->limit, p->limit == 1 ? "" : "s", f->cores);
+}
+
+static bool try_throttled(const struct facts *f, struct diagnosis *d)
+{
+	struct cgroup_pool p = { 0 };
+	double share = 0, idle_rq, over, margin;
+
+	if (!limited_pool(f, &p))
+		return false;
+	over = ratio(p.demand, p.limit);
+	idle_rq = runnable_while_idle(f, &p);
+	if (p.demand < TH.cpu_min_demand || over < TH.thr_over_min)
+		return false;
+	if (p.cpuset) {
+		if (idle_rq < TH.thr_idle_min)
+			return false;
+		margin = min_d(ramp(over, TH.thr_over_min, TH.thr_over_sure),
+			       ramp(idle_rq, TH.thr_idle_min, TH.thr_idle_sure));
+	} else {
+		const struct cgroup_summary *c = p.c;
+
+		if (!c->have_throttle || c->nr_periods < TH.thr_min_periods || !c->nr_throttled)
+			return false;
+		share = ratio(c->nr_throttled, c->nr_periods);
+		if (share < TH.thr_periods_min)
+			return false;
+		/* the kernel's own count decides; idle cores meanwhile confirm */
+		margin = min_d(ramp(share, TH.thr_periods_min, TH.thr_periods_sure),
+			       ramp(over, TH.thr_over_min, TH.thr_over_sure));
+		if (idle_rq < TH.thr_idle_min)
+			margin *= 0.8;
+	}
+	set_verdict(d, VERDICT_THROTTLED, p.cpuset ? "CPU-limited by its cpuset" :
+		    "throttled by its CPU quota", "throttled");
+	d->confidence = confidence(f, margin);
+	throttled_text(f, &p, idle_rq, share, d);
+	throttled_evidence(f, &p, idle_rq, share, d);
+	return true;
+}
+
 static bool try_oversubscribed(const struct facts *f, struct diagnosis *d)
 {
 	const struct model *m = f->m;
@@ -905,7 +1094,8 @@ void diagnose(const struct model *m, struct diagnosis *d)
 		wrap(d->text, TEXT_COLS);
 		return;
 	}
-	if (!try_oversubscribed(&f, d) && !try_lock(&f, d) && !try_cpu_parallel(&f, d) &&
+	if (!try_throttled(&f, d) && !try_oversubscribed(&f, d) && !try_lock(&f, d) &&
+	    !try_cpu_parallel(&f, d) &&
 	    !try_idle(&f, d) && !try_io(&f, d))
 		mixed(&f, d);
 	caveats(&f, d);

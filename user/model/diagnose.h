@@ -13,6 +13,7 @@ enum verdict {
 	VERDICT_OVERSUBSCRIBED,   /* more threads want a CPU than there are cores */
 	VERDICT_MIXED,            /* no single bottleneck */
 	VERDICT_IDLE,             /* hardly ran and hardly woke up (sleep 1) */
+	VERDICT_THROTTLED,        /* held below its demand by its cgroup's CPU quota or cpuset */
 };
 
 #define DIAG_MAX_EVIDENCE 12
@@ -30,7 +31,8 @@ struct diagnosis {
 	enum verdict verdict;
 	const char *label;        /* "CPU-bound, parallel" ... short, for tables */
 	const char *key;          /* "cpu-parallel", "lock-serialized", "io-bound",
-				   * "oversubscribed", "mixed", "idle" (JSON) */
+				   * "oversubscribed", "mixed", "idle", "throttled"
+				   * (JSON) */
 	double confidence;        /* 0..1 */
 	char text[1024];          /* one paragraph, wrapped to 78 columns, numbers included */
 	struct evidence ev[DIAG_MAX_EVIDENCE];

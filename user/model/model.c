@@ -60,12 +60,17 @@ static void thread_from_slot(const struct ps_snapshot *s, const struct ps_thread
 
 	ts->tid = t->tid;
 	ts->tgid = t->tgid;
+	ts->ns_tid = t->ns_tid;
+	ts->ns_pid = t->ns_pid;
+	ts->cgroup_id = t->cgroup_id;
 	ts->parent_tid = t->parent_tid;
 	memcpy(ts->comm, t->comm, sizeof(ts->comm));
 	ts->comm[sizeof(ts->comm) - 1] = '\0';
 	ts->exited = t->flags & PS_THREAD_EXITED;
 	ts->forked = t->flags & PS_THREAD_FORKED;
 	ts->execed = t->flags & PS_THREAD_EXECED;
+	ts->entered = t->flags & PS_THREAD_ENTERED;
+	ts->left = t->flags & PS_THREAD_LEFT;
 	ts->first_ns = t->first_ns;
 	ts->exit_ns = t->exit_ns;
 	sums_of(ts, t);
@@ -83,6 +88,7 @@ static void thread_from_exited(const struct ps_proc *p, const uint64_t *zero_by_
 	const struct ps_exited *ex = &p->ex;
 
 	ts->tgid = p->tgid;
+	ts->cgroup_id = ex->cgroup_id;
 	ts->folded = ex->threads;
 	snprintf(ts->comm, sizeof(ts->comm), "%s", comm);
 	ts->exited = true;
@@ -262,6 +268,7 @@ int model_build(const struct ps_snapshot *snap, struct model *m)
 	build_drops(snap, m);
 	model_build_locks(m);
 	model_build_stacks(m);
+	model_build_cgroups(m);
 	return 0;
 }
 
@@ -282,5 +289,6 @@ void model_free(struct model *m)
 	free(m->threads);
 	free(m->procs);
 	free(m->zero_by_cpu);
+	free(m->cgroups);
 	memset(m, 0, sizeof(*m));
 }

@@ -25,10 +25,13 @@ struct thread_summary {
 	/* folded > 0: not one thread but the exited threads of process tgid
 	 * whose slots were reused, summed (tid 0) */
 	uint64_t folded;
-	uint32_t tid, tgid;
+	uint32_t tid, tgid;                 /* as poolscope's PID namespace names them */
+	uint32_t ns_tid, ns_pid;            /* in the thread's own PID namespace */
 	uint32_t parent_tid;                /* the thread that forked it, 0 if seen running */
+	uint64_t cgroup_id;                 /* its cgroup (the last, if it moved) */
 	char comm[PS_COMM_LEN];
 	bool exited, forked, execed;        /* forked: born during the trace */
+	bool entered, left;                 /* traced from a later point; no longer traced */
 	uint64_t first_ns, exit_ns;         /* CLOCK_MONOTONIC; exit_ns 0 while alive */
 	uint64_t oncpu_ns;
 	uint64_t offcpu_ns;                 /* blocked, not runnable */
@@ -54,6 +57,34 @@ struct stack_summary {
 	char *folded;
 	uint64_t value;              /* ns off-CPU, or samples */
 	uint64_t count;
+};
+
+/* The systemd unit, container or pod a cgroup path names (cgroups.c). */
+struct cgroup_owner {
+	char unit[64];               /* nginx.service, session-2.scope */
+	char container[80];          /* "docker 3f2a1b4c5d6e", "containerd ...", "cri-o ..." */
+	char pod[48];                /* a kubernetes pod's uid */
+};
+
+/* One cgroup of traced threads, for the CGROUPS section. */
+struct cgroup_summary {
+	uint64_t id;
+	const char *path;            /* within the hierarchy, "?" when not found */
+	struct cgroup_owner owner;
+	uint32_t nthreads, nprocs;   /* traced ones in it (folded rows counted) */
+	uint64_t oncpu_ns, runq_wait_ns, runq_count, runq_p50_ns, runq_p99_ns, runq_max_ns;
+	uint64_t runq_hist[PS_HIST_SLOTS];
+	uint64_t vol, invol;
+	double parallelism;          /* its traced threads' on-CPU time / wall */
+	bool have_usage;
+	uint64_t usage_ns;           /* the cgroup's own CPU usage over the window */
+	double limit_cpus;           /* quota / period in effect, 0: no limit */
+	int64_t quota_us, period_us;
+	const char *limit_at;        /* the cgroup that sets it */
+	bool have_throttle;          /* the throttling over the window is known */
+	uint64_t nr_periods, nr_throttled, throttled_ns;
+	const char *cpuset;          /* effective CPUs, "" unknown */
+	int cpuset_cpus;
 };
 
 /* A named drop counter of the trace (nothing is lost silently). */
@@ -93,10 +124,22 @@ struct model {
 	struct stack_summary *offcpu, *oncpu, *futex;
 	uint32_t n_offcpu, n_oncpu, n_futex;
 	uint64_t offcpu_total_ns, oncpu_samples, futex_total_ns;
+	/* by cgroup, sorted by on-CPU time; shown when there are several or
+	 * --cgroup was given */
+	struct cgroup_summary *cgroups;
+	uint32_t ncgroups;
+	bool cgroups_shown;
 };
 
 /* The stack summaries (stacks.c), called by model_build. */
 void model_build_stacks(struct model *m);
+/* The cgroup summaries (cgroups.c), called by model_build. */
+void model_build_cgroups(struct model *m);
+/* The unit, container or pod a cgroup path names ("" fields when none). */
+void cgroup_owner_parse(const char *path, struct cgroup_owner *o);
+/* One short label for it: "nginx.service", "docker 3f2a1b4c5d6e", "pod
+ * 1a2b3c4d docker ...", or "". */
+const char *cgroup_owner_label(const struct cgroup_owner *o, char *buf, size_t len);
 
 /* Build the model of snap (which must outlive it). 0 or -ENOMEM. */
 int model_build(const struct ps_snapshot *snap, struct model *m);

@@ -125,6 +125,9 @@ static void write_threads(struct json *j, const struct model *m)
 		json_object_begin(j);
 		json_kv_u64(j, "tid", t->tid);
 		json_kv_u64(j, "tgid", t->tgid);
+		json_kv_u64(j, "ns_tid", t->ns_tid);   /* in its own PID namespace */
+		json_kv_u64(j, "ns_pid", t->ns_pid);
+		json_kv_u64(j, "cgroup_id", t->cgroup_id);
 		/* > 0: the summed exited threads of tgid whose slots were reused */
 		json_kv_u64(j, "folded_threads", t->folded);
 		json_kv_u64(j, "parent_tid", t->parent_tid);
@@ -133,6 +136,8 @@ static void write_threads(struct json *j, const struct model *m)
 		json_kv_bool(j, "exited", t->exited);
 		json_kv_bool(j, "forked", t->forked);   /* born during the trace */
 		json_kv_bool(j, "execed", t->execed);
+		json_kv_bool(j, "entered", t->entered);
+		json_kv_bool(j, "left", t->left);
 		json_kv_u64(j, "exit_ns", t->exit_ns ? rel(m, t->exit_ns) : 0);
 		json_kv_u64(j, "oncpu_ns", t->oncpu_ns);
 		json_kv_u64(j, "offcpu_ns", t->offcpu_ns);
@@ -176,6 +181,81 @@ static void write_procs(struct json *j, const struct model *m)
 		json_kv_u64(j, "migrations", p->migrations);
 		json_object_end(j);
 	}
+	json_array_end(j);
+}
+
+static void kv_u64_or_null(struct json *j, const char *key, bool known, uint64_t v)
+{
+	json_key(j, key);
+	if (known)
+		json_u64(j, v);
+	else
+		json_null(j);
+}
+
+static void kv_string_or_null(struct json *j, const char *key, const char *s)
+{
+	json_key(j, key);
+	if (s && *s)
+		json_string(j, s);
+	else
+		json_null(j);
+}
+
+static void write_cgroup(struct json *j, const struct cgroup_summary *c)
+{
+	json_object_begin(j);
+	json_kv_u64(j, "id", c->id);
+	json_kv_string(j, "path", c->path);
+	kv_string_or_null(j, "unit", c->owner.unit);
+	kv_string_or_null(j, "container", c->owner.container);
+	kv_string_or_null(j, "pod", c->owner.pod);
+	json_kv_u64(j, "threads", c->nthreads);
+	json_kv_u64(j, "processes", c->nprocs);
+	json_kv_u64(j, "oncpu_ns", c->oncpu_ns);
+	kv_u64_or_null(j, "usage_ns", c->have_usage, c->usage_ns);
+	json_kv_double(j, "parallelism", c->parallelism);
+	json_kv_u64(j, "runq_wait_ns", c->runq_wait_ns);
+	json_kv_u64(j, "runq_count", c->runq_count);
+	json_kv_u64(j, "runq_p50_ns", c->runq_p50_ns);
+	json_kv_u64(j, "runq_p99_ns", c->runq_p99_ns);
+	json_kv_u64(j, "runq_max_ns", c->runq_max_ns);
+	json_kv_u64(j, "switches", c->vol + c->invol);
+	json_kv_u64(j, "vol", c->vol);
+	json_kv_u64(j, "invol", c->invol);
+	json_key(j, "limit_cpus");
+	if (c->limit_cpus > 0)
+		json_double(j, c->limit_cpus);
+	else
+		json_null(j);
+	kv_u64_or_null(j, "quota_us", c->limit_cpus > 0, c->quota_us);
+	kv_u64_or_null(j, "period_us", c->limit_cpus > 0, c->period_us);
+	kv_string_or_null(j, "limit_at", c->limit_at);
+	kv_string_or_null(j, "cpuset", c->cpuset);
+	json_kv_u64(j, "cpuset_cpus", c->cpuset_cpus);
+	kv_u64_or_null(j, "nr_periods", c->have_throttle, c->nr_periods);
+	kv_u64_or_null(j, "nr_throttled", c->have_throttle, c->nr_throttled);
+	kv_u64_or_null(j, "throttled_ns", c->have_throttle, c->throttled_ns);
+	hist_u64(j, "runq_hist", c->runq_hist);
+	json_object_end(j);
+}
+
+static void write_cgroups(struct json *j, const struct model *m)
+{
+	const struct ps_snapshot *s = m->snap;
+	const struct ps_cgroup *t = s->cg_target ? snapshot_cgroup(s, s->cg_target) : NULL;
+
+	json_key(j, "cgroup_hierarchy");
+	json_object_begin(j);
+	json_kv_string(j, "kind", cgroupfs_kind_name(s->cg_kind));
+	kv_string_or_null(j, "mount", s->cg_mount);
+	kv_string_or_null(j, "target", s->cg_target ? (t && t->path[0] ? t->path : "?") : NULL);
+	json_kv_bool(j, "shown", m->cgroups_shown);
+	json_object_end(j);
+	json_key(j, "cgroups");
+	json_array_begin(j);
+	for (uint32_t i = 0; i < m->ncgroups; i++)
+		write_cgroup(j, &m->cgroups[i]);
 	json_array_end(j);
 }
 
@@ -366,6 +446,7 @@ void report_json(FILE *out, const struct model *m, const struct diagnosis *diag,
 	write_slices(&j, m);
 	write_procs(&j, m);
 	write_threads(&j, m);
+	write_cgroups(&j, m);
 	write_locks(&j, m);
 	write_stacks(&j, "offcpu_stacks", m->offcpu, m->n_offcpu, "ns");
 	write_stacks(&j, "oncpu_stacks", m->oncpu, m->n_oncpu, "samples");

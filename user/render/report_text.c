@@ -350,6 +350,83 @@ static const char *stack_label(const char *folded, size_t width, bool wide, char
 	return buf;
 }
 
+#define CGROUPS_SHOWN 10
+
+/* A cgroup path in width columns: its start and its end (where the unit or
+ * container is), the middle elided. */
+static const char *path_fit(const char *s, size_t width, char *buf, size_t len)
+{
+	size_t n = strlen(s);
+
+	if (n <= width || width < 10) {
+		snprintf(buf, len, "%s", s);
+		return buf;
+	}
+	snprintf(buf, len, "%.*s..%s", (int)(width / 3), s, s + n - (width - width / 3 - 2));
+	return buf;
+}
+
+static void print_cgroup_limits(FILE *out, const struct cgroup_summary *c)
+{
+	char q[16], p[16], t[16], at[64];
+
+	if (c->limit_cpus > 0)
+		fprintf(out, "    CPU limit %.2f CPUs (%s per %s%s%s)", c->limit_cpus,
+			fmt_dur((uint64_t)c->quota_us * 1000, q, sizeof(q)),
+			fmt_dur((uint64_t)c->period_us * 1000, p, sizeof(p)),
+			strcmp(c->limit_at, c->path) ? ", set at " : "",
+			strcmp(c->limit_at, c->path) ? path_fit(c->limit_at, 24, at, sizeof(at)) : "");
+	else
+		fprintf(out, "    no CPU limit");
+	if (c->cpuset_cpus)
+		fprintf(out, "; cpuset %.20s (%d CPU%s)\n", c->cpuset, c->cpuset_cpus,
+			c->cpuset_cpus == 1 ? "" : "s");
+	else
+		fprintf(out, "; cpuset unknown\n");
+	if (c->limit_cpus <= 0)
+		return;
+	if (!c->have_throttle)
+		fprintf(out, "    throttling unknown (the cgroup was not read at the start)\n");
+	else
+		fprintf(out, "    throttled in %llu of %llu periods (%.0f%%), %s in all\n",
+			(unsigned long long)c->nr_throttled, (unsigned long long)c->nr_periods,
+			c->nr_periods ? 100.0 * c->nr_throttled / c->nr_periods : 0,
+			fmt_dur(c->throttled_ns, t, sizeof(t)));
+}
+
+static void print_cgroups(FILE *out, const struct model *m)
+{
+	const struct ps_snapshot *s = m->snap;
+	uint32_t shown = m->ncgroups < CGROUPS_SHOWN ? m->ncgroups : CGROUPS_SHOWN;
+
+	if (!m->cgroups_shown)
+		return;
+	fprintf(out, "\nCGROUPS (%s%s hierarchy%s%.40s)\n", s->cg_kind == PS_CG_V2 ? "" : "v1 ",
+		cgroupfs_kind_name(s->cg_kind), s->cg_mount[0] ? " at " : "", s->cg_mount);
+	for (uint32_t i = 0; i < shown; i++) {
+		const struct cgroup_summary *c = &m->cgroups[i];
+		char owner[128], path[96], on[16], use[16], p50[16], p99[16], sw[32];
+
+		cgroup_owner_label(&c->owner, owner, sizeof(owner));
+		fprintf(out, "  %s%s%.40s%s\n", path_fit(c->path, owner[0] ? 34 : 76, path, sizeof(path)),
+			owner[0] ? "  [" : "", owner, owner[0] ? "]" : "");
+		fprintf(out, "    %u thread%s in %u process%s: on-CPU %s", c->nthreads,
+			c->nthreads == 1 ? "" : "s", c->nprocs, c->nprocs == 1 ? "" : "es",
+			fmt_dur(c->oncpu_ns, on, sizeof(on)));
+		if (c->have_usage)
+			fprintf(out, " (cgroup's usage %s)", fmt_dur(c->usage_ns, use, sizeof(use)));
+		fprintf(out, ", parallelism %.2f\n", c->parallelism);
+		fprintf(out, "    runq p50 %s, p99 %s; %s switches (%llu vol, %llu invol)\n",
+			c->runq_count ? fmt_dur(c->runq_p50_ns, p50, sizeof(p50)) : "-",
+			c->runq_count ? fmt_dur(c->runq_p99_ns, p99, sizeof(p99)) : "-",
+			fmt_count(c->vol + c->invol, sw, sizeof(sw)), (unsigned long long)c->vol,
+			(unsigned long long)c->invol);
+		print_cgroup_limits(out, c);
+	}
+	if (shown < m->ncgroups)
+		fprintf(out, "  (%u more cgroups; the JSON report lists them all)\n", m->ncgroups - shown);
+}
+
 static void print_stacks(FILE *out, const char *title, const struct stack_summary *ss, uint32_t n,
 			 uint64_t total, bool is_time, size_t width, bool wide)
 {
@@ -517,6 +594,7 @@ void report_text(FILE *out, const struct model *m, const struct diagnosis *d,
 	print_runq(out, m);
 	print_procs(out, m);
 	print_threads(out, m, o);
+	print_cgroups(out, m);
 	print_locks(out, m, width);
 	if (m->snap->offcpu)
 		print_stacks(out, m->snap->offcpu && m->n_offcpu ? "WHERE THREADS WAIT (off-CPU time by stack, top 5)" :

@@ -44,6 +44,17 @@ static void companion(struct cgstats *c, const char *path, const struct cg_hier 
 		out[0] = '\0';
 }
 
+/* v1 with cpu and cpuacct apart: the usage of the tasks' cpuacct cgroup is
+ * theirs only when it is the cgroup of the same path (as cgcreate -g
+ * cpu,cpuacct:/x and systemd make them); another (the root, say) holds
+ * other tasks too: unknown. */
+static void acct_of(struct cgstats *c, const char *path, int pid, char *out, size_t len)
+{
+	companion(c, path, &c->acct, pid, out, len);
+	if (strcmp(out, path))
+		out[0] = '\0';
+}
+
 /* Read cgroup path at the start, once, and the cgroup whose quota limits
  * it (its throttling is counted there). */
 static void start_one(struct cgstats *c, const char *path, int pid)
@@ -60,7 +71,8 @@ static void start_one(struct cgstats *c, const char *path, int pid)
 	e = &c->start[c->nstart];
 	memset(e, 0, sizeof(*e));
 	snprintf(e->path, sizeof(e->path), "%s", path);
-	companion(c, path, &c->acct, pid, e->acct, sizeof(e->acct));
+	acct_of(c, path, pid, e->acct, sizeof(e->acct));
+	companion(c, path, &c->cpuset, pid, e->cpuset, sizeof(e->cpuset));
 	if (cgroupfs_counters(&c->h, path, &c->acct, e->acct[0] ? e->acct : NULL, &e->c))
 		return; /* gone */
 	c->nstart++;
@@ -125,7 +137,7 @@ static void end_one(struct cgstats *c, const struct ps_snapshot *s, struct ps_cg
 	if (st && st->acct[0])
 		snprintf(acct, sizeof(acct), "%s", st->acct);
 	else
-		companion(c, g->path, &c->acct, pid, acct, sizeof(acct));
+		acct_of(c, g->path, pid, acct, sizeof(acct));
 	cgroupfs_counters(&c->h, g->path, &c->acct, acct[0] ? acct : NULL, &g->end);
 	if (st) {
 		g->start = st->c;
@@ -140,7 +152,10 @@ static void end_one(struct cgstats *c, const struct ps_snapshot *s, struct ps_cg
 			g->have_quota_start = true;
 		}
 	}
-	companion(c, g->path, &c->cpuset, pid, cs, sizeof(cs));
+	if (st && st->cpuset[0])
+		snprintf(cs, sizeof(cs), "%s", st->cpuset);
+	else
+		companion(c, g->path, &c->cpuset, pid, cs, sizeof(cs));
 	if (cs[0])
 		g->cpuset_cpus = cgroupfs_cpuset(&c->cpuset, cs, g->cpuset, sizeof(g->cpuset));
 }

@@ -15,6 +15,7 @@ struct cgstats {
 	struct cg_start {            /* the readings at the start, by path */
 		char path[CG_PATH_MAX];
 		char acct[CG_PATH_MAX];  /* its tasks' cgroup in acct, "" unknown */
+		char cpuset[CG_PATH_MAX];/* ... and in cpuset */
 		struct cg_counters c;
 	} *start;
 	int nstart, cap;
