@@ -691,7 +691,7 @@ static void throttled_evidence(const struct facts *f, const struct cgroup_pool *
 	evidence(d, "want_cpus", p->demand, "cpus");
 	evidence(d, "runnable_idle_cpus", idle_rq, "cpus");
 	evidence(d, "runq_share_pct", pct(p->rq, p->on + p->rq), "%");
-	if (c->have_throttle) {
+	if (!p->cpuset && c->have_throttle) {
 		evidence(d, "nr_throttled", c->nr_throttled, "periods");
 		evidence(d, "nr_periods", c->nr_periods, "periods");
 		evidence(d, "throttled_pct", 100 * share, "%");

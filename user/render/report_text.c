@@ -410,17 +410,16 @@ static void print_cgroups(FILE *out, const struct model *m)
 		cgroup_owner_label(&c->owner, owner, sizeof(owner));
 		fprintf(out, "  %s%s%.40s%s\n", path_fit(c->path, owner[0] ? 34 : 76, path, sizeof(path)),
 			owner[0] ? "  [" : "", owner, owner[0] ? "]" : "");
-		fprintf(out, "    %u thread%s in %u process%s: on-CPU %s", c->nthreads,
-			c->nthreads == 1 ? "" : "s", c->nprocs, c->nprocs == 1 ? "" : "es",
-			fmt_dur(c->oncpu_ns, on, sizeof(on)));
-		if (c->have_usage)
-			fprintf(out, " (cgroup's usage %s)", fmt_dur(c->usage_ns, use, sizeof(use)));
-		fprintf(out, ", parallelism %.2f\n", c->parallelism);
-		fprintf(out, "    runq p50 %s, p99 %s; %s switches (%llu vol, %llu invol)\n",
+		fprintf(out, "    %u thread%s in %u process%s: on-CPU %s, parallelism %.2f\n",
+			c->nthreads, c->nthreads == 1 ? "" : "s", c->nprocs, c->nprocs == 1 ? "" : "es",
+			fmt_dur(c->oncpu_ns, on, sizeof(on)), c->parallelism);
+		fprintf(out, "    %s%s%srunq p50 %s, p99 %s; %s switches\n",
+			c->have_usage ? "cgroup usage " : "",
+			c->have_usage ? fmt_dur(c->usage_ns, use, sizeof(use)) : "",
+			c->have_usage ? "; " : "",
 			c->runq_count ? fmt_dur(c->runq_p50_ns, p50, sizeof(p50)) : "-",
 			c->runq_count ? fmt_dur(c->runq_p99_ns, p99, sizeof(p99)) : "-",
-			fmt_count(c->vol + c->invol, sw, sizeof(sw)), (unsigned long long)c->vol,
-			(unsigned long long)c->invol);
+			fmt_count(c->vol + c->invol, sw, sizeof(sw)));
 		print_cgroup_limits(out, c);
 	}
 	if (shown < m->ncgroups)
