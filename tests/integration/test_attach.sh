@@ -111,7 +111,13 @@ bad_attach "both -p and -a" 2 "one kind of target" -- "$POOLSCOPE" attach -p 1 -
 bad_attach "no target" 2 "no target" -- "$POOLSCOPE" attach -d 1
 bad_attach "attaching to poolscope itself" 2 "refusing to trace poolscope itself" -- \
 	bash -c 'exec "$0" attach -p $$ -d 1' "$POOLSCOPE"
-bad_attach "unknown --comm" 2 "no process named 'no-such-comm'" -- "$POOLSCOPE" attach --comm no-such-comm
+# --comm follows processes that start later: none yet is no error
+"$POOLSCOPE" attach --comm no-such-comm -d 0.5 -q >/dev/null 2>"$TMPD/nocomm.err"
+rc=$?
+check "attach --comm with no such process yet: says so, traces until -d, exit 0" \
+	"status $rc: $(cat "$TMPD/nocomm.err")" \
+	[ $rc -eq 0 -a -n "$(grep "no process named 'no-such-comm' yet" "$TMPD/nocomm.err")" ]
+no_programs_left "attach --comm, none yet"
 # a PID that exits right after the check: whichever side of the check it
 # lands on, a clear error and nothing left attached
 true & gone=$!
