@@ -108,4 +108,33 @@ if os.path.exists(os.path.join(d, "gil-locks.json")) or os.path.exists(os.path.j
               "no non-empty lock/futex entry in the report (keys: %s)" % sorted(r))
         if locks:
             print("note: locks found at %s" % ", ".join(p for p, _ in locks[:5]))
+# cgroup v2 with the cpu controller (tests/kernel/init): a 1-CPU quota
+if os.path.exists(os.path.join(d, "cg-quota.stat")):
+    r = load("cg-quota")
+    st = {}
+    for line in open(os.path.join(d, "cg-quota.stat")):
+        f = line.split()
+        if len(f) == 3:
+            st[f[0] + " " + f[1]] = int(f[2])
+        elif len(f) == 2:
+            st[f[0]] = int(f[1])
+    if r is not None:
+        g = [c for c in r.get("cgroups", []) if c.get("path") == "/q"]
+        dg = r["diagnosis"]
+        usage = (st.get("after usage_usec", 0) - st.get("before usage_usec", 0)) * 1000
+        grew = st.get("after nr_throttled", 0) - st.get("before nr_throttled", 0)
+        check("cgroup v2: the quota's cgroup is in the report by its inode",
+              len(g) == 1 and g[0]["id"] == st.get("inode") and r["cgroup_hierarchy"]["kind"] == "v2",
+              "cgroups %s, inode %s" % ([(c["path"], c["id"]) for c in r.get("cgroups", [])], st.get("inode")))
+        check("cgroup v2: cpu-threads -w 4 under a 1-CPU quota is throttled",
+              dg["key"] == "throttled" and 0 < dg["evidence"].get("nr_throttled", 0) <= grew,
+              "%s, nr_throttled %s (cpu.stat grew %d): %s" % (dg["key"], dg["evidence"].get("nr_throttled"),
+                                                              grew, dg["text"]))
+        if g:
+            # TCG: the guest's clocks disagree by several per cent (see run-vm.sh)
+            check("cgroup v2: on-CPU time within 25% of cpu.stat usage_usec",
+                  usage > 0 and abs(g[0]["oncpu_ns"] - usage) <= 0.25 * usage,
+                  "poolscope %d ns, usage_usec grew %d ns" % (g[0]["oncpu_ns"], usage))
+            print("note: cgroup v2: on-CPU %d ns, usage %d ns, throttled in %s of %s periods" %
+                  (g[0]["oncpu_ns"], usage, g[0]["nr_throttled"], g[0]["nr_periods"]))
 sys.exit(1 if failed else 0)
