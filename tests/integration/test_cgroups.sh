@@ -27,9 +27,10 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 CPU=/sys/fs/cgroup/cpu ACCT=/sys/fs/cgroup/cpuacct V2=/sys/fs/cgroup/unified
-for d in $CPU $ACCT $V2; do
+CPUSET=/sys/fs/cgroup/cpuset
+for d in $CPU $ACCT $V2 $CPUSET; do
 	if ! mountpoint -q $d; then
-		fail "cgroup hierarchies mounted" "$d is not a mount point (this test expects the v1 cpu and cpuacct hierarchies and cgroup2 at $V2)"
+		fail "cgroup hierarchies mounted" "$d is not a mount point (this test expects the v1 cpu, cpuacct and cpuset hierarchies and cgroup2 at $V2)"
 		exit 1
 	fi
 done
@@ -39,7 +40,7 @@ PIDS=()
 cleanup() {
 	local p d
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for d in $CPU $ACCT $V2; do
+	for d in $CPU $ACCT $V2 $CPUSET; do
 		[ -d $d/$NAME ] || continue
 		# every task back to the root, then the directories, deepest first
 		find $d/$NAME -name cgroup.procs | while read -r f; do
@@ -51,7 +52,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for d in $CPU $ACCT; do mkdir -p $d/$NAME/{u,a,b,in,mv,q,nq}; done
-mkdir -p $V2/$NAME
+mkdir -p $V2/$NAME $CPUSET/$NAME
 # Other engineers' load on this 2-core VM must not keep the test's cgroups
 # from their CPU: the subtree gets the largest weight v1 allows (one
 # cgroup is otherwise worth one nice-0 task).
@@ -137,65 +138,71 @@ no_programs_left "run --cgroup"
 # processes start during the trace and move themselves into sibling cgroups
 # a and b (their usage is all within the trace); one more is moved into mv
 # by the test, then out again.
-busy; outside=$!
-busy; inside=$!
-move in $inside
-busy; mover=$!
-sleep 0.2
-in0=$(counters $inside)
-"$POOLSCOPE" attach --cgroup cpu:/$NAME -d 6 -q --json "$TMPD/att.json" 2>"$TMPD/att.err" &
-AP=$!
-wait_for "$TMPD/att.err" attached 20
-ua0=$(usage a) ub0=$(usage b) s0=$(steal_ns)
-for c in a b; do
-	sh -c "echo \$\$ >$CPU/$NAME/$c/cgroup.procs && echo \$\$ >$ACCT/$NAME/$c/cgroup.procs && exec dd if=/dev/zero of=/dev/null bs=1 count=900000" 2>/dev/null &
-	PIDS+=($!)
-done
-sleep 0.5
-m0=$(counters $mover) r0=$(run_ns $mover)
-move mv $mover
-sleep 1
-echo $mover >$CPU/cgroup.procs
-m1=$(counters $mover) r1=$(run_ns $mover)
-wait "${PIDS[@]:3:2}"
-ua1=$(usage a) ub1=$(usage b) s1=$(steal_ns)
-wait $AP; rc=$?
-in1=$(counters $inside)
-check "attach --cgroup: exit 0 after -d" "status $rc: $(cat "$TMPD/att.err")" [ $rc -eq 0 ]
-json "$TMPD/att.json" '
+# Task storage (tp_btf) and the task_hash with task_neg (raw_tp) alike.
+for mode in "" --raw-tp; do
+	label=${mode:+ ($mode)}
+	busy; outside=$!
+	busy; inside=$!
+	move in $inside
+	busy; mover=$!
+	sleep 0.2
+	in0=$(counters $inside)
+	"$POOLSCOPE" attach $mode --cgroup cpu:/$NAME -d 6 -q --json "$TMPD/att.json" 2>"$TMPD/att.err" &
+	AP=$!
+	wait_for "$TMPD/att.err" attached 20
+	ua0=$(usage a) ub0=$(usage b) s0=$(steal_ns)
+	dds=()
+	for c in a b; do
+		sh -c "echo \$\$ >$CPU/$NAME/$c/cgroup.procs && echo \$\$ >$ACCT/$NAME/$c/cgroup.procs && exec dd if=/dev/zero of=/dev/null bs=1 count=900000" 2>/dev/null &
+		dds+=($!)
+		PIDS+=($!)
+	done
+	sleep 0.5
+	m0=$(counters $mover) r0=$(run_ns $mover)
+	move mv $mover
+	sleep 1
+	echo $mover >$CPU/cgroup.procs
+	m1=$(counters $mover) r1=$(run_ns $mover)
+	wait "${dds[@]}"
+	ua1=$(usage a) ub1=$(usage b) s1=$(steal_ns)
+	wait $AP; rc=$?
+	in1=$(counters $inside)
+	check "attach --cgroup$label: exit 0 after -d" "status $rc: $(cat "$TMPD/att.err")" [ $rc -eq 0 ]
+	json "$TMPD/att.json" '
 outside, inside, mover = int(args[0]), int(args[1]), int(args[2])
 steal = int(args[8])
 in_sw, m_sw, m_run = int(args[3]), int(args[4]), int(args[9])
 th = {t["tid"]: t for t in r["threads"]}
-ok("attach --cgroup: a busy process outside the subtree is left out (0 of its switches)",
+ok("attach --cgroup" + args[10] + ": a busy process outside the subtree is left out (0 of its switches)",
    outside not in th, th.get(outside))
 t = th.get(inside, {})
 sw = t.get("vol", 0) + t.get("invol", 0)
-ok("attach --cgroup: a busy process inside is traced, its switches within /proc'"'"'s",
+ok("attach --cgroup" + args[10] + ": a busy process inside is traced, its switches within /proc'"'"'s",
    t and 0 < sw <= in_sw + 2 and t["cgroup_id"] == cg["/%s/in" % args[7]]["id"],
    "poolscope %d, /proc grew %d over a longer span" % (sw, in_sw))
 t = th.get(mover, {})
 sw = t.get("vol", 0) + t.get("invol", 0)
 # /proc was read just before the move in and just after the move out
-ok("attach --cgroup: a process moved in and out is counted while inside only",
+ok("attach --cgroup" + args[10] + ": a process moved in and out is counted while inside only",
    t.get("entered") and t.get("left") and 0 < sw <= m_sw + 2 and
    0 < t["oncpu_ns"] <= 1.05 * m_run + steal + 5e6,
    "entered %s left %s, poolscope %d switches and %s ns on CPU, /proc %d and %d ns while inside" %
    (t.get("entered"), t.get("left"), sw, t.get("oncpu_ns"), m_sw, m_run))
 for c, usage in (("a", int(args[5])), ("b", int(args[6]))):
     g = cg.get("/%s/%s" % (args[7], c), {})
-    print("note: attach --cgroup: %s: on-CPU %s ns, cpuacct.usage %d ns" % (c, g.get("oncpu_ns"), usage))
-    ok("attach --cgroup: cgroup %s: on-CPU time equals its cpuacct.usage within 2%% (+ steal %d ns)" % (c, steal),
+    print("note: attach --cgroup" + args[10] + ": %s: on-CPU %s ns, cpuacct.usage %d ns" % (c, g.get("oncpu_ns"), usage))
+    ok("attach --cgroup" + args[10] + ": cgroup %s: on-CPU time equals its cpuacct.usage within 2%% (+ steal %d ns)" % (c, steal),
        usage > 1e8 and abs(g.get("oncpu_ns", 0) - usage) <= 0.02 * usage + steal,
        "poolscope %s ns, cpuacct.usage grew %d ns" % (g.get("oncpu_ns"), usage))
-ok("attach --cgroup: the section lists the subtree'"'"'s cgroups",
+ok("attach --cgroup" + args[10] + ": the section lists the subtree'"'"'s cgroups",
    r["cgroup_hierarchy"]["target"] == "/" + args[7] and r["cgroup_hierarchy"]["shown"] and
    {"/%s/a" % args[7], "/%s/b" % args[7]} <= set(cg), sorted(cg))' \
-	$outside $inside $mover $((in1 - in0)) $((m1 - m0)) $((ua1 - ua0)) $((ub1 - ub0)) $NAME $((s1 - s0)) \
-	$((r1 - r0))
-kill $outside $inside $mover 2>/dev/null
-wait $outside $inside $mover 2>/dev/null
-no_programs_left "attach --cgroup"
+		$outside $inside $mover $((in1 - in0)) $((m1 - m0)) $((ua1 - ua0)) $((ub1 - ub0)) $NAME $((s1 - s0)) \
+		$((r1 - r0)) "$label"
+	kill $outside $inside $mover 2>/dev/null
+	wait $outside $inside $mover 2>/dev/null
+	no_programs_left "attach --cgroup$label"
+done
 
 # --- a 1-CPU quota: cpu-threads -w 4 is throttled; without a quota it is not
 echo 100000 >$CPU/$NAME/q/cpu.cfs_period_us
@@ -224,6 +231,22 @@ ok("quota: the same run without a quota is not throttled", d["key"] != "throttle
 ok("quota: without one the limit is null", cg.get("/%s/nq" % args[0], {}).get("limit_cpus", 0) is None,
    cg.get("/%s/nq" % args[0]))' $NAME
 no_programs_left "quota"
+
+# --- a cpuset of one CPU: the same pool is limited by it
+echo 0 >$CPUSET/$NAME/cpuset.cpus && echo 0 >$CPUSET/$NAME/cpuset.mems
+"$POOLSCOPE" run -q --json "$TMPD/cs.json" --cgroup cpu,cpuset:/$NAME cpu-threads -q -w 4 -t 8 -s 200M \
+	>/dev/null 2>"$TMPD/cs.err" || fail "cpuset: run in it" "$(cat "$TMPD/cs.err")"
+json "$TMPD/cs.json" '
+d, g = r["diagnosis"], cg.get("/%s" % args[0], {})
+ok("cpuset: the cgroup'"'"'s cpuset is read from the cpuset hierarchy (%s)" % args[1],
+   g.get("cpuset") == args[1] and g.get("cpuset_cpus") == 1, g)
+ok("cpuset: the pool ran on that CPU only", all(t["oncpu_ns_by_cpu"][1] == 0 for t in r["threads"]),
+   [(t["tid"], t["oncpu_ns_by_cpu"]) for t in r["threads"]])
+ok("cpuset: cpu-threads -w 4 on a 1-CPU cpuset is CPU-limited by it, in its own words",
+   d["key"] == "throttled" and d["label"] == "CPU-limited by its cpuset" and
+   "Size the pool to the cpuset'"'"'s 1 CPU" in d["text"] and d["evidence"]["cpuset_cpus"] == 1,
+   "%s (%s): %s" % (d["key"], d["label"], d["text"]))' $NAME "$(cat $CPUSET/$NAME/cpuset.effective_cpus)"
+no_programs_left "cpuset"
 
 # --- PID namespaces: the ids the program sees for itself
 "$POOLSCOPE" run -q --json "$TMPD/ns.json" -- unshare --pid --fork --mount-proc "$PROGS/nsids" \

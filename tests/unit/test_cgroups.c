@@ -272,17 +272,17 @@ static void test_not_throttled(void)
 	CHECK("quota with no start reading: not throttled", strcmp(diag.key, "throttled"),
 	      "got %s: %s", diag.key, diag.text);
 	done();
-	/* a cpuset of one CPU while the other core is busy too: cannot tell */
-	build_pool(0, 0, "1", full);
+	/* a cpuset as wide as the host is no limit */
+	build_pool(0, 0, "0-1", full);
 	run();
-	CHECK("cpuset with every core busy: not said to be the limit", strcmp(diag.key, "throttled"),
+	CHECK("cpuset of every core: not the limit", strcmp(diag.key, "throttled"),
 	      "got %s: %s", diag.key, diag.text);
 	done();
 }
 
 static void test_cpuset(void)
 {
-	static const double one_busy[] = { 100, 2 };
+	static const double one_busy[] = { 100, 2 }, full[] = { 100, 100 };
 
 	build_pool(0, 0, "0", one_busy);
 	run();
@@ -290,9 +290,18 @@ static void test_cpuset(void)
 	      !strcmp(diag.key, "throttled") && !strcmp(diag.label, "CPU-limited by its cpuset") &&
 	      ev("cpuset_cpus") == 1 && isnan(ev("nr_throttled")), "got %s: %s", diag.key, diag.text);
 	CHECK("cpuset: its own wording",
-	      has("Limited by its cpuset: cgroup /pool may run on CPUs 0, 1 of the host's 2 cores") &&
+	      has("Limited by its cpuset: cgroup /pool may run on CPUs 0 only, 1 of the host's 2 cores") &&
 	      has("Size the pool to the cpuset's 1 CPU, not to the host's 2 cores, or widen the "
-		  "cpuset") && widest_line(diag.text) <= 78, "%s", diag.text);
+		  "cpuset") && has("while 0.98 cores' worth sat idle") &&
+	      widest_line(diag.text) <= 78, "%s", diag.text);
+	done();
+
+	/* the other core busy with other tasks: still all the pool can have */
+	build_pool(0, 0, "1", full);
+	run();
+	CHECK("cpuset with every core busy: still the limit, less sure, said so",
+	      !strcmp(diag.key, "throttled") && has("other tasks had the other cores meanwhile") &&
+	      diag.confidence < 0.95, "got %s (%.2f): %s", diag.key, diag.confidence, diag.text);
 	done();
 }
 

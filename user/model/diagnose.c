@@ -165,10 +165,11 @@ static const struct thresholds {
 	 * touching it ... */
 	.thr_over_min = 1.2,
 	.thr_over_sure = 2.0,
-	/* ... and, the evidence that tells a limit from contention, they waited
-	 * runnable while cores sat idle: 0.2 CPUs' worth (sure at 0.8). A
-	 * cpuset leaves no counter, so it needs this; for a quota, whose
-	 * throttling the kernel counts, it confirms (a busy machine hides it). */
+	/* ... and, what tells a limit from contention on a machine shared
+	 * with others, they waited runnable while cores sat idle: 0.2 CPUs'
+	 * worth (sure at 0.8). It confirms, it is not required: a busy machine
+	 * hides it, and the quota's throttling is counted by the kernel, the
+	 * cpuset's CPUs are all the pool can ever have. */
 	.thr_idle_min = 0.2,
 	.thr_idle_sure = 0.8,
 	/* Untraced tasks using half a CPU or more while the CPU threads queued
@@ -706,14 +707,17 @@ static void throttled_text(const struct facts *f, const struct cgroup_pool *p, d
 	char w[64], q[16], per[16], t[16];
 
 	if (p->cpuset) {
-		say(d, "Limited by its cpuset: cgroup %.60s may run on CPUs %.20s, %d of the "
-		    "host's %d cores. Its %s wanted %.2f CPUs' worth and got %.2f in parallel, "
-		    "waiting runnable %.0f%% of the time while %.2f cores' worth sat idle. Size "
-		    "the pool to the cpuset's %d CPU%s, not to the host's %d cores, or widen the "
-		    "cpuset.", c->path, c->cpuset, c->cpuset_cpus, f->cores,
-		    who(p->ncpu, 1, w, sizeof(w)), p->demand, c->parallelism,
-		    pct(p->rq, p->on + p->rq), idle_rq, c->cpuset_cpus, pl(c->cpuset_cpus, "", "s"),
-		    f->cores);
+		say(d, "Limited by its cpuset: cgroup %.60s may run on CPUs %.20s only, %d of "
+		    "the host's %d cores. Its %s wanted %.2f CPUs' worth and got %.2f in parallel, "
+		    "waiting runnable %.0f%% of the time", c->path, c->cpuset, c->cpuset_cpus,
+		    f->cores, who(p->ncpu, 1, w, sizeof(w)), p->demand, c->parallelism,
+		    pct(p->rq, p->on + p->rq));
+		if (idle_rq >= TH.thr_idle_min)
+			say(d, " while %.2f cores' worth sat idle.", idle_rq);
+		else
+			say(d, "; other tasks had the other cores meanwhile.");
+		say(d, " Size the pool to the cpuset's %d CPU%s, not to the host's %d cores, or "
+		    "widen the cpuset.", c->cpuset_cpus, pl(c->cpuset_cpus, "", "s"), f->cores);
 		return;
 	}
 	say(d, "Throttled by its cgroup's CPU quota: %.60s may use %.2f CPUs (%s every %s%s%.40s) "
@@ -747,10 +751,7 @@ static bool try_throttled(const struct facts *f, struct diagnosis *d)
 	if (p.demand < TH.cpu_min_demand || over < TH.thr_over_min)
 		return false;
 	if (p.cpuset) {
-		if (idle_rq < TH.thr_idle_min)
-			return false;
-		margin = min_d(ramp(over, TH.thr_over_min, TH.thr_over_sure),
-			       ramp(idle_rq, TH.thr_idle_min, TH.thr_idle_sure));
+		margin = ramp(over, TH.thr_over_min, TH.thr_over_sure);
 	} else {
 		const struct cgroup_summary *c = p.c;
 
@@ -762,9 +763,9 @@ static bool try_throttled(const struct facts *f, struct diagnosis *d)
 		/* the kernel's own count decides; idle cores meanwhile confirm */
 		margin = min_d(ramp(share, TH.thr_periods_min, TH.thr_periods_sure),
 			       ramp(over, TH.thr_over_min, TH.thr_over_sure));
-		if (idle_rq < TH.thr_idle_min)
-			margin *= 0.8;
 	}
+	/* cores idle meanwhile confirm it; without them it is less sure */
+	margin *= 0.8 + 0.2 * ramp(idle_rq, TH.thr_idle_min, TH.thr_idle_sure);
 	set_verdict(d, VERDICT_THROTTLED, p.cpuset ? "CPU-limited by its cpuset" :
 		    "throttled by its CPU quota", "throttled");
 	d->confidence = confidence(f, margin);
