@@ -245,6 +245,22 @@ static void test_quota(void)
 	done();
 }
 
+/* one thread that wants a whole CPU under a half-CPU quota: the quota is
+ * too small, not the pool too big */
+static void test_small_quota(void)
+{
+	static const double busy[] = { 30, 30 };
+	struct tspec t[] = { { 900, 7, 500, 495, 5, 100 } };
+
+	build(2, 1000, busy, t, 1);
+	add_cgroup(7, "/one", 50, 10, 10, 500, NULL, 501);
+	run();
+	CHECK("small quota: one thread under a 0.5-CPU quota is throttled, advised to raise it",
+	      !strcmp(diag.key, "throttled") && has("the quota (0.5 CPUs) is the limit, raise it") &&
+	      !has("size the pool"), "got %s: %s", diag.key, diag.text);
+	done();
+}
+
 static void test_not_throttled(void)
 {
 	static const double full[] = { 100, 100 };
@@ -444,6 +460,7 @@ int main(void)
 {
 	test_owner();
 	test_quota();
+	test_small_quota();
 	test_not_throttled();
 	test_cpuset();
 	test_section();

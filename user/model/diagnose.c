@@ -735,8 +735,15 @@ static void throttled_text(const struct facts *f, const struct cgroup_pool *p, d
 		say(d, ", while %.2f cores' worth sat idle.", idle_rq);
 	else
 		say(d, "; other tasks kept the cores busy meanwhile.");
-	say(d, " More workers than the quota only queue: size the pool to the quota (%.3g "
-	    "CPU%s), not to the host's %d cores.", p->limit, p->limit == 1 ? "" : "s", f->cores);
+	/* as many CPU threads as the quota allows, or fewer: the quota is what
+	 * is too small, not the pool too big */
+	if (p->alive <= p->limit + TH.spare_cores_min)
+		say(d, " The pool is no bigger than its quota: the quota (%.3g CPU%s) is the "
+		    "limit, raise it to give the pool more CPU.", p->limit, p->limit == 1 ? "" : "s");
+	else
+		say(d, " More workers than the quota only queue: size the pool to the quota "
+		    "(%.3g CPU%s), not to the host's %d cores.", p->limit, p->limit == 1 ? "" : "s",
+		    f->cores);
 }
 
 static bool try_throttled(const struct facts *f, struct diagnosis *d)
