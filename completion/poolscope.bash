@@ -1,7 +1,8 @@
 # bash completion for poolscope(8): commands, each command's options, the
 # bundled workloads after run and compare (asked of the poolscope being
 # completed, so they match its catalogue), PIDs after -p/--pid, thread IDs
-# after --tid, process names after --comm, files after --json/--folded/--svg.
+# after --tid, process names after --comm, directories after --cgroup, files
+# after --json/--folded/--svg.
 # Needs nothing from the bash-completion package; uses its _command_offset
 # for the command after `--` when it is loaded.
 #
@@ -14,8 +15,8 @@ _poolscope_opts_common="--json -q --quiet -w --wide --no-locks --locks --futex-s
 	--stacks -F --freq --folded --svg --pprof --push --push-app --push-label --push-format
 	--push-org-id --push-timeout --timeline --timeline-buffer --perfetto --timeline-html
 	--slice-ms --max-threads --raw-tp -v --verbose"
-_poolscope_opts_run="-a --all --as-root --list -h --help $_poolscope_opts_common"
-_poolscope_opts_attach="-p --pid --tid --comm -a --all --children -d --duration
+_poolscope_opts_run="-a --all --cgroup --as-root --list -h --help $_poolscope_opts_common"
+_poolscope_opts_attach="-p --pid --tid --comm --cgroup -a --all --children -d --duration
 	-i --interval -h --help $_poolscope_opts_common"
 _poolscope_opts_compare="--json -q --quiet --show-output -h --help --stacks --locks
 	--no-locks --futex-source -F --freq --slice-ms --max-threads --raw-tp -v --verbose"
@@ -23,7 +24,7 @@ _poolscope_opts_compare="--json -q --quiet --show-output -h --help --stacks --lo
 _poolscope_opts_valued="--json --futex-source --stacks -F --freq --folded --svg --pprof --push
 	--push-app --push-label --push-format --push-org-id --push-timeout --timeline-buffer
 	--perfetto --timeline-html --slice-ms
-	--max-threads -p --pid --tid --comm -d --duration -i --interval"
+	--max-threads -p --pid --tid --comm --cgroup -d --duration -i --interval"
 
 _poolscope_is_valued()
 {
@@ -94,6 +95,12 @@ _poolscope_value()
 		compopt -o filenames 2>/dev/null
 		local IFS=$'\n'
 		COMPREPLY=($(compgen -f -- "$cur"))
+		;;
+	--cgroup)
+		# cgroup directories; a hierarchy path or CONTROLLER:PATH is typed
+		compopt -o filenames 2>/dev/null
+		local IFS=$'\n'
+		COMPREPLY=($(compgen -d -- "${cur:-/sys/fs/cgroup/}"))
 		;;
 	--stacks) _poolscope_list_item "offcpu oncpu all none" "$cur" ;;
 	--futex-source) _poolscope_words "sched syscalls" "$cur" ;;

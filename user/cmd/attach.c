@@ -30,7 +30,8 @@ struct attach_opts {
 	int tids[MAX_TARGETS], ntids;    /* --tid */
 	const char *comm;
 	int ncomm;                       /* --comm: processes of that name at the start */
-	struct cg_target cg;             /* --cgroup */
+	const char *cgroup_arg;          /* --cgroup, resolved into cg after the options */
+	struct cg_target cg;
 	bool cgroup, all, children;
 	uint64_t duration_ns, interval_ns;  /* 0: none */
 	char title[512];
@@ -243,20 +244,14 @@ static int parse_args(int argc, char **argv, struct attach_opts *o)
 				return -EINVAL;
 			break;
 		case 'C': o->comm = optarg; break;
-		case 'G': {
-			char err[CG_PATH_MAX * 3];
-
+		case 'G':
 			if (o->cgroup) {
 				ps_err("attach: give --cgroup once");
 				return -EINVAL;
 			}
-			if (cgroupfs_resolve(optarg, &o->cg, err, sizeof(err))) {
-				ps_err("attach: %s", err);
-				return -EINVAL;
-			}
+			o->cgroup_arg = optarg;
 			o->cgroup = true;
 			break;
-		}
 		case 'a': o->all = true; break;
 		case 'c': o->children = true; break;
 		case 'd':
@@ -290,8 +285,20 @@ static int parse_args(int argc, char **argv, struct attach_opts *o)
 			       "attach: no target (-p PID, --tid TID, --comm NAME, --cgroup CGROUP or -a)");
 		return -EINVAL;
 	}
+	if (o->comm && !strncmp(o->comm, "--", 2)) {
+		ps_err("attach: --comm needs a process name, not '%s'", o->comm);
+		return -EINVAL;
+	}
 	if (o->comm && find_comm(o))
 		return -EINVAL;
+	if (o->cgroup) {
+		char err[CG_PATH_MAX * 3];
+
+		if (cgroupfs_resolve(o->cgroup_arg, &o->cg, err, sizeof(err))) {
+			ps_err("attach: %s", err);
+			return -EINVAL;
+		}
+	}
 	o->c.tr.all = o->all;
 	o->c.tr.tids = o->ntids > 0;
 	o->c.tr.no_follow_forks = !o->children;

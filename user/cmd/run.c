@@ -27,7 +27,8 @@
 struct run_opts {
 	struct cli_common c;
 	bool as_root;
-	struct cg_target cg[MAX_CGROUPS];   /* --cgroup: one per hierarchy */
+	const char *cgroup;                 /* --cgroup's argument */
+	struct cg_target cg[MAX_CGROUPS];   /* ... resolved: one per hierarchy */
 	int ncg;
 	char **cmd;          /* argv of what to exec */
 	char path[PATH_MAX]; /* resolved program */
@@ -101,10 +102,6 @@ static int parse_cgroup(const char *arg, struct run_opts *o)
 	const char *colon = strchr(arg, ':');
 	char err[CG_PATH_MAX * 3], ctrls[128], one[CG_PATH_MAX + 64], *tok, *save = NULL;
 
-	if (o->ncg) {
-		ps_err("run: give --cgroup once (CONTROLLERS:PATH names several hierarchies)");
-		return -EINVAL;
-	}
 	if (!colon || colon[1] != '/' || !memchr(arg, ',', colon - arg) ||
 	    colon - arg >= (long)sizeof(ctrls)) {
 		if (cgroupfs_resolve(arg, &o->cg[0], err, sizeof(err))) {
@@ -153,8 +150,12 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		switch (c) {
 		case 'a': o->c.tr.all = true; break;
 		case 'G':
-			if (parse_cgroup(optarg, o))
+			if (o->cgroup) {
+				ps_err("run: give --cgroup once (CONTROLLERS:PATH names several "
+				       "hierarchies)");
 				return -EINVAL;
+			}
+			o->cgroup = optarg;   /* resolved after the options (--help first) */
 			break;
 		case 'R': o->as_root = true; break;
 		case 'h': run_usage(stdout); exit(0);
@@ -167,6 +168,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			return -EINVAL;
 		}
 	}
+	if (o->cgroup && parse_cgroup(o->cgroup, o))
+		return -EINVAL;
 	if (o->ncg && o->c.tr.all) {
 		ps_err("run: give -a (every task) or --cgroup (a subtree), not both");
 		return -EINVAL;
