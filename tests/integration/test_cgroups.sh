@@ -127,7 +127,7 @@ if g:
     ok("run --cgroup: the cgroup'"'"'s on-CPU time equals its cpuacct.usage within 2%% (+ steal %d ns)" % steal,
        usage > 1e8 and abs(on - usage) <= 0.02 * usage + steal,
        "poolscope %d ns, cpuacct.usage grew %d ns (%+.2f%%)" % (on, usage, 100.0 * (on / max(usage, 1) - 1)))
-    ok("run --cgroup: the usage poolscope read equals the test'"'"'s within 2%%",
+    ok("run --cgroup: the usage poolscope read equals the test'"'"'s within 2%",
        g["usage_ns"] is not None and abs(g["usage_ns"] - usage) <= 0.02 * usage, (g["usage_ns"], usage))
     ok("run --cgroup: every thread of the command is in it",
        all(t["cgroup_id"] == g["id"] for t in r["threads"]), [(t["comm"], t["cgroup_id"]) for t in r["threads"]])' \
@@ -141,15 +141,16 @@ no_programs_left "run --cgroup"
 # Task storage (tp_btf) and the task_hash with task_neg (raw_tp) alike.
 for mode in "" --raw-tp; do
 	label=${mode:+ ($mode)}
+	# a file of its own per run: wait_for must not find the last run's line
 	busy; outside=$!
 	busy; inside=$!
 	move in $inside
 	busy; mover=$!
 	sleep 0.2
 	in0=$(counters $inside)
-	"$POOLSCOPE" attach $mode --cgroup cpu:/$NAME -d 6 -q --json "$TMPD/att.json" 2>"$TMPD/att.err" &
+	"$POOLSCOPE" attach $mode --cgroup cpu:/$NAME -d 6 -q --json "$TMPD/att$mode.json" 2>"$TMPD/att$mode.err" &
 	AP=$!
-	wait_for "$TMPD/att.err" attached 20
+	wait_for "$TMPD/att$mode.err" attached 20
 	ua0=$(usage a) ub0=$(usage b) s0=$(steal_ns)
 	dds=()
 	for c in a b; do
@@ -167,8 +168,8 @@ for mode in "" --raw-tp; do
 	ua1=$(usage a) ub1=$(usage b) s1=$(steal_ns)
 	wait $AP; rc=$?
 	in1=$(counters $inside)
-	check "attach --cgroup$label: exit 0 after -d" "status $rc: $(cat "$TMPD/att.err")" [ $rc -eq 0 ]
-	json "$TMPD/att.json" '
+	check "attach --cgroup$label: exit 0 after -d" "status $rc: $(cat "$TMPD/att$mode.err")" [ $rc -eq 0 ]
+	json "$TMPD/att$mode.json" '
 outside, inside, mover = int(args[0]), int(args[1]), int(args[2])
 steal = int(args[8])
 in_sw, m_sw, m_run = int(args[3]), int(args[4]), int(args[9])
@@ -193,7 +194,8 @@ for c, usage in (("a", int(args[5])), ("b", int(args[6]))):
     print("note: attach --cgroup" + args[10] + ": %s: on-CPU %s ns, cpuacct.usage %d ns" % (c, g.get("oncpu_ns"), usage))
     ok("attach --cgroup" + args[10] + ": cgroup %s: on-CPU time equals its cpuacct.usage within 2%% (+ steal %d ns)" % (c, steal),
        usage > 1e8 and abs(g.get("oncpu_ns", 0) - usage) <= 0.02 * usage + steal,
-       "poolscope %s ns, cpuacct.usage grew %d ns" % (g.get("oncpu_ns"), usage))
+       "poolscope %s ns, cpuacct.usage grew %d ns; dropped %s; threads %s" % (g.get("oncpu_ns"), usage,
+       r["dropped"]["total"], [(t["tid"], t["comm"], t["cgroup_id"], t["first_ns"]) for t in r["threads"]]))
 ok("attach --cgroup" + args[10] + ": the section lists the subtree'"'"'s cgroups",
    r["cgroup_hierarchy"]["target"] == "/" + args[7] and r["cgroup_hierarchy"]["shown"] and
    {"/%s/a" % args[7], "/%s/b" % args[7]} <= set(cg), sorted(cg))' \
