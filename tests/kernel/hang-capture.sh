@@ -22,5 +22,7 @@ else
 	args+=(-ex "set architecture i386:x86-64")
 	export KT_HAVE_VMLINUX=0 KT_SYSMAP=$sysmap
 fi
-args+=(-ex "target remote 127.0.0.1:$port" -x "$here/hang-gdb.py" -ex "detach")
+script=$here/hang-gdb.py
+[ "${KT_UNSTICK:-0}" = 1 ] && script=$here/hang-unstick.py   # the experiment (run-vm.sh KT_GDB_UNSTICK=1)
+args+=(-ex "target remote 127.0.0.1:$port" -x "$script" -ex "detach")
 timeout --kill-after=5 "${KT_GDB_TIMEOUT:-300}" gdb "${args[@]}" </dev/null >"$out" 2>&1

@@ -138,6 +138,52 @@ def cpu_summary(cpu):
         out("(per-cpu state: %s)" % e)
 
 
+def code_bytes(a, n=8):
+    try:
+        b = bytes(gdb.selected_inferior().read_memory(a, n))
+        return " ".join("%02x" % x for x in b)
+    except gdb.MemoryError:
+        return "(unreadable)"
+
+
+def int3_site():
+    """When this vCPU is handling an int3 (asm_exc_int3, exc_int3, the
+    kprobe or text-poke handlers), the address of the int3 it trapped on:
+    exc_int3's regs->ip - 1 (or the return address asm_exc_int3 pushed)."""
+    if not HAVE_SYMS:
+        return None
+    try:
+        f = gdb.newest_frame()
+        while f is not None:
+            if f.name() == "exc_int3":
+                return int(f.read_var("regs")["ip"]) - 1
+            f = f.older()
+    except (gdb.error, ValueError):
+        pass
+    return None
+
+
+def code_report():
+    """The instruction bytes in guest memory where the vCPU is, and at the
+    int3 it is handling: memory is what the kernel patched; a vCPU that
+    traps on an int3 that memory no longer holds runs a stale translation."""
+    rip = reg("rip")
+    out("code at RIP in memory: %s" % code_bytes(rip))
+    site = int3_site()
+    if site is not None:
+        b = code_bytes(site)
+        out("handling an int3 trapped at 0x%x %s; memory there now: %s%s" % (
+            site, sym(site) or "?", b,
+            "  <- NOT an int3 (0xcc) any more" if not b.startswith("cc") else ""))
+    if HAVE_SYMS:
+        try:
+            d = gdb.parse_and_eval("bp_desc")
+            out("text_poke bp_desc: refs %d nr_entries %d vec %s" % (
+                int(d["refs"]["counter"]), int(d["nr_entries"]), d["vec"]))
+        except gdb.error as e:
+            out("(bp_desc: %s)" % e)
+
+
 def stack_scan(rsp):
     out("raw stack scan from RSP (kernel text and BPF addresses):")
     n = 0
@@ -205,6 +251,7 @@ def main():
         out("")
         out("===== CPU %d (gdb thread %d) =====" % (cpu, t.num))
         cpu_summary(cpu)
+        code_report()
         out("--- backtrace")
         out(run("bt 60").rstrip())
         stack_scan(reg("rsp"))

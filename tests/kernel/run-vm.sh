@@ -80,7 +80,7 @@ stall_s=${KT_STALL:-60}
 # The guest runs in the background; this loop is its watchdog.
 hang_re='soft lockup|hard LOCKUP|rcu_(preempt|sched) (self-)?detected stall|rcu: INFO: .*stall|blocked for more than [0-9]+ seconds|BUG: |Oops|Kernel panic'
 start=$(date +%s.%N)
-rc=0 hang= qpid=
+rc=0 hang= qpid= unstuck=
 if [ -z "$recheck" ]; then
 	: >"$out/console.log"; : >"$out/results.log"
 	qemu-system-x86_64 \
@@ -90,22 +90,32 @@ if [ -z "$recheck" ]; then
 		-serial "file:$out/console.log" -serial "file:$out/results.log" \
 		</dev/null >"$out/qemu.log" 2>&1 &
 	qpid=$!
-	t0=$(date +%s) last_size=0 last_change=$t0
-	while kill -0 $qpid 2>/dev/null; do
-		sleep 1
-		now=$(date +%s)
-		line=$(tr -d '\r' <"$out/console.log" | grep -m1 -E "$hang_re")
-		if [ -n "$line" ]; then hang="console: $line"; break; fi
-		size=$(stat -c %s "$out/results.log" 2>/dev/null || echo 0)
-		if [ "$size" != "$last_size" ]; then
-			last_size=$size last_change=$now
-		elif [ $((now - last_change)) -ge "$stall_s" ]; then
-			hang="the results port stopped: nothing for ${stall_s} s (console silent too: $(tail -c 300 "$out/console.log" | tr -d '\r' | tail -1))"
-			break
-		fi
-		if [ $((now - t0)) -ge "$timeout_s" ]; then rc=124; break; fi
-	done
-	if [ -n "$hang" ] || [ $rc -eq 124 ]; then
+	t0=$(date +%s)
+	# watch [CONSOLE-OFFSET]: until qemu exits (0), a hang (1, $hang set) or
+	# the timeout (2); console lines before the offset (bytes) are old news
+	watch() {
+		local off=${1:-0} last_size=-1 last_change now size line
+		last_change=$(date +%s)
+		while kill -0 $qpid 2>/dev/null; do
+			sleep 1
+			now=$(date +%s)
+			line=$(tail -c +$((off + 1)) "$out/console.log" | tr -d '\r' | grep -m1 -E "$hang_re")
+			if [ -n "$line" ]; then hang="console: $line"; return 1; fi
+			size=$(stat -c %s "$out/results.log" 2>/dev/null || echo 0)
+			if [ "$size" != "$last_size" ]; then
+				last_size=$size last_change=$now
+			elif [ $((now - last_change)) -ge "$stall_s" ]; then
+				hang="the results port stopped: nothing for ${stall_s} s (console silent too: $(tail -c 300 "$out/console.log" | tr -d '\r' | tail -1))"
+				return 1
+			fi
+			[ $((now - t0)) -ge "$timeout_s" ] && return 2
+		done
+		return 0
+	}
+	watch 0
+	w=$?
+	[ $w -eq 2 ] && rc=124
+	if [ $w -ne 0 ]; then
 		if [ -n "$hang" ]; then
 			# let the lockup detectors print their backtraces first (the
 			# NMI backtraces of softlockup_all_cpu_backtrace take a few s)
@@ -121,11 +131,33 @@ if [ -z "$recheck" ]; then
 				# a second look 5 s later: a spinning CPU is still there
 				sleep 5
 				KT_SCAN_WORDS=0 bash "$TOP/tests/kernel/hang-capture.sh" "$port" "$out/hang-gdb-2.txt" "$vmlinux" "$sysmap"
+				# KT_GDB_UNSTICK=1: drop QEMU's translation of the code each
+				# vCPU loops at (tests/kernel/hang-unstick.py) and see
+				# whether the guest runs on
+				if [ "${KT_GDB_UNSTICK:-0}" = 1 ] && [ -r "$vmlinux" ]; then
+					KT_UNSTICK=1 bash "$TOP/tests/kernel/hang-capture.sh" "$port" "$out/hang-unstick.txt" "$vmlinux" "$sysmap"
+					first_hang=$hang hang=
+					coff=$(stat -c %s "$out/console.log")
+					watch "$coff"
+					w=$?
+					if [ $w -eq 0 ]; then
+						unstuck="the guest ran on to the end after hang-unstick.py"
+					elif [ $w -eq 2 ]; then
+						unstuck="the guest ran on after hang-unstick.py, then hit the timeout"
+						rc=124
+					else
+						unstuck="the guest stayed hung after hang-unstick.py ($hang)"
+					fi
+					echo "$unstuck" >>"$out/hang-unstick.txt"
+					hang=$first_hang
+				fi
 			fi
 		fi
-		kill $qpid 2>/dev/null
-		for _ in 1 2 3 4 5; do kill -0 $qpid 2>/dev/null || break; sleep 1; done
-		kill -9 $qpid 2>/dev/null
+		if kill -0 $qpid 2>/dev/null; then
+			kill $qpid 2>/dev/null
+			for _ in 1 2 3 4 5; do kill -0 $qpid 2>/dev/null || break; sleep 1; done
+			kill -9 $qpid 2>/dev/null
+		fi
 	fi
 	wait $qpid 2>/dev/null
 	qrc=$?
@@ -139,6 +171,7 @@ if [ -n "$hang" ]; then
 	fail "guest did not hang" "HANG after $(awk "BEGIN{printf \"%.0f\", $(date +%s.%N) - $start}") s: $hang"
 	echo "kernel-test: last guest progress: $(grep -E '^(PASS|FAIL|NOTE): ' "$out/results.txt" | tail -1)"
 	bash "$TOP/tests/kernel/hang-report.sh" "$out"
+	[ -n "${unstuck:-}" ] && { echo "hang: unstick experiment:"; sed 's/^/  /' "$out/hang-unstick.txt" | grep -E 'unstick:|guest'; }
 	echo "hang: the whole console is $out/console.log; the gdb capture $out/hang-gdb.txt"
 elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 	fail "guest finished within ${timeout_s} s" "timed out; console tail: $(tail -5 "$out/console.log" 2>/dev/null | tr '\r\n' '  ')"

@@ -26,8 +26,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$kernel" ] && [ -n "$initrd" ] && [ -n "$out" ] || { echo "usage: $0 --kernel K --initrd I --out DIR [--boots N] [--rounds R]" >&2; exit 2; }
-# the suite takes ~35 s of wall time, a round of the mixes ~60 s (2-core host)
-timeout_s=${timeout_s:-$((240 + rounds * 150))}
+# the suite takes ~35 s of wall time, a round of the mixes 18-25 s (2-core host)
+timeout_s=${timeout_s:-$((240 + rounds * 60))}
 rm -rf "$out"
 mkdir -p "$out"
 hangs=0 failed=0 hung=
