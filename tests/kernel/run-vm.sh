@@ -29,7 +29,8 @@
 #                      the console keeps the stall report and the panic's
 #                      backtraces (no gdb capture: the guest is gone)
 set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
+TOP=${KT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+here=$(cd "$(dirname "$0")" && pwd)   # the hang scripts (soak.sh runs a copy of them)
 timeout_s=300 kernel= initrd= out=
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -127,15 +128,15 @@ if [ -z "$recheck" ]; then
 					deb=$(ls "$kdir"/linux-image-*.deb 2>/dev/null | grep -v -- -dbg_ | tail -1)
 					[ -n "$deb" ] && dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards './boot/System.map-*' >"$sysmap" 2>/dev/null
 				fi
-				bash "$TOP/tests/kernel/hang-capture.sh" "$port" "$out/hang-gdb.txt" "$vmlinux" "$sysmap"
+				bash "$here/hang-capture.sh" "$port" "$out/hang-gdb.txt" "$vmlinux" "$sysmap"
 				# a second look 5 s later: a spinning CPU is still there
 				sleep 5
-				KT_SCAN_WORDS=0 bash "$TOP/tests/kernel/hang-capture.sh" "$port" "$out/hang-gdb-2.txt" "$vmlinux" "$sysmap"
+				KT_SCAN_WORDS=0 bash "$here/hang-capture.sh" "$port" "$out/hang-gdb-2.txt" "$vmlinux" "$sysmap"
 				# KT_GDB_UNSTICK=1: drop QEMU's translation of the code each
 				# vCPU loops at (tests/kernel/hang-unstick.py) and see
 				# whether the guest runs on
 				if [ "${KT_GDB_UNSTICK:-0}" = 1 ] && [ -r "$vmlinux" ]; then
-					KT_UNSTICK=1 bash "$TOP/tests/kernel/hang-capture.sh" "$port" "$out/hang-unstick.txt" "$vmlinux" "$sysmap"
+					KT_UNSTICK=1 bash "$here/hang-capture.sh" "$port" "$out/hang-unstick.txt" "$vmlinux" "$sysmap"
 					first_hang=$hang hang=
 					coff=$(stat -c %s "$out/console.log")
 					watch "$coff"
@@ -170,7 +171,7 @@ tr -d '\r' <"$out/results.log" >"$out/results.txt" 2>/dev/null
 if [ -n "$hang" ]; then
 	fail "guest did not hang" "HANG after $(awk "BEGIN{printf \"%.0f\", $(date +%s.%N) - $start}") s: $hang"
 	echo "kernel-test: last guest progress: $(grep -E '^(PASS|FAIL|NOTE): ' "$out/results.txt" | tail -1)"
-	bash "$TOP/tests/kernel/hang-report.sh" "$out"
+	bash "$here/hang-report.sh" "$out"
 	[ -n "${unstuck:-}" ] && { echo "hang: unstick experiment:"; sed 's/^/  /' "$out/hang-unstick.txt" | grep -E 'unstick:|guest'; }
 	echo "hang: the whole console is $out/console.log; the gdb capture $out/hang-gdb.txt"
 elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then

@@ -29,7 +29,11 @@ done
 # the suite takes ~35 s of wall time, a round of the mixes 18-25 s (2-core host)
 timeout_s=${timeout_s:-$((240 + rounds * 60))}
 rm -rf "$out"
-mkdir -p "$out"
+mkdir -p "$out/scripts"
+# the boots run a copy of the scripts: editing the tree during a long soak
+# cannot change a boot in flight
+cp "$TOP"/tests/kernel/run-vm.sh "$TOP"/tests/kernel/hang-* "$out/scripts/"
+cp "$initrd" "$out/initramfs.cpio.gz" && initrd=$out/initramfs.cpio.gz
 hangs=0 failed=0 hung=
 stamp=$(date -u +%Y-%m-%dT%H:%MZ)
 echo "kernel-soak: $boots boots of $(cat "$(dirname "$kernel")/kernel.version" 2>/dev/null), suite + $rounds rounds of the mixes each, timeout ${timeout_s} s per boot (started $stamp)"
@@ -37,7 +41,7 @@ t_all=$(date +%s)
 for i in $(seq 1 "$boots"); do
 	d=$out/boot-$i
 	t0=$(date +%s)
-	bash "$TOP/tests/kernel/run-vm.sh" --timeout "$timeout_s" --kernel "$kernel" --initrd "$initrd" \
+	KT_TOP=$TOP bash "$out/scripts/run-vm.sh" --timeout "$timeout_s" --kernel "$kernel" --initrd "$initrd" \
 		--out "$d" --append "KT_SOAK=$rounds ${extra}" >"$out/run-$i.log" 2>&1
 	rc=$?
 	mv "$out/run-$i.log" "$d/run.log" 2>/dev/null || d=$out
