@@ -60,6 +60,9 @@ mkdir -p "$out/files"
 # TCG by default: a /dev/kvm that exists need not work (nested virtualisation);
 # KT_ACCEL=kvm opts in.
 accel=${KT_ACCEL:-tcg}
+# KT_TCG_THREAD=single: one host thread runs both vCPUs in turn (QEMU's
+# -accel tcg,thread=single) instead of one thread per vCPU (multi, the default)
+[ "$accel" = tcg ] && [ -n "${KT_TCG_THREAD:-}" ] && accel="tcg,thread=$KT_TCG_THREAD"
 version=$(cat "$(dirname "$kernel")/kernel.version" 2>/dev/null || echo "?")
 echo "kernel-test: booting $version ($accel, 2 CPUs, timeout ${timeout_s}s)"
 
