@@ -15,29 +15,38 @@ def out(s=""):
     gdb.flush()
 
 
-def site_of_thread():
+def sites_of_thread():
+    """Where this vCPU loops: its RIP and, when it is handling an int3, the
+    int3's address in exc_int3's regs (regs->ip - 1 on entry; regs->ip
+    itself once kprobe_int3_handler has backed it up)."""
+    sites = [int(gdb.parse_and_eval("$pc")) & 0xFFFFFFFFFFFFFFFF]
     try:
         f = gdb.newest_frame()
         while f is not None:
             if f.name() == "exc_int3":
-                return int(f.read_var("regs")["ip"]) - 1, "int3 site"
+                ip = int(f.read_var("regs")["ip"])
+                sites += [ip - 1, ip]
+                break
             f = f.older()
     except (gdb.error, ValueError):
         pass
-    return int(gdb.parse_and_eval("$pc")) & 0xFFFFFFFFFFFFFFFF, "RIP"
+    return sites
 
+
+SPAN = 32  # bytes rewritten on each side of a site: every TB that holds it
 
 inf = gdb.selected_inferior()
 done = set()
 for t in sorted(inf.threads(), key=lambda t: t.num):
     t.switch()
-    a, what = site_of_thread()
-    if a in done:
-        continue
-    done.add(a)
-    b = bytes(inf.read_memory(a, 1))
-    out("unstick: CPU %d: %s 0x%x (%s): rewriting its byte 0x%02x with itself" % (
-        t.num - 1, what, a, gdb.execute("info symbol 0x%x" % a, to_string=True).strip(), b[0]))
-    inf.write_memory(a, b)
-    assert bytes(inf.read_memory(a, 1)) == b
+    for a in sites_of_thread():
+        lo = a - SPAN
+        if lo in done:
+            continue
+        done.add(lo)
+        b = bytes(inf.read_memory(lo, 2 * SPAN))
+        out("unstick: CPU %d: 0x%x (%s): rewriting the %d bytes around it with themselves (at it: %02x)" % (
+            t.num - 1, a, gdb.execute("info symbol 0x%x" % a, to_string=True).strip(), 2 * SPAN, b[SPAN]))
+        inf.write_memory(lo, b)
+        assert bytes(inf.read_memory(lo, 2 * SPAN)) == b
 out("unstick: done; guest memory unchanged")
