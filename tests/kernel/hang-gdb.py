@@ -44,10 +44,13 @@ if not HAVE_SYMS and SYSMAP and os.path.exists(SYSMAP):
             if len(p) >= 3 and p[1] in "tTwW":
                 rows.append((int(p[0], 16), p[2]))
     rows.sort()
+    _etext = [a for a, n in rows if n == "_etext"]
     _map_addrs = [a for a, _ in rows]
     _map_names = [n for _, n in rows]
 
 TEXT_LO, TEXT_HI = 0xFFFFFFFF81000000, 0xFFFFFFFF83000000  # nokaslr kernel text
+if _map_addrs and _etext:
+    TEXT_HI = _etext[0]  # System.map: past _etext is data, not return addresses
 MOD_LO, MOD_HI = 0xFFFFFFFFA0000000, 0xFFFFFFFFFF000000  # modules and BPF JIT
 
 bpf_syms = []  # (start, end, name)
@@ -252,8 +255,9 @@ def main():
         out("===== CPU %d (gdb thread %d) =====" % (cpu, t.num))
         cpu_summary(cpu)
         code_report()
-        out("--- backtrace")
-        out(run("bt 60").rstrip())
+        if HAVE_SYMS:  # without DWARF gdb's unwinder guesses frames from noise
+            out("--- backtrace")
+            out(run("bt 60").rstrip())
         stack_scan(reg("rsp"))
     if HAVE_SYMS:
         for t in threads:
