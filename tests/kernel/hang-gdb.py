@@ -156,6 +156,9 @@ def int3_site():
     if not HAVE_SYMS:
         return None
     try:
+        if int(gdb.parse_and_eval("$pc")) == int(gdb.parse_and_eval("(unsigned long)asm_exc_int3")):
+            # at the entry: the CPU's exception frame, RIP (after the int3) first
+            return int(gdb.parse_and_eval("*(unsigned long *)$rsp")) - 1
         f = gdb.newest_frame()
         while f is not None:
             if f.name() == "exc_int3":

@@ -27,7 +27,11 @@ if [ -s "$g" ]; then
 	     on' "$g" | head -"${KT_GDB_LINES:-220}" | sed 's/^/  gdb| /'
 	if [ -s "$dir/hang-gdb-2.txt" ]; then
 		echo "hang: 5 s later, each vCPU was at:"
-		grep -E '^(===== CPU|RIP )' "$dir/hang-gdb-2.txt" | sed 's/^/  gdb| /'
+		grep -E '^(===== CPU [0-9]+ \(|RIP |code at|handling)' "$dir/hang-gdb-2.txt" | sed 's/^/  gdb| /'
+	fi
+	# the stale-translation signature (README, "The 6.1 freeze")
+	if grep -q 'NOT an int3' "$g" "$dir/hang-gdb-2.txt" 2>/dev/null; then
+		echo "hang: signature: a vCPU handles an int3 at an address where guest memory holds no int3 (QEMU ran a stale translation of patched kernel code)"
 	fi
 elif [ -e "$g" ]; then
 	echo "hang: the gdb capture is empty"

@@ -21,6 +21,8 @@ def sites_of_thread():
     itself once kprobe_int3_handler has backed it up)."""
     sites = [int(gdb.parse_and_eval("$pc")) & 0xFFFFFFFFFFFFFFFF]
     try:
+        if sites[0] == int(gdb.parse_and_eval("(unsigned long)asm_exc_int3")):
+            sites.append(int(gdb.parse_and_eval("*(unsigned long *)$rsp")) - 1)
         f = gdb.newest_frame()
         while f is not None:
             if f.name() == "exc_int3":

@@ -51,6 +51,8 @@ for i in $(seq 1 "$boots"); do
 		hangs=$((hangs + 1)) hung="$hung $i"
 		echo "boot $i: HANG after $secs s: $(grep -m1 '^FAIL: kernel 6.1: guest did not hang' "$d/run.log" | cut -c1-220)"
 		echo "boot $i: last step: $(grep -m1 '^kernel-test: last guest progress' "$d/run.log" | cut -d: -f3-)"
+		grep -q '^hang: signature' "$d/run.log" && echo "boot $i: stale-translation signature (int3 handled where memory holds none)"
+		[ -s "$d/hang-unstick.txt" ] && echo "boot $i: unstick: $(tail -1 "$d/hang-unstick.txt")"
 	elif [ $rc -ne 0 ]; then
 		failed=$((failed + 1))
 		echo "boot $i: $nf FAIL(s) in $secs s:"
