@@ -11,6 +11,9 @@
 # backtraces of every hang; exits 1 on a hang or a FAIL. Boot I's files stay
 # in DIR/boot-I (console.log, results.txt, hang-gdb.txt, run.log).
 set -u
+# The body is one function, read whole before it runs: editing this file
+# during a soak cannot change the soak in flight.
+main() {
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 boots=30 rounds=5 timeout_s= kernel= initrd= out= extra=
 while [ $# -gt 0 ]; do
@@ -69,3 +72,6 @@ for i in $hung; do
 done
 echo "hangs: $hangs of $boots boots ($stamp, $(cat "$(dirname "$kernel")/kernel.version" 2>/dev/null), ${rounds} rounds of the mixes per boot; $failed other boots with a FAIL)"
 [ $hangs -eq 0 ] && [ $failed -eq 0 ]
+}
+main "$@"
+exit $?
