@@ -177,10 +177,12 @@ def code_report():
     out("code at RIP in memory: %s" % code_bytes(rip))
     site = int3_site()
     if site is not None:
-        b = code_bytes(site)
-        out("handling an int3 trapped at 0x%x %s; memory there now: %s%s" % (
-            site, sym(site) or "?", b,
-            "  <- NOT an int3 (0xcc) any more" if not b.startswith("cc") else ""))
+        # regs->ip - 1 on entry; kprobe_int3_handler may already have backed
+        # regs->ip up over the int3, so the site is one of the two
+        b0, b1 = code_bytes(site), code_bytes(site + 1)
+        out("handling an int3 trapped at 0x%x %s (or 0x%x, once backed up); memory there now: %s | %s%s" % (
+            site, sym(site) or "?", site + 1, b0, b1,
+            "  <- NOT an int3 (0xcc) any more" if not b0.startswith("cc") and not b1.startswith("cc") else ""))
     if HAVE_SYMS:
         try:
             d = gdb.parse_and_eval("bp_desc")

@@ -7,9 +7,9 @@
 #                      the 6.1 kernel -> smoke suite inside; prints PASS:/FAIL:
 #                      lines, exits non-zero on any FAIL
 #   make kernel-soak   boot the guest KT_BOOTS times (30), each running the suite
-#                      and KT_ROUNDS (5) rounds of the risky mixes; prints
+#                      and KT_ROUNDS (3) rounds of the risky mixes; prints
 #                      "hangs: H of N boots" and every hang's backtraces (not
-#                      part of `make test`; ~2 min per boot on 2 cores)
+#                      part of `make test`; 2-4 min per boot on 2 cores)
 #   make kernel-dbg    fetch linux-image-...-dbg once and keep only its vmlinux
 #                      (build/kernel/vmlinux-VERSION, 630 MB) for the gdb
 #                      capture's backtraces (tests/kernel/README.md)
@@ -32,7 +32,7 @@ KT_DIR       := $(BUILD)/kernel
 KT_PKGS      := qemu-system-x86 busybox-static cpio
 KT_TIMEOUT   ?= 240
 KT_BOOTS     ?= 30
-KT_ROUNDS    ?= 5
+KT_ROUNDS    ?= 3
 KERNEL_PKG   ?=
 # more kernel arguments for the guest, e.g. KT_APPEND="KT_MULT=10 KT_SIZE=20M"
 KT_APPEND    ?=

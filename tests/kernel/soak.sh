@@ -4,7 +4,7 @@
 #
 # `make kernel-soak`: boots the kernel-test guest N times (default 30), one
 # boot at a time (TCG is CPU-heavy), each running the whole kernel-test suite
-# and then R rounds (default 5) of the risky mixes (tests/kernel/init,
+# and then R rounds (default 3) of the risky mixes (tests/kernel/init,
 # KT_SOAK). Every boot goes through tests/kernel/run-vm.sh, whose watchdog
 # turns a lockup into a FAIL with the console's report and the gdb capture of
 # both vCPUs. Prints one line per boot, then "hangs: H of N boots" and the
@@ -15,7 +15,7 @@ set -u
 # during a soak cannot change the soak in flight.
 main() {
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-boots=30 rounds=5 timeout_s= kernel= initrd= out= extra=
+boots=30 rounds=3 timeout_s= kernel= initrd= out= extra=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) kernel=$2; shift 2 ;;
@@ -70,7 +70,9 @@ for i in $hung; do
 	echo "=== boot $i: the hang"
 	sed -n '/^FAIL: kernel 6.1: guest did not hang/,/^hang: the whole console/p' "$out/boot-$i/run.log"
 done
-echo "hangs: $hangs of $boots boots ($stamp, $(cat "$(dirname "$kernel")/kernel.version" 2>/dev/null), ${rounds} rounds of the mixes per boot; $failed other boots with a FAIL)"
+accel=${KT_ACCEL:-tcg}
+[ "$accel" = tcg ] && accel="tcg,thread=${KT_TCG_THREAD:-single}"
+echo "hangs: $hangs of $boots boots ($stamp, $(cat "$(dirname "$kernel")/kernel.version" 2>/dev/null), $accel, ${rounds} rounds of the mixes per boot; $failed other boots with a FAIL)"
 [ $hangs -eq 0 ] && [ $failed -eq 0 ]
 }
 main "$@"
