@@ -24,6 +24,14 @@
 #                      vmlinux, KT_VMLINUX or build/kernel/vmlinux-VERSION from
 #                      `make kernel-dbg`; registers and a stack scan
 #                      symbolized with System.map without it)
+#   KT_GDB_UNSTICK=1   after the capture, tests/kernel/hang-unstick.py
+#                      rewrites the bytes each vCPU loops at with themselves
+#                      (QEMU drops its translation of them) and the watchdog
+#                      watches again: DIR/hang-unstick.txt says whether the
+#                      guest ran on (a stale translation) or stayed hung
+#   KT_TCG_THREAD=     single (the default: one host thread runs both vCPUs)
+#                      or multi (a thread per vCPU, which freezes the guest
+#                      now and then: tests/kernel/README.md, "The 6.1 freeze")
 #   KT_PANIC=1         panic_on_rcu_stall=1 softlockup_panic=1: the guest
 #                      panics (and, with panic=-1, ends) at the first stall;
 #                      the console keeps the stall report and the panic's
