@@ -53,6 +53,7 @@ fi
 vmlinuz=$(ls "$tmp"/boot/vmlinuz-* 2>/dev/null | head -1)
 [ -n "$vmlinuz" ] || { rm -rf "$tmp"; fail "$deb holds no /boot/vmlinuz-*"; }
 cp "$tmp"/boot/config-* "$dir/config" 2>/dev/null
+cp "$tmp"/boot/System.map-* "$dir/System.map" 2>/dev/null   # symbols for the hang capture
 echo "$(basename "$deb" .deb)" >"$dir/kernel.version"
 mv "$vmlinuz" "$dir/vmlinuz"
 rm -rf "$tmp"

@@ -6,6 +6,13 @@
 #   make kernel-test   static poolscope + workloads + truth -> initramfs -> boot
 #                      the 6.1 kernel -> smoke suite inside; prints PASS:/FAIL:
 #                      lines, exits non-zero on any FAIL
+#   make kernel-soak   boot the guest KT_BOOTS times (30), each running the suite
+#                      and KT_ROUNDS (3) rounds of the risky mixes; prints
+#                      "hangs: H of N boots" and every hang's backtraces (not
+#                      part of `make test`; 2-4 min per boot on 2 cores)
+#   make kernel-dbg    fetch linux-image-...-dbg once and keep only its vmlinux
+#                      (build/kernel/vmlinux-VERSION, 630 MB) for the gdb
+#                      capture's backtraces (tests/kernel/README.md)
 #   make kernel-clean  forget the built guest files (keeps the cached kernel)
 #
 # The kernel package (linux-image-6.1.0-N-amd64, the one Debian 12's
@@ -24,15 +31,17 @@ BUILD ?= build
 KT_DIR       := $(BUILD)/kernel
 KT_PKGS      := qemu-system-x86 busybox-static cpio
 KT_TIMEOUT   ?= 240
+KT_BOOTS     ?= 30
+KT_ROUNDS    ?= 3
 KERNEL_PKG   ?=
 # more kernel arguments for the guest, e.g. KT_APPEND="KT_MULT=10 KT_SIZE=20M"
 KT_APPEND    ?=
 # Static binaries: the same sources and flags as the main build, plus -static.
 KT_LIBS      := $(shell pkg-config --static --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz) -liberty -lm
 KT_USER_OBJS := $(patsubst user/%.c,$(KT_DIR)/obj/%.o,$(USER_SRCS))
-KT_WORKLOADS := cpu-threads gil-threads
+KT_WORKLOADS := cpu-threads gil-threads cpu-procs
 
-.PHONY: kernel-deps kernel-test kernel-clean kernel-bins
+.PHONY: kernel-deps kernel-test kernel-soak kernel-dbg kernel-clean kernel-bins
 
 kernel-deps:
 	@tools/apt-deps kernel-deps $(KT_PKGS)
@@ -80,6 +89,15 @@ $(KT_DIR)/vmlinuz: | kernel-deps $(KT_DIR)
 kernel-test: $(KT_DIR)/initramfs.cpio.gz $(KT_DIR)/vmlinuz
 	bash tests/kernel/run-vm.sh --timeout $(KT_TIMEOUT) --kernel $(KT_DIR)/vmlinuz \
 		--initrd $(KT_DIR)/initramfs.cpio.gz --out $(KT_DIR)/run --append "$(KT_APPEND)"
+
+kernel-soak: $(KT_DIR)/initramfs.cpio.gz $(KT_DIR)/vmlinuz
+	bash tests/kernel/soak.sh --boots $(KT_BOOTS) --rounds $(KT_ROUNDS) --kernel $(KT_DIR)/vmlinuz \
+		--initrd $(KT_DIR)/initramfs.cpio.gz --out $(KT_DIR)/soak --append "$(KT_APPEND)"
+
+# The debug vmlinux of the cached kernel: downloaded once (~860 MB .deb),
+# only the vmlinux is kept.
+kernel-dbg: $(KT_DIR)/vmlinuz
+	bash tests/kernel/fetch-dbg.sh $(KT_DIR)
 
 kernel-clean:
 	rm -rf $(KT_DIR)/obj $(KT_DIR)/workloads $(KT_DIR)/progs $(KT_DIR)/run \
