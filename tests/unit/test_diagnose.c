@@ -336,6 +336,7 @@ static void test_sequential(void)
 	for (int i = 1; i < 7; i++) {
 		snap.threads[i].first_ns = START + (i - 1) * 166 * MS;
 		snap.threads[i].exit_ns = START + i * 166 * MS;
+		snap.threads[i].flags |= PS_THREAD_FORKED | PS_THREAD_EXITED;
 	}
 	run();
 	check_common("one at a time");

@@ -87,6 +87,7 @@ static void diff_futex(struct ps_snapshot *o, const struct ps_snapshot *c, const
 			SUB(interrupted);
 			SUB(eagain);
 			SUB(woken_by_traced);
+			SUB(asleep_ns);
 			out->max_ns = grown_max(cur->max_ns, prev->max_ns);
 			for (int h = 0; h < PS_HIST_SLOTS; h++)
 				SUB(hist[h]);

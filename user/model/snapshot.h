@@ -20,6 +20,12 @@ struct ps_snapshot {
 	char sysname[65], uts_version[65], machine[65];   /* uname -s, -v, -m */
 	char features_line[512];       /* what the feature probe found (-v prints it) */
 
+	/* run and compare: the command poolscope started, and when it released
+	 * it to exec (CLOCK_MONOTONIC; 0: none). Until then it waited for
+	 * poolscope to attach: not the command's own time. */
+	uint32_t launch_tgid;
+	uint64_t launch_ns;
+
 	struct ps_thread *threads;     /* nthreads, in-progress spans closed at end_ns */
 	uint32_t nthreads;
 	uint64_t *thread_cpu_ns;       /* [thread * nr_cpus + cpu] */

@@ -277,10 +277,19 @@ void json_lock_fields(struct json *j, const struct lock_summary *l)
 	for (uint32_t a = 0; a < l->naddrs; a++)
 		json_string(j, l->addr_symbols[a] ? l->addr_symbols[a] : "");
 	json_array_end(j);
+	json_key(j, "addr_tgids");
+	json_array_begin(j);
+	for (uint32_t a = 0; a < l->naddrs; a++)
+		json_u64(j, l->addr_tgids[a]);
+	json_array_end(j);
 	json_kv_u64(j, "waiters", l->nwaiters);
+	json_kv_u64(j, "processes", l->nprocs);
+	json_kv_bool(j, "chain", l->chain);
 	json_kv_u64(j, "waits", l->waits);
 	json_kv_u64(j, "wait_ns", l->wait_ns);
+	json_kv_u64(j, "asleep_ns", l->asleep_ns);
 	json_kv_double(j, "share_waiters", l->share_waiters);
+	json_kv_double(j, "share_asleep", l->share_asleep);
 }
 
 static bool eagain_seen(const struct model *m)

@@ -102,6 +102,13 @@ static void print_header(FILE *out, const struct model *m, const struct report_o
 	}
 	fputs("poolscope: ", out);
 	print_wrapped(out, o->title ? o->title : "trace", 11, 4, width, BREAK_WORDS);
+	/* a command poolscope started (not an attach, not an interval) */
+	if (o->argv && !o->interval) {
+		if (o->exit_status >= 0)
+			fprintf(out, "exit status %d\n", o->exit_status);
+		else
+			fprintf(out, "exit status: none, still running when the trace stopped\n");
+	}
 	fprintf(out, "traced %u %s, %u %s on %d CPUs for %s\n", m->nprocs,
 		plural(m->nprocs, "process", "processes"), (unsigned)m->thread_count,
 		plural(m->thread_count, "thread", "threads"), m->nr_cpus, fmt_dur(m->wall_ns, wall, sizeof(wall)));
