@@ -152,7 +152,7 @@ static __noinline void futex_wait_end(struct ps_thread *th, enum futex_end how,
 					   bool sigpending, __u64 woke_at, __u64 now)
 {
 	struct ps_futex_stat *st;
-	__u64 start = th->fx_start, wait, asleep, busy, proc_busy;
+	__u64 start = th->fx_start, wait, asleep, busy, proc_busy, peers;
 	/* a traced futex wake of this thread since the run the wait began in
 	 * (the waking can come just before the switch-out that blocks) */
 	bool woken = th->wk_ns && th->wk_ns >= th->fx_run_start && how != FUTEX_END_TIMEOUT &&
@@ -173,6 +173,8 @@ static __noinline void futex_wait_end(struct ps_thread *th, enum futex_end how,
 	proc_busy = proc_active(th->proc, now) - th->fx_busy0;
 	if ((__s64)proc_busy < 0 || th->proc == PS_NO_SLOT)
 		proc_busy = 0;
+	/* all of them, less the waiter's own runnable time after its wakeup */
+	peers = proc_busy > wait - asleep ? proc_busy - (wait - asleep) : 0;
 	if (proc_busy > asleep)
 		proc_busy = asleep;
 	if (woken) {
@@ -200,6 +202,7 @@ static __noinline void futex_wait_end(struct ps_thread *th, enum futex_end how,
 	__sync_fetch_and_add(&st->waits, 1);
 	__sync_fetch_and_add(&st->wait_ns, wait);
 	__sync_fetch_and_add(&st->asleep_ns, asleep);
+	__sync_fetch_and_add(&st->peers_ns, peers);
 	__sync_fetch_and_add(&st->busy_ns, busy);
 	__sync_fetch_and_add(&st->proc_busy_ns, proc_busy);
 	if (wait > st->max_ns)

@@ -193,6 +193,9 @@ struct ps_futex_stat {
 	__u64 woken_by_traced;/* woken right after a traced thread's wake on this futex */
 	__u64 asleep_ns;      /* of wait_ns, the time until the wakeup: the rest was
 			       * spent runnable, waiting for a CPU (run-queue time) */
+	__u64 peers_ns;       /* the other threads of the process active (running or
+			       * runnable) during the waits, summed over them, not
+			       * capped: / wait_ns, how many were active meanwhile */
 	__s32 waker_ustack;   /* the last such waker's user stack */
 	__u32 wakers[2];      /* the last two distinct such wakers' thread ids, the
 			       * latest first: who the waiters waited for */

@@ -196,7 +196,10 @@ static __always_inline void handle_fork(struct task_struct *parent, struct task_
 	struct ps_thread *th;
 	struct ps_task *st;
 
-	if (targ_tids || !thread_of(parent, &slot, now, btf))
+	/* with -a, the children of poolscope itself (run -a's command) are
+	 * traced from their birth */
+	if (targ_tids || (!thread_of(parent, &slot, now, btf) && !targ_all) ||
+	    (targ_all && ctgid == targ_self_tgid))
 		return;
 	/* clone3(CLONE_INTO_CGROUP) may start it in another cgroup: it is
 	 * decided at its first event */

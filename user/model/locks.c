@@ -123,12 +123,17 @@ static uint64_t rec_asleep(const struct ps_futex_rec *r)
 	return r->st.asleep_ns ? r->st.asleep_ns : r->st.wait_ns;
 }
 
-/* A record whose waiter slept while its traced waker was busy, woken by
- * it more than once: an edge of the handoff graph. */
+/* A record whose waiter slept while its traced waker, or the rest of its
+ * process, was busy, woken more than once: an edge of the handoff graph.
+ * (In a chain of n the waker itself is busy only for its turn, about
+ * 1/(n-1) of the sleep; someone in the chain is busy throughout.) */
 static bool rec_handoff(const struct ps_futex_rec *r)
 {
+	uint64_t asleep = rec_asleep(r);
+
 	return r->st.woken_by_traced >= LOCK_CHAIN_MIN_WAKES &&
-	       r->st.busy_ns >= LOCK_BUSY_CONTENDED * rec_asleep(r);
+	       (r->st.busy_ns >= LOCK_BUSY_CONTENDED * asleep ||
+		r->st.proc_busy_ns >= LOCK_BUSY_CONTENDED * asleep);
 }
 
 static void add_addr(struct lock_summary *l, uint32_t tgid, uint64_t addr)
@@ -182,6 +187,7 @@ static void add_record(const struct model *m, struct waiter_sets *ws, struct loc
 	l->waits += r->st.waits;
 	l->wait_ns += r->st.wait_ns;
 	l->asleep_ns += rec_asleep(r);
+	l->peers_ns += r->st.peers_ns;
 	l->busy_ns += r->st.busy_ns;
 	l->proc_busy_ns += r->st.proc_busy_ns;
 	if (r->st.max_ns > l->max_ns)
@@ -213,6 +219,7 @@ static void merge_lock(const struct model *m, struct waiter_sets *ws, struct loc
 	dst->waits += src->waits;
 	dst->wait_ns += src->wait_ns;
 	dst->asleep_ns += src->asleep_ns;
+	dst->peers_ns += src->peers_ns;
 	dst->busy_ns += src->busy_ns;
 	dst->proc_busy_ns += src->proc_busy_ns;
 	if (src->max_ns > dst->max_ns)
@@ -279,15 +286,29 @@ static void strongconnect(struct graph *g, uint32_t v)
 	g->ncomp++;
 }
 
-static void build_graph(const struct ps_snapshot *s, struct graph *g)
+/* A thread that takes its turns: on a CPU or runnable for a real share of
+ * its life (the JVM's service threads, woken by each other now and then
+ * while they sleep for the rest, are not a chain worth naming). */
+static bool takes_turns(const struct model *m, uint32_t tid)
 {
+	const struct thread_summary *ts = thread_by_tid(m, tid);
+
+	return ts && ts->oncpu_ns + ts->runq_wait_ns >= LOCK_CHAIN_MIN_ACTIVE * ts->lifetime_ns;
+}
+
+static void build_graph(const struct model *m, struct graph *g)
+{
+	const struct ps_snapshot *s = m->snap;
 	uint32_t cap = 2 * s->n_futex + 1;
 
 	memset(g, 0, sizeof(*g));
 	g->tid = xcalloc(s->n_futex + 1, sizeof(*g->tid));
-	for (uint32_t i = 0; i < s->n_futex; i++)
-		if (node_of(g, s->futex_recs[i].key.pid) == UINT32_MAX)
-			g->tid[g->n++] = s->futex_recs[i].key.pid;
+	for (uint32_t i = 0; i < s->n_futex; i++) {
+		uint32_t tid = s->futex_recs[i].key.pid;
+
+		if (node_of(g, tid) == UINT32_MAX && takes_turns(m, tid))
+			g->tid[g->n++] = tid;
+	}
 	g->first = xcalloc(g->n + 1, sizeof(*g->first));
 	memset(g->first, 0xff, (g->n + 1) * sizeof(*g->first));
 	g->next = xcalloc(cap, sizeof(*g->next));
@@ -296,7 +317,7 @@ static void build_graph(const struct ps_snapshot *s, struct graph *g)
 		const struct ps_futex_rec *r = &s->futex_recs[i];
 		uint32_t u = node_of(g, r->key.pid);
 
-		if (!rec_handoff(r))
+		if (u == UINT32_MAX || !rec_handoff(r))
 			continue;
 		for (int k = 0; k < 2; k++) {
 			uint32_t w = r->st.wakers[k] && r->st.wakers[k] != r->key.pid ?
@@ -372,7 +393,7 @@ static uint32_t merge_chains(struct model *m, struct waiter_sets *ws, uint32_t *
 	struct graph g;
 	uint32_t *comp_size, *root, *chain, *into, n = 0;
 
-	build_graph(m->snap, &g);
+	build_graph(m, &g);
 	comp_size = xcalloc(g.ncomp + 1, sizeof(*comp_size));
 	root = xcalloc(g.ncomp + 1, sizeof(*root));
 	chain = xcalloc(m->nlocks + 1, sizeof(*chain));
@@ -425,6 +446,7 @@ static void classify_lock(const struct model *m, const struct waiter_sets *ws, u
 	l->share_waiters = l->waiters_time_ns ? (double)l->wait_ns / l->waiters_time_ns : 0;
 	l->share_asleep = l->waiters_time_ns ? (double)l->asleep_ns / l->waiters_time_ns : 0;
 	l->share_all = m->thread_time_ns ? (double)l->wait_ns / m->thread_time_ns : 0;
+	l->peers = l->wait_ns ? (double)l->peers_ns / l->wait_ns : 0;
 	l->nprocs = 0;
 	for (uint32_t w = 0; w < l->nwaiters; w++) {
 		const struct thread_summary *ts = thread_by_tid(m, ws->tids[k][w]);
@@ -435,7 +457,11 @@ static void classify_lock(const struct model *m, const struct waiter_sets *ws, u
 		if (i == l->nprocs)
 			tgids[l->nprocs++] = tg;
 	}
-	bool busy = l->busy_frac >= LOCK_BUSY_CONTENDED;
+	/* a chain's waker is busy only for its turn: one of n - 1 others (in
+	 * one process, the rest of it shows the chain busy) */
+	bool busy = l->busy_frac >= LOCK_BUSY_CONTENDED ||
+		    (l->chain && l->nprocs == 1 && l->proc_busy_frac >= LOCK_BUSY_CONTENDED) ||
+		    (l->chain && l->busy_frac * (l->nwaiters - 1) >= LOCK_BUSY_CONTENDED);
 
 	if (l->waits && busy && (l->nwaiters >= 2 || l->mutex))
 		l->cls = LOCK_CONTENDED;
@@ -484,8 +510,11 @@ void model_build_locks(struct model *m)
 		add_record(m, &ws, l, lock_of[i], r, where, caller);
 	}
 	m->nlocks = merge_chains(m, &ws, lock_of);
-	for (uint32_t k = 0; k < m->nlocks; k++)
+	for (uint32_t k = 0; k < m->nlocks; k++) {
 		classify_lock(m, &ws, k);
+		m->locks[k].waiter_tids = xcalloc(m->locks[k].nwaiters + 1, sizeof(uint32_t));
+		memcpy(m->locks[k].waiter_tids, ws.tids[k], m->locks[k].nwaiters * sizeof(uint32_t));
+	}
 	/* each thread's futex time asleep: on contended locks, or other waits
 	 * (the run-queue time after the wakeup is the thread's runq time) */
 	for (uint32_t i = 0; i < s->n_futex; i++) {

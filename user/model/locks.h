@@ -23,6 +23,9 @@
  * waits are one lock when each waiter was woken by the others at least this
  * many times (once could be a shutdown). */
 #define LOCK_CHAIN_MIN_WAKES 2
+/* ... and each of them was on a CPU or runnable at least this share of its
+ * life: threads that take turns computing, not idle ones nudging each other */
+#define LOCK_CHAIN_MIN_ACTIVE 0.1
 
 /* What waiting on a lock was:
  * CONTENDED  the waited-for side was busy and the waiters fight for it: two
@@ -49,10 +52,15 @@ struct lock_summary {
 	const char *runtime_lock;    /* a runtime's lock ("CPython GIL") any word lies in, or NULL */
 	const char *name;            /* what to call it: runtime_lock, else symbol; NULL if unknown */
 	uint32_t naddrs, nwaiters;
+	uint32_t *waiter_tids;       /* nwaiters (at most 256 kept) */
 	uint32_t nprocs;             /* processes its waiters are in (a shared-memory lock: 2+) */
 	bool chain;                  /* a handoff chain: several words, each waiter woken by the others */
 	uint64_t waits, wait_ns, max_ns, busy_ns, proc_busy_ns;
 	uint64_t asleep_ns;          /* of wait_ns, asleep until woken (the rest was run-queue time) */
+	uint64_t peers_ns;           /* the process's other threads active meanwhile, summed */
+	double peers;                /* peers_ns / wait_ns: how many of them were active while
+				      * one waited (a lock that serializes: about 1, its holder);
+				      * meaningless for a lock of several processes */
 	uint64_t timeouts, interrupted, eagain, woken_by_traced;
 	uint64_t waiters_time_ns;    /* lifetime of the threads that waited */
 	double busy_frac;            /* busy_ns / asleep_ns: the waited-for side busy */

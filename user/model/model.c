@@ -211,7 +211,7 @@ static void build_procs(const struct ps_snapshot *s, struct model *m)
 
 static void build_cores(const struct ps_snapshot *s, struct model *m)
 {
-	uint64_t busy_all = 0;
+	uint64_t busy_all = 0, traced_all = 0;
 
 	m->cores = xcalloc(s->nr_cpus, sizeof(*m->cores));
 	for (int c = 0; c < s->nr_cpus; c++) {
@@ -258,8 +258,10 @@ static void build_cores(const struct ps_snapshot *s, struct model *m)
 			}
 		}
 		busy_all += cs->busy_ns;
+		traced_all += cs->traced_ns;
 	}
 	m->busy_pct = m->wall_ns && s->nr_cpus ? 100.0 * busy_all / (m->wall_ns * s->nr_cpus) : 0;
+	m->other_cpus = m->wall_ns ? (double)(busy_all - traced_all) / m->wall_ns : 0;
 }
 
 static void build_drops(const struct ps_snapshot *s, struct model *m)
@@ -315,6 +317,8 @@ void model_free(struct model *m)
 	free(m->offcpu);
 	free(m->oncpu);
 	free(m->futex);
+	for (uint32_t i = 0; i < m->nlocks; i++)
+		free(m->locks[i].waiter_tids);
 	free(m->locks);
 	free(m->futex_lock);
 	free(m->cores);

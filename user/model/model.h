@@ -111,6 +111,7 @@ struct model {
 	uint64_t vol, invol, migrations, switches;
 	double parallelism;                  /* traced on-CPU time / wall */
 	double busy_pct;                     /* all cores, any task */
+	double other_cpus;                   /* busy time of untraced tasks (other load), in CPUs */
 	uint64_t runq_hist[PS_HIST_SLOTS];   /* all traced threads */
 	uint64_t runq_p50_ns, runq_p90_ns, runq_p99_ns, runq_max_ns;
 	uint64_t dropped;                    /* sum of all drop counters */
