@@ -1042,6 +1042,18 @@ static void lock_lesson(struct diagnosis *d, bool processes)
 	    "processes (a lock each), a finer-grained lock, or less work while holding it, would.");
 }
 
+/* How many other threads were active while one slept on lock l: the rest
+ * of its process, or, for two waiters in two processes, the other one (its
+ * waker); -1 when unknown (several processes, or no such evidence). */
+static double lock_peers(const struct lock_summary *l)
+{
+	if (l && l->nprocs == 1 && l->peers_ns)
+		return l->peers;
+	if (l && l->nprocs == 2 && l->nwaiters == 2 && l->woken_by_traced)
+		return l->busy_frac;
+	return -1;
+}
+
 static bool try_lock(const struct facts *f, struct diagnosis *d)
 {
 	const struct lock_summary *l = f->lock;
@@ -1055,8 +1067,10 @@ static bool try_lock(const struct facts *f, struct diagnosis *d)
 	if ((!l && !f->want_spin) || share < TH.lock_min_share || f->want < TH.lock_min_want ||
 	    got > TH.lock_max_parallel * cap)
 		return false;
-	if (l && l->nprocs == 1 && l->peers_ns) {
-		if (l->peers > max_d(TH.lock_max_peers, TH.lock_peers_share * (l->nwaiters - 1)))
+	double peers = lock_peers(l);
+
+	if (peers >= 0) {
+		if (peers > max_d(TH.lock_max_peers, TH.lock_peers_share * (l->nwaiters - 1)))
 			return false;
 	} else if (lock_ns < TH.lock_vs_runq * f->want_rq) {
 		return false;
@@ -1093,8 +1107,8 @@ static bool try_lock(const struct facts *f, struct diagnosis *d)
 	evidence(d, "lock_busy_pct", l ? 100 * l->busy_frac : 0, "%");
 	evidence(d, "spin_pct", pct(f->want_spin, f->want_on), "%");
 	evidence(d, "runq_wait_ms", f->want_rq / NS_PER_MS, "ms");
-	if (l && l->nprocs == 1 && l->peers_ns)
-		evidence(d, "active_while_waiting", l->peers, "threads");
+	if (peers >= 0)
+		evidence(d, "active_while_waiting", peers, "threads");
 	return true;
 }
 
