@@ -898,6 +898,26 @@ static void test_dispatcher(void)
 	CHECK("dispatcher: not lock-serialized", !key_is("lock-serialized"), "got %s: %s",
 	      diag.key, diag.text);
 	done();
+
+	/* apache's worker MPM: a listener that waits for an idle worker, and
+	 * 8 workers that wait for the listener's connections: a cycle through
+	 * one hub, still no chain */
+	struct tspec a[10] = { { 1150, 1150, "apache2", 120, 300, 580, 4000, 900, 12, 0 } };
+	for (int i = 1; i < 10; i++)
+		a[i] = (struct tspec){ 1150 + i, 1150, "apache2", 30, 300, 670, 500, 100, 12, 0 };
+	build(2, 1000, 100, a, 10);
+	st = add_stack(1150, true, cond_wait, 4);
+	add_futex(1150, 1150, st, 0x7f0000000100ull, 4000, 500, 400);
+	futex_woken(1151, 1152, 4000, 500, 1500);
+	for (int i = 1; i < 10; i++) {
+		add_futex(1150, 1150 + i, st, 0x7f0000001000ull + 0x1100 * i, 500, 650, 30);
+		futex_woken(1150, 0, 500, 620, 2300);
+	}
+	run();
+	CHECK("dispatcher: a listener and its workers waking each other are no chain",
+	      model.nlocks >= 9 && !model.locks[0].chain && !key_is("lock-serialized"),
+	      "%u locks, chain %d: %s: %s", model.nlocks, model.locks[0].chain, diag.key, diag.text);
+	done();
 }
 
 /* Two processes take turns on a lock in shared memory: each maps it at its

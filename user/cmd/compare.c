@@ -289,7 +289,15 @@ static void print_table(FILE *f, const struct compare_opts *o)
 
 		if (!e->ok)
 			continue;
-		fprintf(f, "  %-20.20s %s (%s)\n", e->name, e->d.label, diagnose_confidence_word(e->d.confidence));
+		char line[256];
+		int n = snprintf(line, sizeof(line), "  %-20.20s %s (%s)", e->name, e->d.label,
+				 diagnose_confidence_word(e->d.confidence));
+
+		if (n <= 80)
+			fprintf(f, "%s\n", line);
+		else
+			fprintf(f, "  %-20.20s\n    %s (%s)\n", e->name, e->d.label,
+				diagnose_confidence_word(e->d.confidence));
 		if (l)
 			print_top_lock(f, l);
 	}

@@ -67,7 +67,7 @@ static const struct thresholds {
 	double lock_min_want;       /* CPUs */
 	double lock_max_parallel, lock_parallel_sure; /* of min(wanted, cores) */
 	double lock_vs_runq;        /* lock time / run-queue time */
-	double lock_max_peers, lock_peers_share; /* threads active while one waited */
+	double lock_max_peers;      /* threads active while one waited */
 	double spin_min_share;      /* of the wanting threads' on-CPU samples */
 	double starved_runq_share, starved_runq_sure; /* of the CPU threads' wanting time */
 	double oversub_pure_cpu;    /* share of a CPU thread's life */
@@ -158,11 +158,13 @@ static const struct thresholds {
 	 * slept on the lock, how many of the others were active (on a CPU or
 	 * runnable). A lock that serializes leaves about one, its holder; a
 	 * parallel pool that merely waits its turn for the cores leaves all
-	 * the others. Serialized at 1.5 or fewer, or fewer than half of the
-	 * other waiters; other tasks holding the cores change neither, so
-	 * then the run-queue comparison above is not needed. */
+	 * the others (apache's idle workers, woken in turn by its listener,
+	 * leave 3 or more). Serialized at 1.5 or fewer (Java's monitor with 4
+	 * threads: 1.2, a ring of 4: 1.3, the same ring computing after it
+	 * passes the token: 2.0 under load); other tasks holding the cores do
+	 * not change it, so then the run-queue comparison above is not
+	 * needed. */
 	.lock_max_peers = 1.5,
-	.lock_peers_share = 0.5,
 	/* On-CPU samples inside a lock's spin or slow path (Go's
 	 * sync.(*Mutex).lockSlow, a JVM monitor's spin) are time waiting for
 	 * the lock, not computing, once they reach 10% of the samples. */
@@ -436,7 +438,11 @@ static void classify_thread(const struct model *m, const struct thread_summary *
 		tf->lock_ns = tf->off;
 	if (tf->cond_ns > tf->off - tf->lock_ns)
 		tf->cond_ns = tf->off - tf->lock_ns;
-	tf->waiter = tf->life && tf->cond_ns >= TH.waiter_min_share * tf->life;
+	/* a server's idle worker waits for a request, not for the others:
+	 * part of the pool, its idle futex waits blocking like IO */
+	tf->waiter = tf->life && !tf->server && tf->cond_ns >= TH.waiter_min_share * tf->life;
+	if (tf->server)
+		tf->cond_ns = 0;
 	tf->cpu = !tf->waiter && tf->on >= min_on && tf->on + tf->rq >= TH.cpu_min_share * tf->life;
 	tf->want = !tf->waiter && tf->on >= min_on &&
 		   tf->on + tf->rq + tf->lock_ns >= TH.cpu_min_share * tf->life;
@@ -1067,10 +1073,11 @@ static bool try_lock(const struct facts *f, struct diagnosis *d)
 	if ((!l && !f->want_spin) || share < TH.lock_min_share || f->want < TH.lock_min_want ||
 	    got > TH.lock_max_parallel * cap)
 		return false;
-	double peers = lock_peers(l);
+	/* the peers spinning for the lock meanwhile were waiting, not working */
+	double peers = lock_peers(l) * (1 - ratio(f->want_spin, f->want_on));
 
-	if (peers >= 0) {
-		if (peers > max_d(TH.lock_max_peers, TH.lock_peers_share * (l->nwaiters - 1)))
+	if (lock_peers(l) >= 0) {
+		if (peers > TH.lock_max_peers)
 			return false;
 	} else if (lock_ns < TH.lock_vs_runq * f->want_rq) {
 		return false;
@@ -1107,44 +1114,56 @@ static bool try_lock(const struct facts *f, struct diagnosis *d)
 	evidence(d, "lock_busy_pct", l ? 100 * l->busy_frac : 0, "%");
 	evidence(d, "spin_pct", pct(f->want_spin, f->want_on), "%");
 	evidence(d, "runq_wait_ms", f->want_rq / NS_PER_MS, "ms");
-	if (peers >= 0)
+	if (lock_peers(l) >= 0)
 		evidence(d, "active_while_waiting", peers, "threads");
 	return true;
 }
 
-/* CPU-bound, and the cores went to untraced tasks: the CPU threads waited
- * for one at least as long as they ran. */
+/* The cores went to untraced tasks: the pool, whenever it was not blocked,
+ * waited for a core at least as long as it ran. The pool as a whole, not
+ * only its CPU threads: a server's workers that wake for a request and then
+ * queue behind the load generator are starved as much as a computing pool
+ * (and count as CPU threads or not by a hair from one run to the next). */
 static bool try_starved(const struct facts *f, struct diagnosis *d)
 {
 	const struct model *m = f->m;
-	/* the threads that wanted to compute, on a lock's turn too */
-	double rq_share = ratio(f->want_rq, f->want_on + f->want_rq);
+	uint64_t active = f->pool_on + f->pool_rq;
+	double rq_share = ratio(f->pool_rq, active), demand = ratio(active, m->wall_ns);
+	bool cpu = active >= TH.cpu_min_share * f->pool_time;
 	char w[64], p99[16];
 
-	if (f->want < TH.cpu_min_demand || f->other_cpus < TH.other_load_min ||
-	    rq_share < TH.starved_runq_share || f->want_on < TH.cpu_oncpu_min * m->oncpu_ns)
+	if (demand < TH.cpu_min_demand || f->other_cpus < TH.other_load_min ||
+	    rq_share < TH.starved_runq_share)
 		return false;
-	snprintf(d->label_buf, sizeof(d->label_buf), "CPU-bound, starved by other tasks: %.2f of "
-		 "%d CPUs", f->other_cpus, f->cores);
+	snprintf(d->label_buf, sizeof(d->label_buf), "%sstarved by other tasks: %.2f of %d CPUs",
+		 cpu ? "CPU-bound, " : "", f->other_cpus, f->cores);
 	set_verdict(d, VERDICT_CPU_STARVED, d->label_buf, "cpu-starved");
 	d->confidence = confidence(f, min_d(ramp(rq_share, TH.starved_runq_share,
 						 TH.starved_runq_sure),
 					    ramp(f->other_cpus, TH.other_load_min, 1.0)));
-	say(d, "CPU-bound, starved by other tasks: %s wanted to compute (%.2f CPUs' worth on "
-	    "%d cores, on a CPU, runnable or on a lock's turn) but waited runnable for a core "
-	    "%.0f%% of the time they were not blocked, while untraced tasks took %.2f CPUs "
-	    "(run-queue p99 %s); the pool ran %.2f CPUs in parallel.",
-	    who(f->nwant, f->nwant_procs, w, sizeof(w)), f->want, f->cores, 100 * rq_share,
-	    f->other_cpus, fmt_dur(m->runq_p99_ns, p99, sizeof(p99)),
-	    ratio(f->want_on, m->wall_ns));
+	say(d, "Starved by other tasks: untraced tasks took %.2f CPUs, and %s, on a CPU or "
+	    "runnable %.0f%% of %s time (%.2f CPUs' worth on %d cores), waited runnable for a "
+	    "core %.0f%% of that (run-queue p99 %s); %s ran %.2f CPUs in parallel.",
+	    f->other_cpus, who(f->npool, f->npool_procs, w, sizeof(w)), pct(active, f->pool_time),
+	    pl(f->npool, "its", "their"), demand, f->cores, 100 * rq_share,
+	    fmt_dur(m->runq_p99_ns, p99, sizeof(p99)), pl(f->npool, "it", "they"),
+	    ratio(f->pool_on, m->wall_ns));
+	if (!cpu)
+		say(d, " The rest of the time %s blocked%s.", pl(f->npool, "it was", "they were"),
+		    f->nserver_procs ? ", waiting for requests" : "");
+	if (demand >= TH.oversub_demand * f->cores)
+		say(d, " %.1f of them were runnable at a time on average, more than the %d cores: "
+		    "alone they would queue too.", demand, f->cores);
 	if (f->lock && f->lock->share_asleep >= TH.lock_min_share)
 		say(d, " They also slept %.0f%% of their time on a contended lock in %s.",
 		    100 * f->lock->share_asleep, f->lock->caller ? f->lock->caller : "?");
-	say(d, " Its own shape is hidden under that load: run it again on quieter cores to see "
-	    "whether it is parallel, serialized or oversubscribed.");
+	say(d, " Its own shape is hidden under that load (a load generator on the same machine "
+	    "counts as another task): run it again on quieter cores to see whether it is "
+	    "parallel, serialized, oversubscribed or waiting.");
+	spin_note(f, d);
 	common_evidence(f, d);
-	evidence(d, "want_threads", f->nwant, "threads");
-	evidence(d, "want_cpus", f->want, "cpus");
+	evidence(d, "pool_threads", f->npool, "threads");
+	evidence(d, "active_cpus", demand, "cpus");
 	evidence(d, "other_load_cpus", f->other_cpus, "cpus");
 	evidence(d, "runq_share_pct", 100 * rq_share, "%");
 	evidence(d, "runq_p99_ms", m->runq_p99_ns / NS_PER_MS, "ms");

@@ -353,6 +353,31 @@ static void free_graph(struct graph *g)
 	free(g->on_stack);
 }
 
+/* Whether component c is a dispatcher's star: one member was the waker of
+ * most of the threads woken into c (see LOCK_HUB_SHARE), members or not. */
+static bool is_star(const struct graph *g, uint32_t c)
+{
+	for (uint32_t h = 0; h < g->n; h++) {
+		uint32_t into = 0, by_h = 0;
+
+		if (g->comp[h] != c)
+			continue;
+		for (uint32_t u = 0; u < g->n; u++) {
+			bool in = false, hub = false;
+
+			for (uint32_t e = g->first[u]; e != UINT32_MAX; e = g->next[e]) {
+				in |= g->comp[g->to[e]] == c && g->to[e] != u;
+				hub |= g->to[e] == h;
+			}
+			into += in && u != h;
+			by_h += hub && u != h;
+		}
+		if (into + 1 >= LOCK_HUB_MIN_MEMBERS && by_h >= LOCK_HUB_SHARE * into)
+			return true;
+	}
+	return false;
+}
+
 /* The chain (component) all of lock k's waiters are in, if it has 2 or more
  * threads and one of k's records is a handoff inside it; else UINT32_MAX. */
 static uint32_t chain_of(const struct model *m, const struct graph *g, const uint32_t *comp_size,
@@ -401,6 +426,9 @@ static uint32_t merge_chains(struct model *m, struct waiter_sets *ws, uint32_t *
 	memset(root, 0xff, (g.ncomp + 1) * sizeof(*root));
 	for (uint32_t v = 0; v < g.n; v++)
 		comp_size[g.comp[v]]++;
+	for (uint32_t c = 0; c < g.ncomp; c++)
+		if (comp_size[c] > 1 && is_star(&g, c))
+			comp_size[c] = 1; /* no chain */
 	for (uint32_t k = 0; k < m->nlocks; k++) {
 		uint32_t c = chain[k] = chain_of(m, &g, comp_size, ws, k, lock_of);
 

@@ -26,6 +26,12 @@
 /* ... and each of them was on a CPU or runnable at least this share of its
  * life: threads that take turns computing, not idle ones nudging each other */
 #define LOCK_CHAIN_MIN_ACTIVE 0.1
+/* A cycle that one thread woke 3/4 or more of the threads woken into it
+ * (6 or more in all) is a dispatcher and its pool (apache's listener and
+ * its workers), not threads taking turns: in a chain the wakers are
+ * spread. */
+#define LOCK_HUB_MIN_MEMBERS 6
+#define LOCK_HUB_SHARE 0.75
 
 /* What waiting on a lock was:
  * CONTENDED  the waited-for side was busy and the waiters fight for it: two

@@ -151,6 +151,10 @@ static void write_threads(struct json *j, const struct model *m)
 		json_kv_u64(j, "invol", t->invol);
 		json_kv_u64(j, "migrations", t->migrations);
 		json_kv_u64(j, "wakeups", t->wakeups);
+		if (m->snap->oncpu) {
+			json_kv_u64(j, "oncpu_samples", t->oncpu_samples);
+			json_kv_u64(j, "spin_samples", t->spin_samples);
+		}
 		json_key(j, "oncpu_ns_by_cpu");
 		json_array_begin(j);
 		for (int c = 0; c < m->nr_cpus; c++)
