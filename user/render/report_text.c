@@ -613,8 +613,16 @@ static void print_groups(FILE *out, const struct model *m, const struct report_o
 
 void report_diagnosis_text(FILE *out, const struct diagnosis *d)
 {
-	fprintf(out, "\nDIAGNOSIS  %s (confidence %.2f, %s)\n", d->label ? d->label : "?",
-		d->confidence, diagnose_confidence_word(d->confidence));
+	char conf[48];
+	const char *label = d->label ? d->label : "?";
+
+	snprintf(conf, sizeof(conf), "(confidence %.2f, %s)", d->confidence,
+		 diagnose_confidence_word(d->confidence));
+	/* a label with numbers can push the confidence onto a line of its own */
+	if (cols("DIAGNOSIS  ") + cols(label) + 1 + cols(conf) <= WIDTH)
+		fprintf(out, "\nDIAGNOSIS  %s %s\n", label, conf);
+	else
+		fprintf(out, "\nDIAGNOSIS  %s\n  %s\n", label, conf);
 	print_paragraph(out, d->text);
 }
 
