@@ -274,6 +274,13 @@ void snapshot_filter(const struct ps_snapshot *s, const uint32_t *tgids, uint32_
 		if (has_tgid(tgids, n, s->servers[i]))
 			o->servers[o->nservers++] = s->servers[i];
 
+	/* the cgroups (plain values): the throttled verdict holds per program */
+	o->cg_kind = s->cg_kind;
+	memcpy(o->cg_mount, s->cg_mount, sizeof(o->cg_mount));
+	o->cg_target = s->cg_target;
+	o->cgroups = xcalloc(s->ncgroups ? s->ncgroups : 1, sizeof(*o->cgroups));
+	memcpy(o->cgroups, s->cgroups, s->ncgroups * sizeof(*o->cgroups));
+	o->ncgroups = s->ncgroups;
 	o->cpus = xcalloc(ncpu, sizeof(*o->cpus));
 	o->migr = xcalloc(ncpu, sizeof(*o->migr));
 	memcpy(o->cpus, s->cpus, ncpu * sizeof(*o->cpus));
