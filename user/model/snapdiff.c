@@ -156,6 +156,7 @@ void snapshot_diff(const struct ps_snapshot *c, const struct ps_snapshot *p, str
 	o->end_ns = c->end_ns;
 	o->nr_cpus = ncpu;
 	o->all = c->all;
+	o->self_tgid = c->self_tgid;
 	o->attach_mode = c->attach_mode;
 	o->task_hash = c->task_hash;
 	o->locks = c->locks;
