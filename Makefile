@@ -26,6 +26,7 @@ DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcurl4-openssl
             mandoc groff-base bash-completion dpkg-dev libncurses-dev tmux \
             golang-go golang-github-google-pprof-dev \
             libiberty-dev libdebuginfod-dev python3.11-dev debuginfod nodejs g++ \
+            openjdk-17-jdk-headless apache2 apache2-utils memcached nginx wrk \
             $(if $(shell command -v rustc),,rustc)
 
 # libcurl: its headers only; --push loads the library when it is used

@@ -133,13 +133,26 @@ enum futex_end {
 	FUTEX_END_EAGAIN,     /* the fallback: -EAGAIN, never blocked */
 };
 
+/* A traced waker woke the waiter whose wait st counts: remember it among
+ * the last two distinct ones (racy like the other counters: a lost update
+ * only loses a sample). */
+static __always_inline void futex_note_waker(struct ps_futex_stat *st, __u32 tid)
+{
+	if (!tid || st->wakers[0] == tid)
+		return;
+	st->wakers[1] = st->wakers[0];
+	st->wakers[0] = tid;
+}
+
 /* The wait of th ends now. how: FUTEX_END_SEEN from the scheduler, or the
- * return value of the fallback; sigpending: a signal was pending at the end. */
+ * return value of the fallback; sigpending: a signal was pending at the end;
+ * woke_at: when it was woken (became runnable), 0 if unknown: the wait from
+ * then on was run-queue time. */
 static __noinline void futex_wait_end(struct ps_thread *th, enum futex_end how,
-					   bool sigpending, __u64 now)
+					   bool sigpending, __u64 woke_at, __u64 now)
 {
 	struct ps_futex_stat *st;
-	__u64 start = th->fx_start, wait, busy, proc_busy;
+	__u64 start = th->fx_start, wait, asleep, busy, proc_busy, peers;
 	/* a traced futex wake of this thread since the run the wait began in
 	 * (the waking can come just before the switch-out that blocks) */
 	bool woken = th->wk_ns && th->wk_ns >= th->fx_run_start && how != FUTEX_END_TIMEOUT &&
@@ -154,13 +167,16 @@ static __noinline void futex_wait_end(struct ps_thread *th, enum futex_end how,
 		return;
 	tl_futex(PS_TL_FUTEX_END, th, th->fx_uaddr, woken ? 0 : timeout ? 1 : intr ? 2 : 3);
 	wait = now - start;
-	/* how active the rest of the process was (several threads count up to
-	 * the wait, no more) */
+	asleep = woke_at > start && woke_at < now ? woke_at - start : wait;
+	/* how active the rest of the process was while it slept (several
+	 * threads count up to the sleep, no more) */
 	proc_busy = proc_active(th->proc, now) - th->fx_busy0;
 	if ((__s64)proc_busy < 0 || th->proc == PS_NO_SLOT)
 		proc_busy = 0;
-	if (proc_busy > wait)
-		proc_busy = wait;
+	/* all of them, less the waiter's own runnable time after its wakeup */
+	peers = proc_busy > wait - asleep ? proc_busy - (wait - asleep) : 0;
+	if (proc_busy > asleep)
+		proc_busy = asleep;
 	if (woken) {
 		/* busy for as long as the waker had been active (running or
 		 * runnable) during the wait, up to the waking */
@@ -170,8 +186,8 @@ static __noinline void futex_wait_end(struct ps_thread *th, enum futex_end how,
 	} else {
 		busy = proc_busy; /* timed out, or no traced waker */
 	}
-	if (busy > wait)
-		busy = wait;
+	if (busy > asleep)
+		busy = asleep;
 
 	struct ps_futex_key key = {
 		.tgid = th->tgid, .pid = th->tid, .ustack = th->fx_ustack, .uaddr = th->fx_uaddr,
@@ -185,6 +201,8 @@ static __noinline void futex_wait_end(struct ps_thread *th, enum futex_end how,
 	}
 	__sync_fetch_and_add(&st->waits, 1);
 	__sync_fetch_and_add(&st->wait_ns, wait);
+	__sync_fetch_and_add(&st->asleep_ns, asleep);
+	__sync_fetch_and_add(&st->peers_ns, peers);
 	__sync_fetch_and_add(&st->busy_ns, busy);
 	__sync_fetch_and_add(&st->proc_busy_ns, proc_busy);
 	if (wait > st->max_ns)
@@ -197,6 +215,7 @@ static __noinline void futex_wait_end(struct ps_thread *th, enum futex_end how,
 	else if (woken) {
 		__sync_fetch_and_add(&st->woken_by_traced, 1);
 		st->waker_ustack = th->wk_ustack;
+		futex_note_waker(st, th->wk_tid);
 	}
 }
 
@@ -251,6 +270,7 @@ static __always_inline void handle_waking(void *ctx, struct task_struct *p, bool
 		return;
 	th->wk_active_since = waker->active_since;
 	th->wk_slot = wslot;
+	th->wk_tid = waker->tid;
 	th->wk_ustack = ustack_id(ctx);
 	th->wk_ns = now;
 }
@@ -283,7 +303,7 @@ static __always_inline void futex_sys_exit(long ret)
 	if (!th || !th->fx_start)
 		return;
 	futex_wait_end(th, ret == -ETIMEDOUT_ ? FUTEX_END_TIMEOUT : ret == -EINTR_ ? FUTEX_END_INTR :
-			   ret == -EAGAIN_ ? FUTEX_END_EAGAIN : FUTEX_END_WOKEN, false, now);
+			   ret == -EAGAIN_ ? FUTEX_END_EAGAIN : FUTEX_END_WOKEN, false, 0, now);
 }
 
 #endif

@@ -6,6 +6,7 @@
 
 /* Set by the loader between open and load. */
 const volatile bool targ_all = false;       /* trace every task on the machine */
+const volatile __u32 targ_self_tgid = 0;    /* ... but poolscope itself */
 const volatile bool targ_raw = false;       /* raw_tp fallback: task state in task_hash */
 /* Task state in task_hash (preallocated) instead of task storage, with
  * tp_btf too: before Linux 6.2 task storage allocates with kmalloc, which can

@@ -117,7 +117,7 @@ struct ps_thread {
 	__u64 wk_ns;
 	__u64 wk_active_since; /* the waker was active since (0: it was not) */
 	__u32 wk_slot;        /* the waker's thread slot */
-	__u32 pad1;
+	__u32 wk_tid;         /* the waker's thread id */
 	/* off-CPU stack captured at the last switch-out (--stacks offcpu) */
 	__s32 off_ustack;
 	__s32 off_kstack;
@@ -191,7 +191,14 @@ struct ps_futex_stat {
 	__u64 eagain;         /* not waits: -EAGAIN, the value had changed (syscall
 			       * tracepoints only: such a call never blocks) */
 	__u64 woken_by_traced;/* woken right after a traced thread's wake on this futex */
+	__u64 asleep_ns;      /* of wait_ns, the time until the wakeup: the rest was
+			       * spent runnable, waiting for a CPU (run-queue time) */
+	__u64 peers_ns;       /* the other threads of the process active (running or
+			       * runnable) during the waits, summed over them, not
+			       * capped: / wait_ns, how many were active meanwhile */
 	__s32 waker_ustack;   /* the last such waker's user stack */
+	__u32 wakers[2];      /* the last two distinct such wakers' thread ids, the
+			       * latest first: who the waiters waited for */
 	__u32 pad;
 	__u32 hist[PS_HIST_SLOTS];
 };

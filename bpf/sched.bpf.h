@@ -72,6 +72,8 @@ static __always_inline void switch_out(void *ctx, struct ps_cpu *c, struct ps_th
 static __always_inline void switch_in(struct ps_cpu *c, struct ps_thread *nt,
 				      struct task_struct *next, __u32 cpu, __u64 now, bool btf)
 {
+	__u64 woke_at = nt->runnable_since;
+
 	if (nt->runnable_since && now > nt->runnable_since) {
 		__u64 wait = now - nt->runnable_since;
 		__u32 s = hist_slot(wait);
@@ -104,7 +106,8 @@ static __always_inline void switch_in(struct ps_cpu *c, struct ps_thread *nt,
 	}
 	if (targ_locks && !targ_futex_syscalls && nt->fx_start)
 		futex_wait_end(nt, FUTEX_END_SEEN,
-			       TASK_FIELD(btf, next, thread_info.flags) & (1UL << TIF_SIGPENDING_), now);
+			       TASK_FIELD(btf, next, thread_info.flags) & (1UL << TIF_SIGPENDING_),
+			       woke_at, now);
 }
 
 static __always_inline void handle_switch(void *ctx, bool preempt, struct task_struct *prev,
@@ -193,7 +196,10 @@ static __always_inline void handle_fork(struct task_struct *parent, struct task_
 	struct ps_thread *th;
 	struct ps_task *st;
 
-	if (targ_tids || !thread_of(parent, &slot, now, btf))
+	/* with -a, the children of poolscope itself (run -a's command) are
+	 * traced from their birth */
+	if (targ_tids || (!thread_of(parent, &slot, now, btf) && !targ_all) ||
+	    (targ_all && ctgid == targ_self_tgid))
 		return;
 	/* clone3(CLONE_INTO_CGROUP) may start it in another cgroup: it is
 	 * decided at its first event */

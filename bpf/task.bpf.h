@@ -369,7 +369,7 @@ __noinline int task_wanted_at(__u64 task)
 	__u32 tgid = BPF_CORE_READ(t, tgid), none = PS_NO_SLOT;
 
 	if (targ_all)
-		return 1;
+		return tgid != targ_self_tgid; /* every task but poolscope */
 	if (targ_cg_id)
 		return task_in_cgroup(t);
 	if (targ_by_comm)

@@ -57,11 +57,14 @@ else:
 PY
 }
 
+# CPU-bound and parallel, or, while untraced tasks take the cores (other
+# engineers' builds), CPU-bound and starved by them: said in the headline
+PARALLEL='d["key"] == "cpu-parallel" or (d["key"] == "cpu-starved" and r["totals"]["other_load_cpus"] >= 0.5 and "starved by other tasks" in d["label"])'
 if trace cpu-procs cpu-procs -t 4 -s 600M; then
-	verdict cpu-procs 'd["key"] == "cpu-parallel"' "CPU-bound and parallel"
+	verdict cpu-procs "$PARALLEL" "CPU-bound and parallel"
 fi
 if trace cpu-threads cpu-threads -t 4 -s 600M; then
-	verdict cpu-threads 'd["key"] == "cpu-parallel"' "CPU-bound and parallel"
+	verdict cpu-threads "$PARALLEL" "CPU-bound and parallel"
 fi
 if trace gil-threads gil-threads -t 4 -s 400M; then
 	verdict gil-threads 'd["key"] == "lock-serialized"' "serialized on a lock"
@@ -78,6 +81,6 @@ if trace oversubscribed oversubscribed -w 16 -s 150M; then
 	verdict oversubscribed 'd["key"] == "oversubscribed"' "16 CPU threads on 2 cores: run-queue bound"
 fi
 if trace sleep -- sleep 1; then
-	verdict sleep 'd["key"] not in ("cpu-parallel", "oversubscribed", "lock-serialized")' \
+	verdict sleep 'd["key"] not in ("cpu-parallel", "cpu-starved", "oversubscribed", "lock-serialized")' \
 		"sleep 1 is not CPU-bound"
 fi

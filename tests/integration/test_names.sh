@@ -120,7 +120,9 @@ EOF
 if trace py-procs -- "$PY" "$TMPD/cpu_procs.py"; then
 	judge py-procs <<'EOF'
 d = r["diagnosis"]
-say(d["key"] == "cpu-parallel", "a multiprocessing.Pool is CPU-bound and parallel",
+# (or, while untraced tasks take the cores, CPU-bound and starved by them)
+say(d["key"] == "cpu-parallel" or (d["key"] == "cpu-starved" and r["totals"]["other_load_cpus"] >= 0.5),
+    "a multiprocessing.Pool is CPU-bound and parallel",
     "%s (parallelism %.2f): %s" % (d["key"], r["totals"]["parallelism"], d["text"]))
 gil = [l for l in r["locks"] if l["lock_name"] == "CPython GIL" and l["class"] == "contended"
        and l["share_waiters"] > 0.1]

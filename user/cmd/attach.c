@@ -15,6 +15,7 @@
 #include "cmd/commands.h"
 #include "model/model.h"
 #include "model/diagnose.h"
+#include "model/groups.h"
 #include "render/report.h"
 #include "trace/session.h"
 #include "model/snapdiff.h"
@@ -63,7 +64,8 @@ void attach_usage(FILE *out)
 "                      a path in the hierarchy CPU limits live in\n"
 "                      (/system.slice/nginx.service) or CONTROLLER:PATH\n"
 "                      (cpu:/pool: in that controller's v1 hierarchy)\n"
-"  -a, --all           every task on the machine (never ends by itself)\n"
+"  -a, --all           every task on the machine but poolscope (never ends by\n"
+"                      itself); a verdict for each of the 3 busiest programs\n"
 "\n"
 "Options:\n"
 "  --children          also trace processes the targets fork from now on\n"
@@ -480,14 +482,18 @@ int cmd_attach(int argc, char **argv)
 	snapshot_free(&r.prev);
 	model_build(&snap, &m);
 	diagnose(&m, &diag);
+	/* the whole machine: a verdict per busy program, not one for all */
+	struct program_group groups[GROUPS_MAX];
+	int ngroups = o.all ? program_groups(&m, groups, GROUPS_MAX) : 0;
 	struct report_opts ro = {
 		.title = o.title, .wide = o.c.wide, .exit_status = -1, .compact = o.interval_ns > 0,
-		.wall_start = snap.start_ns + r.wall_of_mono,
+		.wall_start = snap.start_ns + r.wall_of_mono, .groups = groups, .ngroups = ngroups,
 	};
 	if (o.interval_ns && !o.c.quiet && !cli_json_stdout(&o.c))
 		printf("\n=== whole trace ===\n");
 	if (cli_emit(&o.c, &m, &diag, &ro, "attach"))
 		rc = EXIT_TRACE;
+	program_groups_free(groups, ngroups);
 	model_free(&m);
 	snapshot_free(&snap);
 	return rc;

@@ -52,8 +52,10 @@ void compare_usage(FILE *out)
 "Usage: poolscope compare [OPTIONS] ENTRY... [-- COMMAND [ARGS...]]...\n"
 "\n"
 "Run each entry under tracing, one after another, and print one side-by-side\n"
-"table: wall time, CPU time, parallelism, per-core busy %%, voluntary and\n"
-"involuntary switches, run-queue p99, lock wait share, top lock and verdict.\n"
+"table: wall time, CPU time, parallelism, per-core busy %% (any task), other\n"
+"load (CPUs untraced tasks took), voluntary and involuntary switches, run-queue\n"
+"p99, lock wait share, top lock and verdict; a warning when the entries ran\n"
+"under different outside load.\n"
 "An ENTRY is a bundled workload, optionally with its arguments in one quoted\n"
 "word (\"cpu-threads -w 4\"); each `--` starts a command entry that runs to\n"
 "the next `--`.\n"
@@ -222,44 +224,82 @@ static double lock_share(const struct model *m)
 	return s;
 }
 
+/* The entries ran under different outside load when the CPUs untraced
+ * tasks took differ by half a CPU or more: their times do not compare. */
+#define OTHER_LOAD_SPREAD 0.5
+
+/* The least and most CPUs untraced tasks took during an entry; false if
+ * no entry ran. */
+static bool other_load_range(const struct compare_opts *o, double *lo, double *hi)
+{
+	*lo = 1e9;
+	*hi = -1;
+	for (int i = 0; i < o->n; i++) {
+		if (!o->e[i].ok)
+			continue;
+		*lo = o->e[i].m.other_cpus < *lo ? o->e[i].m.other_cpus : *lo;
+		*hi = o->e[i].m.other_cpus > *hi ? o->e[i].m.other_cpus : *hi;
+	}
+	return *hi >= 0;
+}
+
+static void warn_other_load(FILE *f, const struct compare_opts *o)
+{
+	double lo, hi;
+
+	if (other_load_range(o, &lo, &hi) && hi - lo >= OTHER_LOAD_SPREAD)
+		fprintf(f, "WARNING: the entries ran under different outside load (untraced tasks\n"
+			"  took %.2f to %.2f CPUs): their times and parallelism do not compare\n", lo, hi);
+}
+
 static void print_table(FILE *f, const struct compare_opts *o)
 {
-	char w[16], c[16], r[16], busy[32], vi[32];
+	char w[16], c[16], r[16], busy[32], vi[32], v[16], iv[16];
 
 	fprintf(f, "\nCOMPARE  (%d CPUs; parallelism = traced CPU time / wall)\n", o->e[0].m.nr_cpus);
-	fprintf(f, "%-20s %7s %7s %5s %-7s %11s %8s %6s\n", "entry", "wall", "CPU", "par", "busy %",
-	       "vol/invol", "runq p99", "lockw");
+	fprintf(f, "%-17s %6s %6s %5s %-7s %5s %10s %8s %6s\n", "entry", "wall", "CPU", "par",
+		"busy %", "other", "vol/invol", "runq p99", "lockw");
 	for (int i = 0; i < o->n; i++) {
 		const struct entry *e = &o->e[i];
 		size_t n = 0;
 
 		if (!e->ok) {
-			fprintf(f, "%-20.20s (%s)\n", e->name, e->ran ? "failed" : "not run: stopped");
+			fprintf(f, "%-17.17s (%s)\n", e->name, e->ran ? "failed" : "not run: stopped");
 			continue;
 		}
 		busy[0] = '\0';
 		if (e->m.nr_cpus <= 3)
 			for (int k = 0; k < e->m.nr_cpus; k++)
 				n += snprintf(busy + n, sizeof(busy) - n, "%s%.0f", k ? "/" : "",
-					      e->m.cores[k].traced_pct);
+					      e->m.cores[k].busy_pct);
 		else
 			snprintf(busy, sizeof(busy), "avg %.0f", e->m.busy_pct);
-		snprintf(vi, sizeof(vi), "%llu/%llu", (unsigned long long)e->m.vol,
-			 (unsigned long long)e->m.invol);
-		fprintf(f, "%-20.20s %7s %7s %5.2f %-7s %11s %8s %5.1f%%\n", e->name,
-		       fmt_dur(e->m.wall_ns, w, sizeof(w)), fmt_dur(e->m.oncpu_ns, c, sizeof(c)),
-		       e->m.parallelism, busy, vi, fmt_dur(e->m.runq_p99_ns, r, sizeof(r)),
-		       100 * lock_share(&e->m));
+		snprintf(vi, sizeof(vi), "%s/%s", fmt_count(e->m.vol, v, sizeof(v)),
+			 fmt_count(e->m.invol, iv, sizeof(iv)));
+		fprintf(f, "%-17.17s %6s %6s %5.2f %-7s %5.2f %10s %8s %5.1f%%\n", e->name,
+			fmt_dur(e->m.wall_ns, w, sizeof(w)), fmt_dur(e->m.oncpu_ns, c, sizeof(c)),
+			e->m.parallelism, busy, e->m.other_cpus, vi,
+			fmt_dur(e->m.runq_p99_ns, r, sizeof(r)), 100 * lock_share(&e->m));
 	}
-	fprintf(f, "  (busy %%: the traced threads' share of each core; lockw: thread time in\n"
-	       "   contended futex waits)\n\nVERDICTS\n");
+	fprintf(f, "  (busy %%: each core's busy share, any task, as in run; other: CPUs taken by\n"
+		"   untraced tasks; lockw: thread time in contended futex waits)\n");
+	warn_other_load(f, o);
+	fprintf(f, "\nVERDICTS\n");
 	for (int i = 0; i < o->n; i++) {
 		const struct entry *e = &o->e[i];
 		const struct lock_summary *l = e->ok ? e->d.lock : NULL;
 
 		if (!e->ok)
 			continue;
-		fprintf(f, "  %-20.20s %s (%s)\n", e->name, e->d.label, diagnose_confidence_word(e->d.confidence));
+		char line[256];
+		int n = snprintf(line, sizeof(line), "  %-20.20s %s (%s)", e->name, e->d.label,
+				 diagnose_confidence_word(e->d.confidence));
+
+		if (n <= 80)
+			fprintf(f, "%s\n", line);
+		else
+			fprintf(f, "  %-20.20s\n    %s (%s)\n", e->name, e->d.label,
+				diagnose_confidence_word(e->d.confidence));
 		if (l)
 			print_top_lock(f, l);
 	}
@@ -272,6 +312,11 @@ static void write_json(FILE *f, const struct compare_opts *o)
 	json_init(&j, f, true);
 	json_object_begin(&j);
 	json_kv_u64(&j, "version", 1);
+	double lo, hi;
+	bool any = other_load_range(o, &lo, &hi);
+	json_kv_bool(&j, "outside_load_differs", any && hi - lo >= OTHER_LOAD_SPREAD);
+	json_kv_double(&j, "other_load_cpus_min", any ? lo : 0);
+	json_kv_double(&j, "other_load_cpus_max", any ? hi : 0);
 	json_key(&j, "entries");
 	json_array_begin(&j);
 	for (int i = 0; i < o->n; i++) {
@@ -288,8 +333,14 @@ static void write_json(FILE *f, const struct compare_opts *o)
 			json_key(&j, "core_busy_pct");
 			json_array_begin(&j);
 			for (int k = 0; k < e->m.nr_cpus; k++)
+				json_double(&j, e->m.cores[k].busy_pct);
+			json_array_end(&j);
+			json_key(&j, "core_traced_pct");
+			json_array_begin(&j);
+			for (int k = 0; k < e->m.nr_cpus; k++)
 				json_double(&j, e->m.cores[k].traced_pct);
 			json_array_end(&j);
+			json_kv_double(&j, "other_load_cpus", e->m.other_cpus);
 			json_kv_u64(&j, "vol", e->m.vol);
 			json_kv_u64(&j, "invol", e->m.invol);
 			json_kv_u64(&j, "runq_p99_ns", e->m.runq_p99_ns);

@@ -14,11 +14,18 @@
  *                    more than its cpuset while other cores sat idle;
  *   oversubscribed   the CPU threads wanted well over the cores (more were
  *                    runnable than cores) and queued long: CPU-bound too;
- *   lock-serialized  threads wanting the CPU or one contended lock got far
- *                    less parallelism than they asked for;
+ *   lock-serialized  threads wanting the CPU or one contended lock (a
+ *                    futex word, a handoff chain of park words, or spinning
+ *                    in a lock's slow path) got far less parallelism than
+ *                    they asked for, and the lock cost them more than the
+ *                    run queue did;
+ *   cpu-starved      CPU-bound, but untraced tasks took the cores: the CPU
+ *                    threads waited for a core at least as long as they ran;
  *   cpu-parallel     the CPU threads wanted about min(how many were alive at
  *                    a time, cores) CPUs;
  *   idle             hardly ran, hardly woke up (or slept, by the stacks);
+ *   awaiting-requests  a server (its processes listen for connections)
+ *                    blocked most of the time: it waited for its clients;
  *   io-bound         blocked in the kernel outside lock waits, little CPU;
  *   mixed            none of those.
  * "Wanting a CPU" counts run-queue time as well as on-CPU time: on a shared
@@ -44,6 +51,7 @@
  * thresholds, to 0.95 when they reach their "sure" values, less penalties. */
 static const struct thresholds {
 	double worker_min_oncpu;    /* share of the window */
+	double worker_fair_share;   /* of a thread's fair share of the cores */
 	double cpu_min_share;       /* share of a thread's life */
 	double waiter_min_share;    /* share of a thread's life */
 	double cpu_min_demand;      /* CPUs */
@@ -58,6 +66,12 @@ static const struct thresholds {
 	double lock_min_share, lock_share_sure; /* of the waiters' time */
 	double lock_min_want;       /* CPUs */
 	double lock_max_parallel, lock_parallel_sure; /* of min(wanted, cores) */
+	double lock_vs_runq;        /* lock time / run-queue time */
+	double lock_max_peers;      /* threads active while one waited */
+	double spin_min_share;      /* of the wanting threads' on-CPU samples */
+	double starved_runq_share, starved_runq_sure; /* of the CPU threads' wanting time */
+	double oversub_pure_cpu;    /* share of a CPU thread's life */
+	double server_min_blocked;  /* share of the pool's blocked time */
 	double idle_max_oncpu, idle_oncpu_sure; /* share of the pool's time */
 	double idle_max_wait_rate, idle_wait_rate_sure; /* per thread-second */
 	double idle_max_waits, idle_waits_sure;  /* voluntary switches */
@@ -77,8 +91,12 @@ static const struct thresholds {
 	double conf_high, conf_medium;
 } TH = {
 	/* A thread did work when it ran at least 1% of the window: a pool's
-	 * main thread that hands out tasks and waits stays far below. */
+	 * main thread that hands out tasks and waits stays far below ... */
 	.worker_min_oncpu = 0.01,
+	/* ... or, with more threads than cores, a tenth of its fair share of
+	 * them (window x cores / threads): 2000 busy threads on 2 cores get
+	 * 0.1% each. */
+	.worker_fair_share = 0.1,
 	/* A thread wants a CPU when it was on one or runnable at least half of
 	 * its life; the rest of the time it was blocked. */
 	.cpu_min_share = 0.5,
@@ -132,6 +150,36 @@ static const struct thresholds {
 	 * no parallelism there. */
 	.lock_max_parallel = 0.75,
 	.lock_parallel_sure = 0.5,
+	/* ... and the lock (sleeping on it or spinning for it) cost them at
+	 * least half as much time as waiting for a core: otherwise other
+	 * tasks holding the cores, not the lock, kept them apart. */
+	.lock_vs_runq = 0.5,
+	/* Within one process the kernel shows it directly: while a thread
+	 * slept on the lock, how many of the others were active (on a CPU or
+	 * runnable). A lock that serializes leaves about one, its holder; a
+	 * parallel pool that merely waits its turn for the cores leaves all
+	 * the others (apache's idle workers, woken in turn by its listener,
+	 * leave 3 or more). Serialized at 1.5 or fewer (Java's monitor with 4
+	 * threads: 1.2, a ring of 4: 1.3, the same ring computing after it
+	 * passes the token: 2.0 under load); other tasks holding the cores do
+	 * not change it, so then the run-queue comparison above is not
+	 * needed. */
+	.lock_max_peers = 1.5,
+	/* On-CPU samples inside a lock's spin or slow path (Go's
+	 * sync.(*Mutex).lockSlow, a JVM monitor's spin) are time waiting for
+	 * the lock, not computing, once they reach 10% of the samples. */
+	.spin_min_share = 0.1,
+	/* Starved: with other load, the CPU threads waited runnable for a core
+	 * at least as long as they ran (sure when they waited 80% of the time). */
+	.starved_runq_share = 0.5,
+	.starved_runq_sure = 0.8,
+	/* A worker count follows from the cores only for threads that never
+	 * block: on a CPU or runnable 90% of their lives or more. Threads that
+	 * block (on the network, on disk) need more of them than cores. */
+	.oversub_pure_cpu = 0.9,
+	/* A server waits for requests when processes listening for connections
+	 * hold half of the pool's blocked time or more. */
+	.server_min_blocked = 0.5,
 	/* Idle: the pool was on a CPU under 2% of its time (sleep 1: 0.1%;
 	 * sure at 0.5%) ... */
 	.idle_max_oncpu = 0.02,
@@ -201,9 +249,11 @@ static const struct thresholds {
 /* What one thread did, in ns of its lifetime within the window. */
 struct thread_facts {
 	uint64_t life, on, rq, off;
-	uint64_t lock_ns;          /* futex waits on contended locks */
-	uint64_t cond_ns;          /* other futex waits (results, join, queue) */
+	uint64_t lock_ns;          /* asleep in futex waits on contended locks */
+	uint64_t cond_ns;          /* asleep in other futex waits (results, join, queue) */
+	uint64_t spin_ns;          /* of on, spinning for a lock (by the on-CPU samples) */
 	bool waiter, cpu, want;    /* see the file comment; want: CPU or lock */
+	bool server;               /* its process listens for connections */
 };
 
 enum block_kind { BLK_IO, BLK_SLEEP, BLK_CHILD, BLK_FUTEX, BLK_PREEMPTED };
@@ -230,9 +280,13 @@ struct facts {
 	/* threads that wanted the CPU or a contended lock */
 	uint32_t nwant, nwant_procs;
 	uint64_t want_on, want_ns;  /* on; on + runnable + contended lock wait */
+	uint64_t want_rq, want_lock, want_spin; /* runnable; asleep on locks; spinning */
 	double want;                /* want_ns in CPUs */
 	const struct lock_summary *lock;  /* the top contended lock */
 	double other_cpus;          /* busy time of untraced tasks, in CPUs */
+	bool cpython;               /* a traced process is CPython (its GIL, its name) */
+	uint64_t server_blocked;    /* the pool's blocked time in listening processes */
+	uint32_t nserver_procs;
 	/* off-CPU stacks: blocking time (not preempted, not futex) by reason */
 	bool stacks;
 	struct reason reasons[MAX_REASONS];
@@ -345,27 +399,65 @@ static void wrap(char *s, int cols)
 
 /* --- per-thread facts ---------------------------------------------------- */
 
+/* On-CPU time a thread needs to count as doing work: 1% of the window, or a
+ * tenth of its fair share of the cores when threads outnumber them. */
+static uint64_t min_work_ns(const struct model *m)
+{
+	double fair = m->nthreads > (uint32_t)m->nr_cpus ?
+		      (double)m->wall_ns * m->nr_cpus / m->nthreads : (double)m->wall_ns;
+
+	return (uint64_t)min_d(TH.worker_min_oncpu * m->wall_ns, TH.worker_fair_share * fair);
+}
+
+static bool is_server(const struct ps_snapshot *s, uint32_t tgid)
+{
+	for (uint32_t i = 0; i < s->nservers; i++)
+		if (s->servers[i] == tgid)
+			return true;
+	return false;
+}
+
 static void classify_thread(const struct model *m, const struct thread_summary *ts,
 			    struct thread_facts *tf)
 {
-	uint64_t min_on = (uint64_t)(TH.worker_min_oncpu * m->wall_ns);
+	uint64_t min_on = min_work_ns(m);
 
-	tf->life = ts->lifetime_ns;
 	tf->on = ts->oncpu_ns;
 	tf->rq = ts->runq_wait_ns;
 	tf->off = ts->offcpu_ns;
+	/* no share of a life above 100% */
+	tf->life = max_d(ts->lifetime_ns, tf->on + tf->rq + tf->off);
 	tf->lock_ns = ts->lock_wait_ns;
 	tf->cond_ns = ts->other_wait_ns;
+	tf->server = is_server(m->snap, ts->tgid);
+	if (ts->oncpu_samples && ts->spin_samples >= TH.spin_min_share * ts->oncpu_samples)
+		tf->spin_ns = (uint64_t)((double)tf->on * ts->spin_samples / ts->oncpu_samples);
 	/* futex waits are measured from the syscall, off-CPU time from the
 	 * switch: never let them exceed the blocked time */
 	if (tf->lock_ns > tf->off)
 		tf->lock_ns = tf->off;
 	if (tf->cond_ns > tf->off - tf->lock_ns)
 		tf->cond_ns = tf->off - tf->lock_ns;
-	tf->waiter = tf->life && tf->cond_ns >= TH.waiter_min_share * tf->life;
+	/* a server's idle worker waits for a request, not for the others:
+	 * part of the pool, its idle futex waits blocking like IO */
+	tf->waiter = tf->life && !tf->server && tf->cond_ns >= TH.waiter_min_share * tf->life;
+	if (tf->server)
+		tf->cond_ns = 0;
 	tf->cpu = !tf->waiter && tf->on >= min_on && tf->on + tf->rq >= TH.cpu_min_share * tf->life;
 	tf->want = !tf->waiter && tf->on >= min_on &&
 		   tf->on + tf->rq + tf->lock_ns >= TH.cpu_min_share * tf->life;
+}
+
+/* CPython: its GIL was named, or a traced process is called python... */
+static bool traced_cpython(const struct model *m)
+{
+	for (uint32_t i = 0; i < m->nlocks; i++)
+		if (m->locks[i].runtime_lock && !strcmp(m->locks[i].runtime_lock, "CPython GIL"))
+			return true;
+	for (uint32_t i = 0; i < m->nprocs; i++)
+		if (!strncmp(m->procs[i].comm, "python", 6))
+			return true;
+	return false;
 }
 
 static void add_thread(struct facts *f, const struct thread_summary *ts,
@@ -385,6 +477,8 @@ static void add_thread(struct facts *f, const struct thread_summary *ts,
 	f->pool_lock += tf->lock_ns;
 	f->pool_cond += tf->cond_ns;
 	f->pool_blocked += tf->off - tf->lock_ns - tf->cond_ns;
+	if (tf->server)
+		f->server_blocked += tf->off - tf->lock_ns - tf->cond_ns;
 	f->pool_vol += ts->vol;
 	f->pool_invol += ts->invol;
 	if (tf->cpu) {
@@ -397,26 +491,67 @@ static void add_thread(struct facts *f, const struct thread_summary *ts,
 		want_tg[f->nwant++] = ts->tgid;
 		f->want_on += tf->on;
 		f->want_ns += tf->on + tf->rq + tf->lock_ns;
+		f->want_rq += tf->rq;
+		f->want_lock += tf->lock_ns;
+		f->want_spin += tf->spin_ns;
 	}
+}
+
+/* The contended lock that held back the threads wanting to compute: the
+ * most waited on, counting only the waits of such threads (a chain of
+ * service threads that take turns while the workers compute is not it). */
+static const struct lock_summary *wanted_lock(const struct model *m, const struct thread_facts *tf)
+{
+	const struct lock_summary *best = NULL;
+	double best_ns = 0;
+
+	for (uint32_t k = 0; k < m->nlocks; k++) {
+		const struct lock_summary *l = &m->locks[k];
+		uint32_t wanting = 0;
+
+		if (l->cls != LOCK_CONTENDED)
+			continue;
+		for (uint32_t w = 0; w < l->nwaiters; w++)
+			for (uint32_t i = 0; i < m->nthreads; i++)
+				if (m->threads[i].tid == l->waiter_tids[w]) {
+					wanting += tf[i].want;
+					break;
+				}
+		double ns = l->nwaiters ? (double)l->asleep_ns * wanting / l->nwaiters : 0;
+
+		if (!best || ns > best_ns) {
+			best = l;
+			best_ns = ns;
+		}
+	}
+	return best;
 }
 
 static void gather_threads(struct facts *f)
 {
 	const struct model *m = f->m;
 	struct thread_facts *tf = xcalloc(m->nthreads ? m->nthreads : 1, sizeof(*tf));
-	/* tgids of the pool, CPU and wanting threads, to count their processes */
-	uint32_t *tg = xcalloc(3 * (size_t)(m->nthreads ? m->nthreads : 1), sizeof(*tg));
+	/* tgids of the pool, CPU, wanting and server threads, to count their
+	 * processes */
+	uint32_t *tg = xcalloc(4 * (size_t)(m->nthreads ? m->nthreads : 1), sizeof(*tg));
 
 	for (uint32_t i = 0; i < m->nthreads; i++) {
 		classify_thread(m, &m->threads[i], &tf[i]);
 		add_thread(f, &m->threads[i], &tf[i], tg, tg + m->nthreads, tg + 2 * m->nthreads);
 	}
+	uint32_t nserver = 0, *server_tg = tg + 3 * (size_t)m->nthreads;
+
+	for (uint32_t i = 0; i < m->nthreads; i++)
+		if (tf[i].server && tf[i].life && !tf[i].waiter)
+			server_tg[nserver++] = m->threads[i].tgid;
+	f->nserver_procs = distinct(server_tg, nserver);
 	f->npool_procs = distinct(tg, f->npool);
 	f->ncpu_procs = distinct(tg + m->nthreads, f->ncpu);
 	f->nwant_procs = distinct(tg + 2 * m->nthreads, f->nwant);
 	f->demand = ratio(f->cpu_on + f->cpu_rq, m->wall_ns);
 	f->alive = ratio(f->cpu_life, m->wall_ns);
 	f->want = ratio(f->want_ns, m->wall_ns);
+	f->lock = wanted_lock(m, tf);
 	free(tf);
 	free(tg);
 }
@@ -533,21 +668,13 @@ static void gather_stacks(struct facts *f)
 
 static void gather(const struct model *m, struct facts *f)
 {
-	uint64_t busy = 0, traced = 0;
-
 	memset(f, 0, sizeof(*f));
 	f->m = m;
 	f->cores = m->nr_cpus;
 	gather_threads(f);
 	gather_stacks(f);
-	for (uint32_t k = 0; k < m->nlocks && !f->lock; k++)
-		if (m->locks[k].cls == LOCK_CONTENDED)  /* sorted by wait time */
-			f->lock = &m->locks[k];
-	for (int c = 0; c < m->nr_cpus; c++) {
-		busy += m->cores[c].busy_ns;
-		traced += m->cores[c].traced_ns;
-	}
-	f->other_cpus = ratio(busy - traced, m->wall_ns);
+	f->cpython = traced_cpython(m);
+	f->other_cpus = m->other_cpus;
 }
 
 /* --- verdicts ------------------------------------------------------------ */
@@ -781,10 +908,33 @@ static bool try_throttled(const struct facts *f, struct diagnosis *d)
 	return true;
 }
 
+/* Untraced tasks kept the cores busy while the CPU threads queued. */
+static bool shared_machine(const struct facts *f)
+{
+	return f->other_cpus >= TH.other_load_min &&
+	       ratio(f->cpu_rq, f->cpu_on + f->cpu_rq) >= TH.other_load_runq_min;
+}
+
+/* Threads that never block (on a CPU or runnable nearly all their lives):
+ * then the cores, less what other tasks took, are the worker count. */
+static bool pure_cpu(const struct facts *f)
+{
+	return f->cpu_on + f->cpu_rq >= TH.oversub_pure_cpu * f->cpu_life;
+}
+
+/* Spinning is computing to the kernel: only on-CPU samples show it. */
+static void spin_note(const struct facts *f, struct diagnosis *d)
+{
+	if (!f->m->snap->oncpu)
+		say(d, " Spinning for a lock looks like computing to the scheduler: --stacks oncpu "
+		    "would show it.");
+}
+
 static bool try_oversubscribed(const struct facts *f, struct diagnosis *d)
 {
 	const struct model *m = f->m;
 	double rq_share = ratio(f->cpu_rq, f->cpu_on + f->cpu_rq);
+	int workers = f->cores;
 	char w[64], p99[16];
 
 	/* demand never exceeds the threads alive, so more were alive than cores */
@@ -801,12 +951,23 @@ static bool try_oversubscribed(const struct facts *f, struct diagnosis *d)
 	say(d, "CPU-bound and run-queue bound: %s wanted a CPU, %.1f at a time on average on %d "
 	    "cores (parallelism %.2f), and waited runnable for a core %.0f%% of that time; "
 	    "run-queue latency p99 %s (a scheduler slice is a few ms), %llu involuntary vs "
-	    "%llu voluntary switches, %llu migrations. More runnable threads than cores add "
-	    "latency, not throughput: use about %d workers (threads or processes alike).",
+	    "%llu voluntary switches, %llu migrations.",
 	    who(f->ncpu, f->ncpu_procs, w, sizeof(w)), f->demand, f->cores, m->parallelism,
 	    100 * rq_share, fmt_dur(m->runq_p99_ns, p99, sizeof(p99)),
 	    (unsigned long long)m->invol, (unsigned long long)m->vol,
-	    (unsigned long long)m->migrations, f->cores);
+	    (unsigned long long)m->migrations);
+	if (shared_machine(f))
+		say(d, " Untraced tasks took %.2f CPUs meanwhile.", f->other_cpus);
+	if (pure_cpu(f))
+		say(d, " More runnable threads than cores add latency, not throughput: they hardly "
+		    "block, so about %d worker%s (threads or processes alike) would keep the "
+		    "cores as busy.", workers < 1 ? 1 : workers, workers > 1 ? "s" : "");
+	else
+		say(d, " More runnable threads than cores add latency, not throughput; they also "
+		    "block (%.0f%% of their time), so the right count is above %d: fewer of them "
+		    "runnable at once (a smaller pool, or a queue in front of it) would cut the "
+		    "queueing.", 100 - pct(f->cpu_on + f->cpu_rq, f->cpu_life), f->cores);
+	spin_note(f, d);
 	common_evidence(f, d);
 	evidence(d, "cpu_threads", f->ncpu, "threads");
 	evidence(d, "runq_share_pct", 100 * rq_share, "%");
@@ -815,6 +976,7 @@ static bool try_oversubscribed(const struct facts *f, struct diagnosis *d)
 	evidence(d, "vol", m->vol, "switches");
 	evidence(d, "migrations", m->migrations, "migrations");
 	evidence(d, "busy_pct", m->busy_pct, "%");
+	evidence(d, "other_load_cpus", f->other_cpus, "cpus");
 	return true;
 }
 
@@ -829,9 +991,19 @@ static void say_gil(const struct facts *f, struct diagnosis *d, const struct loc
 	    "runnable or waiting for the GIL) but ran only %.2f CPUs in parallel: the %u "
 	    "waiters spent %.0f%% of their time waiting for it in %s (process %s %u, %s: %llu "
 	    "waits, %s) while the holder ran %.0f%% of that time. More threads will not help.",
-	    l->nwaiters, f->want, f->cores, got, l->nwaiters, 100 * l->share_waiters,
+	    l->nwaiters, f->want, f->cores, got, l->nwaiters, 100 * l->share_asleep,
 	    l->caller ? l->caller : "?", l->comm, l->tgid, l->symbol && *l->symbol ? l->symbol : "?",
 	    (unsigned long long)l->waits, fmt_dur(l->wait_ns, tot, sizeof(tot)), 100 * l->busy_frac);
+}
+
+/* Where the lock is: "process gil 200, futex 0x7000" or, for a lock
+ * shared by processes, "2 processes (gil 200, ...), futex 0x7000". */
+static void say_where(struct diagnosis *d, const struct lock_summary *l)
+{
+	if (l->nprocs > 1)
+		say(d, "%u processes (%s %u and others)", l->nprocs, l->comm, l->tgid);
+	else
+		say(d, "process %s %u", l->comm, l->tgid);
 }
 
 static void say_lock(const struct facts *f, struct diagnosis *d, const struct lock_summary *l,
@@ -842,54 +1014,161 @@ static void say_lock(const struct facts *f, struct diagnosis *d, const struct lo
 	if (l->name)
 		snprintf(on, sizeof(on), " on %s", l->name);
 	say(d, "Serialized on one lock: %s wanted to compute (on a CPU, runnable or waiting for "
-	    "the lock: %.2f CPUs' worth on %d cores) but ran only %.2f CPUs in parallel. Its %u "
-	    "waiter%s spent %.0f%% of %s time waiting in %s%s (process %s %u, futex 0x%llx: "
-	    "%llu waits, %s) while the holder ran %.0f%% of that time. This is the "
-	    "interpreter-lock (GIL) pattern: more threads will not help; processes (a lock "
-	    "each) or releasing the lock around the computation would.",
-	    who(f->nwant, f->nwant_procs, w, sizeof(w)), f->want, f->cores, got, l->nwaiters,
-	    pl(l->nwaiters, "", "s"), 100 * l->share_waiters, pl(l->nwaiters, "its", "their"),
-	    l->caller ? l->caller : "?", on,
-	    l->comm, l->tgid, (unsigned long long)(l->naddrs ? l->addrs[0] : 0),
-	    (unsigned long long)l->waits, fmt_dur(l->wait_ns, tot, sizeof(tot)),
-	    100 * l->busy_frac);
+	    "the lock: %.2f CPUs' worth on %d cores) but ran only %.2f CPUs in parallel. ",
+	    who(f->nwant, f->nwant_procs, w, sizeof(w)), f->want, f->cores, got);
+	if (l->chain)
+		say(d, "They took turns: %u threads each slept on a futex word of its own in %s%s "
+		    "until one of the others woke it, %.0f%% of their time (", l->nwaiters,
+		    l->caller ? l->caller : "?", on, 100 * l->share_asleep);
+	else
+		say(d, "Its %u waiter%s spent %.0f%% of %s time waiting in %s%s (", l->nwaiters,
+		    pl(l->nwaiters, "", "s"), 100 * l->share_asleep, pl(l->nwaiters, "its", "their"),
+		    l->caller ? l->caller : "?", on);
+	say_where(d, l);
+	say(d, ", futex 0x%llx: %llu waits, %s)", (unsigned long long)(l->naddrs ? l->addrs[0] : 0),
+	    (unsigned long long)l->waits, fmt_dur(l->wait_ns, tot, sizeof(tot)));
+	if (!l->chain)
+		say(d, " while the holder ran %.0f%% of that time", 100 * l->busy_frac);
+	say(d, ".");
+}
+
+/* " They spun in sync.(*Mutex).lockSlow for 41% of their on-CPU samples." */
+static void say_spin(const struct facts *f, struct diagnosis *d)
+{
+	if (f->want_spin && f->m->spin_frame)
+		say(d, " They spun for the lock in %s and its kind %.0f%% of their time on a CPU "
+		    "(by the on-CPU samples): computing to the scheduler, waiting in fact.",
+		    f->m->spin_frame, pct(f->want_spin, f->want_on));
+}
+
+static void lock_lesson(struct diagnosis *d, bool processes)
+{
+	say(d, " One at a time got to compute: more threads will not help; %s",
+	    processes ? "a finer-grained lock, or less work while holding it, would." :
+	    "processes (a lock each), a finer-grained lock, or less work while holding it, would.");
+}
+
+/* How many other threads were active while one slept on lock l: the rest
+ * of its process, or, for two waiters in two processes, the other one (its
+ * waker); -1 when unknown (several processes, or no such evidence). */
+static double lock_peers(const struct lock_summary *l)
+{
+	if (l && l->nprocs == 1 && l->peers_ns)
+		return l->peers;
+	if (l && l->nprocs == 2 && l->nwaiters == 2 && l->woken_by_traced)
+		return l->busy_frac;
+	return -1;
 }
 
 static bool try_lock(const struct facts *f, struct diagnosis *d)
 {
 	const struct lock_summary *l = f->lock;
-	double got = ratio(f->want_on, f->m->wall_ns), cap = min_d(f->want, f->cores);
+	/* spinning is waiting, not computing */
+	uint64_t lock_ns = f->want_lock + f->want_spin;
+	double got = ratio(f->want_on - f->want_spin, f->m->wall_ns), cap = min_d(f->want, f->cores);
+	double share = max_d(l ? l->share_asleep : 0, ratio(f->want_spin, f->want_ns));
+	char w[64];
 	bool gil;
 
-	if (!l || l->share_waiters < TH.lock_min_share || f->want < TH.lock_min_want ||
+	if ((!l && !f->want_spin) || share < TH.lock_min_share || f->want < TH.lock_min_want ||
 	    got > TH.lock_max_parallel * cap)
 		return false;
-	gil = l->runtime_lock && !strcmp(l->runtime_lock, "CPython GIL");
+	/* the peers spinning for the lock meanwhile were waiting, not working */
+	double peers = lock_peers(l) * (1 - ratio(f->want_spin, f->want_on));
+
+	if (lock_peers(l) >= 0) {
+		if (peers > TH.lock_max_peers)
+			return false;
+	} else if (lock_ns < TH.lock_vs_runq * f->want_rq) {
+		return false;
+	}
+	gil = l && l->runtime_lock && !strcmp(l->runtime_lock, "CPython GIL");
 	set_verdict(d, VERDICT_LOCK_SERIALIZED, gil ? "CPU-bound, serialized on CPython's GIL" :
 		    "CPU-bound, serialized on a lock", "lock-serialized");
 	d->lock = l;
-	d->confidence = confidence(f, min_d(ramp(l->share_waiters, TH.lock_min_share,
-						 TH.lock_share_sure),
-					    ramp(got / cap, TH.lock_max_parallel, TH.lock_parallel_sure)));
-	if (gil)
+	d->confidence = confidence(f, min_d(min_d(ramp(share, TH.lock_min_share, TH.lock_share_sure),
+						  ramp(got / cap, TH.lock_max_parallel,
+						       TH.lock_parallel_sure)),
+					    ramp(ratio(lock_ns, f->want_rq), TH.lock_vs_runq,
+						 2 * TH.lock_vs_runq)));
+	if (gil) {
 		say_gil(f, d, l, got);
-	else
-		say_lock(f, d, l, got);
+	} else {
+		if (l)
+			say_lock(f, d, l, got);
+		else
+			say(d, "Serialized on a spin lock: %s wanted to compute (%.2f CPUs' worth on %d "
+			    "cores) but only %.2f CPUs of it was not spinning for a lock.",
+			    who(f->nwant, f->nwant_procs, w, sizeof(w)), f->want, f->cores, got);
+		say_spin(f, d);
+		lock_lesson(d, l && l->nprocs > 1);
+	}
+	if (shared_machine(f))
+		say(d, " Untraced tasks took %.2f CPUs meanwhile.", f->other_cpus);
 	common_evidence(f, d);
 	evidence(d, "want_cpus", f->want, "cpus");
-	evidence(d, "lock_share_pct", 100 * l->share_waiters, "%");
-	evidence(d, "lock_waiters", l->nwaiters, "threads");
-	evidence(d, "lock_waits", l->waits, "waits");
-	evidence(d, "lock_wait_ms", l->wait_ns / NS_PER_MS, "ms");
-	evidence(d, "lock_busy_pct", 100 * l->busy_frac, "%");
+	evidence(d, "lock_share_pct", 100 * share, "%");
+	evidence(d, "lock_waiters", l ? l->nwaiters : f->nwant, "threads");
+	evidence(d, "lock_waits", l ? l->waits : 0, "waits");
+	evidence(d, "lock_wait_ms", lock_ns / NS_PER_MS, "ms");
+	evidence(d, "lock_busy_pct", l ? 100 * l->busy_frac : 0, "%");
+	evidence(d, "spin_pct", pct(f->want_spin, f->want_on), "%");
+	evidence(d, "runq_wait_ms", f->want_rq / NS_PER_MS, "ms");
+	if (lock_peers(l) >= 0)
+		evidence(d, "active_while_waiting", peers, "threads");
 	return true;
 }
 
-/* Untraced tasks kept the cores busy while the CPU threads queued. */
-static bool shared_machine(const struct facts *f)
+/* The cores went to untraced tasks: the pool, whenever it was not blocked,
+ * waited for a core at least as long as it ran. The pool as a whole, not
+ * only its CPU threads: a server's workers that wake for a request and then
+ * queue behind the load generator are starved as much as a computing pool
+ * (and count as CPU threads or not by a hair from one run to the next). */
+static bool try_starved(const struct facts *f, struct diagnosis *d)
 {
-	return f->other_cpus >= TH.other_load_min &&
-	       ratio(f->cpu_rq, f->cpu_on + f->cpu_rq) >= TH.other_load_runq_min;
+	const struct model *m = f->m;
+	uint64_t active = f->pool_on + f->pool_rq;
+	double rq_share = ratio(f->pool_rq, active), demand = ratio(active, m->wall_ns);
+	bool cpu = active >= TH.cpu_min_share * f->pool_time;
+	char w[64], p99[16];
+
+	if (demand < TH.cpu_min_demand || f->other_cpus < TH.other_load_min ||
+	    rq_share < TH.starved_runq_share)
+		return false;
+	snprintf(d->label_buf, sizeof(d->label_buf), "%sstarved by other tasks: %.2f of %d CPUs",
+		 cpu ? "CPU-bound, " : "", f->other_cpus, f->cores);
+	set_verdict(d, VERDICT_CPU_STARVED, d->label_buf, "cpu-starved");
+	d->confidence = confidence(f, min_d(ramp(rq_share, TH.starved_runq_share,
+						 TH.starved_runq_sure),
+					    ramp(f->other_cpus, TH.other_load_min, 1.0)));
+	say(d, "Starved by other tasks: untraced tasks took %.2f CPUs, and %s, on a CPU or "
+	    "runnable %.0f%% of %s time (%.2f CPUs' worth on %d cores), waited runnable for a "
+	    "core %.0f%% of that (run-queue p99 %s); %s ran %.2f CPUs in parallel.",
+	    f->other_cpus, who(f->npool, f->npool_procs, w, sizeof(w)), pct(active, f->pool_time),
+	    pl(f->npool, "its", "their"), demand, f->cores, 100 * rq_share,
+	    fmt_dur(m->runq_p99_ns, p99, sizeof(p99)), pl(f->npool, "it", "they"),
+	    ratio(f->pool_on, m->wall_ns));
+	if (!cpu)
+		say(d, " The rest of the time %s blocked%s.", pl(f->npool, "it was", "they were"),
+		    f->nserver_procs ? ", waiting for requests" : "");
+	if (demand >= TH.oversub_demand * f->cores)
+		say(d, " %.1f of them were runnable at a time on average, more than the %d cores: "
+		    "alone they would queue too.", demand, f->cores);
+	if (f->lock && f->lock->share_asleep >= TH.lock_min_share)
+		say(d, " They also slept %.0f%% of their time on a contended lock in %s.",
+		    100 * f->lock->share_asleep, f->lock->caller ? f->lock->caller : "?");
+	say(d, " Its own shape is hidden under that load (a load generator on the same machine "
+	    "counts as another task): run it again on quieter cores to see whether it is "
+	    "parallel, serialized, oversubscribed or waiting.");
+	spin_note(f, d);
+	common_evidence(f, d);
+	evidence(d, "pool_threads", f->npool, "threads");
+	evidence(d, "active_cpus", demand, "cpus");
+	evidence(d, "other_load_cpus", f->other_cpus, "cpus");
+	evidence(d, "runq_share_pct", 100 * rq_share, "%");
+	evidence(d, "runq_p99_ms", m->runq_p99_ns / NS_PER_MS, "ms");
+	evidence(d, "busy_pct", m->busy_pct, "%");
+	return true;
 }
 
 static void cpu_parallel_text(const struct facts *f, struct diagnosis *d)
@@ -915,8 +1194,16 @@ static void cpu_parallel_text(const struct facts *f, struct diagnosis *d)
 		    "would use the rest.", f->demand, f->cores);
 	else
 		say(d, " The cores are the limit: more workers would not help.");
-	say(d, " Threads and processes both work for CPU-bound C code; an interpreter lock "
-	    "(CPython's GIL) would serialize threads, and then processes would be needed.");
+	if (f->lock && f->lock->share_asleep >= TH.lock_min_share)
+		say(d, " They slept %.0f%% of their time on a contended lock in %s, not enough to "
+		    "serialize them.", 100 * f->lock->share_asleep,
+		    f->lock->caller ? f->lock->caller : "?");
+	else if (f->cpython)
+		say(d, " In CPython that parallelism takes processes (multiprocessing) or C code "
+		    "that releases the GIL: threads would serialize on it.");
+	else if (f->ncpu > 1)
+		say(d, " Nothing serialized them: threads and processes both run in parallel here.");
+	spin_note(f, d);
 }
 
 static bool try_cpu_parallel(const struct facts *f, struct diagnosis *d)
@@ -1024,6 +1311,47 @@ static void no_locks_note(const struct facts *f, struct diagnosis *d)
 		say(d, " Futex waits were not traced (--no-locks): lock waits count as blocked.");
 }
 
+/* A server: processes listening for connections hold most of the pool's
+ * blocked time, and the pool blocked most of the time: it waited for its
+ * clients. Adding threads would not help: the requests set the pace. */
+static bool try_requests(const struct facts *f, struct diagnosis *d)
+{
+	double blocked = ratio(f->pool_blocked, f->pool_time), on = ratio(f->pool_on, f->pool_time);
+	char w[64];
+
+	if (!f->nserver_procs || blocked < TH.io_min_blocked || on > TH.io_max_oncpu ||
+	    f->server_blocked < TH.server_min_blocked * f->pool_blocked)
+		return false;
+	set_verdict(d, VERDICT_AWAITING_REQUESTS, "waiting for requests", "awaiting-requests");
+	d->confidence = confidence(f, min_d(min_d(ramp(blocked, TH.io_min_blocked,
+						       TH.io_blocked_sure),
+						  ramp(on, TH.io_max_oncpu, TH.io_oncpu_sure)),
+					    ramp(ratio(f->server_blocked, f->pool_blocked),
+						 TH.server_min_blocked, 0.9)));
+	if (!f->m->snap->locks || (f->stacks && !stacks_say(f, f->io_ns)))
+		d->confidence -= TH.cost_no_locks;
+	say(d, "Waiting for requests: %s spent %.0f%% of %s time blocked outside lock waits "
+	    "and %.1f%% on a CPU (parallelism %.2f of %d cores); %u of %s listen%s for "
+	    "connections and held %.0f%% of that blocked time.",
+	    who(f->npool, f->npool_procs, w, sizeof(w)), 100 * blocked,
+	    pl(f->npool, "its", "their"), 100 * on, f->m->parallelism, f->cores,
+	    f->nserver_procs, f->npool_procs == 1 ? "the process" : "the processes",
+	    f->nserver_procs == 1 ? "s" : "", pct(f->server_blocked, f->pool_blocked));
+	if (f->stacks)
+		say_reasons(f, d, pl(f->npool, "It blocks in", "They block in"));
+	no_locks_note(f, d);
+	say(d, " The server kept up with what it was sent: its clients, not its pool, set the "
+	    "pace, so more threads or processes would not serve more. Load it harder to find "
+	    "its limit.");
+	common_evidence(f, d);
+	evidence(d, "blocked_pct", 100 * blocked, "%");
+	evidence(d, "oncpu_pct", 100 * on, "%");
+	evidence(d, "server_blocked_pct", pct(f->server_blocked, f->pool_blocked), "%");
+	evidence(d, "server_processes", f->nserver_procs, "processes");
+	evidence(d, "vol", f->pool_vol, "switches");
+	return true;
+}
+
 static bool try_io(const struct facts *f, struct diagnosis *d)
 {
 	double blocked = ratio(f->pool_blocked, f->pool_time), on = ratio(f->pool_on, f->pool_time);
@@ -1103,8 +1431,8 @@ void diagnose(const struct model *m, struct diagnosis *d)
 		return;
 	}
 	if (!try_throttled(&f, d) && !try_oversubscribed(&f, d) && !try_lock(&f, d) &&
-	    !try_cpu_parallel(&f, d) &&
-	    !try_idle(&f, d) && !try_io(&f, d))
+	    !try_starved(&f, d) && !try_cpu_parallel(&f, d) && !try_idle(&f, d) &&
+	    !try_requests(&f, d) && !try_io(&f, d))
 		mixed(&f, d);
 	caveats(&f, d);
 	if (d->confidence < 0.05)

@@ -14,9 +14,11 @@ enum verdict {
 	VERDICT_MIXED,            /* no single bottleneck */
 	VERDICT_IDLE,             /* hardly ran and hardly woke up (sleep 1) */
 	VERDICT_THROTTLED,        /* held below its demand by its cgroup's CPU quota or cpuset */
+	VERDICT_CPU_STARVED,      /* computing, but untraced tasks took the cores */
+	VERDICT_AWAITING_REQUESTS, /* a server, blocked waiting for its clients */
 };
 
-#define DIAG_MAX_EVIDENCE 12
+#define DIAG_MAX_EVIDENCE 16
 
 /* One measured number behind a verdict, e.g. {"parallelism", 1.93, "cpus"}.
  * The name is a JSON key, so it is snake_case and carries its unit when the
@@ -31,8 +33,10 @@ struct diagnosis {
 	enum verdict verdict;
 	const char *label;        /* "CPU-bound, parallel" ... short, for tables */
 	const char *key;          /* "cpu-parallel", "lock-serialized", "io-bound",
-				   * "oversubscribed", "mixed", "idle", "throttled"
-				   * (JSON) */
+				   * "oversubscribed", "mixed", "idle", "throttled",
+				   * "cpu-starved", "awaiting-requests" (JSON) */
+	char label_buf[96];       /* a label with numbers ("... starved by other tasks:
+				   * 1.26 of 2 CPUs"), when label points here */
 	double confidence;        /* 0..1 */
 	char text[1024];          /* one paragraph, wrapped to 78 columns, numbers included */
 	struct evidence ev[DIAG_MAX_EVIDENCE];

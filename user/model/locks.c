@@ -107,7 +107,7 @@ static bool same_lock(const struct ps_snapshot *s, const struct lock_summary *l,
 static void name_lock(const struct ps_snapshot *s, struct lock_summary *l)
 {
 	for (uint32_t a = 0; a < l->naddrs; a++) {
-		const struct ps_addr_name *n = snapshot_addr_name(s, l->tgid, l->addrs[a]);
+		const struct ps_addr_name *n = snapshot_addr_name(s, l->addr_tgids[a], l->addrs[a]);
 
 		l->addr_symbols[a] = n ? n->symbol : "";
 		if (n && n->lock && !l->runtime_lock)
@@ -117,16 +117,400 @@ static void name_lock(const struct ps_snapshot *s, struct lock_summary *l)
 	l->name = l->runtime_lock ? l->runtime_lock : *l->symbol ? l->symbol : NULL;
 }
 
+/* The part of a record's waits spent asleep (a snapshot without it: all). */
+static uint64_t rec_asleep(const struct ps_futex_rec *r)
+{
+	return r->st.asleep_ns ? r->st.asleep_ns : r->st.wait_ns;
+}
+
+/* A record whose waiter slept while its traced waker, or the rest of its
+ * process, was busy, woken more than once: an edge of the handoff graph.
+ * (In a chain of n the waker itself is busy only for its turn, about
+ * 1/(n-1) of the sleep; someone in the chain is busy throughout.) */
+static bool rec_handoff(const struct ps_futex_rec *r)
+{
+	uint64_t asleep = rec_asleep(r);
+
+	return r->st.woken_by_traced >= LOCK_CHAIN_MIN_WAKES &&
+	       (r->st.busy_ns >= LOCK_BUSY_CONTENDED * asleep ||
+		r->st.proc_busy_ns >= LOCK_BUSY_CONTENDED * asleep);
+}
+
+static void add_addr(struct lock_summary *l, uint32_t tgid, uint64_t addr)
+{
+	for (uint32_t a = 0; a < l->naddrs; a++)
+		if (l->addrs[a] == addr && l->addr_tgids[a] == tgid)
+			return;
+	if (l->naddrs < MODEL_MAX_ADDRS) {
+		l->addr_tgids[l->naddrs] = tgid;
+		l->addrs[l->naddrs++] = addr;
+	}
+}
+
+/* Distinct waiting threads of each lock, for the waiters' own time. */
+struct waiter_sets {
+	uint32_t (*tids)[MAX_WAITERS];
+};
+
+static void add_waiter(const struct model *m, struct waiter_sets *ws, struct lock_summary *l,
+		       uint32_t li, uint32_t tid)
+{
+	uint32_t w;
+
+	for (w = 0; w < l->nwaiters && ws->tids[li][w] != tid; w++)
+		;
+	if (w == l->nwaiters && w < MAX_WAITERS) {
+		const struct thread_summary *ts = thread_by_tid(m, tid);
+
+		ws->tids[li][l->nwaiters++] = tid;
+		if (ts)
+			l->waiters_time_ns += ts->lifetime_ns;
+	}
+}
+
+/* Record r's waits into lock l (index li). */
+static void add_record(const struct model *m, struct waiter_sets *ws, struct lock_summary *l,
+		       uint32_t li, const struct ps_futex_rec *r, const char *where, const char *caller)
+{
+	const struct ps_snapshot *s = m->snap;
+
+	l->mutex |= strstr(where, "lll_lock_wait") || strstr(where, "mutex_lock") ||
+		    strstr(where, "rwlock");
+	/* show the waiters' most common stack (and its function, where
+	 * the waits of a runtime's lock were merged across functions) */
+	if (r->st.wait_ns > l->where_ns) {
+		l->where_ns = r->st.wait_ns;
+		snprintf(l->where, sizeof(l->where), "%s", where);
+		l->caller = caller;
+	}
+	add_addr(l, r->key.tgid, r->key.uaddr);
+	l->waits += r->st.waits;
+	l->wait_ns += r->st.wait_ns;
+	l->asleep_ns += rec_asleep(r);
+	l->peers_ns += r->st.peers_ns;
+	l->busy_ns += r->st.busy_ns;
+	l->proc_busy_ns += r->st.proc_busy_ns;
+	if (r->st.max_ns > l->max_ns)
+		l->max_ns = r->st.max_ns;
+	l->timeouts += r->st.timeouts;
+	l->interrupted += r->st.interrupted;
+	l->eagain += r->st.eagain;
+	l->woken_by_traced += r->st.woken_by_traced;
+	if (r->st.woken_by_traced && !l->waker)
+		l->waker = stack_caller(s, r->st.waker_ustack, r->key.tgid);
+	for (int h = 0; h < PS_HIST_SLOTS; h++)
+		l->hist[h] += r->st.hist[h];
+	if (r->st.waits)
+		add_waiter(m, ws, l, li, r->key.pid);
+}
+
+/* Fold lock src (index si) into dst (di): the waits of a handoff chain. */
+static void merge_lock(const struct model *m, struct waiter_sets *ws, struct lock_summary *dst,
+		       uint32_t di, const struct lock_summary *src, uint32_t si)
+{
+	if (src->where_ns > dst->where_ns) {
+		dst->where_ns = src->where_ns;
+		memcpy(dst->where, src->where, sizeof(dst->where));
+		dst->caller = src->caller;
+	}
+	for (uint32_t a = 0; a < src->naddrs; a++)
+		add_addr(dst, src->addr_tgids[a], src->addrs[a]);
+	dst->mutex |= src->mutex;
+	dst->waits += src->waits;
+	dst->wait_ns += src->wait_ns;
+	dst->asleep_ns += src->asleep_ns;
+	dst->peers_ns += src->peers_ns;
+	dst->busy_ns += src->busy_ns;
+	dst->proc_busy_ns += src->proc_busy_ns;
+	if (src->max_ns > dst->max_ns)
+		dst->max_ns = src->max_ns;
+	dst->timeouts += src->timeouts;
+	dst->interrupted += src->interrupted;
+	dst->eagain += src->eagain;
+	dst->woken_by_traced += src->woken_by_traced;
+	if (!dst->waker)
+		dst->waker = src->waker;
+	for (int h = 0; h < PS_HIST_SLOTS; h++)
+		dst->hist[h] += src->hist[h];
+	for (uint32_t w = 0; w < src->nwaiters; w++)
+		add_waiter(m, ws, dst, di, ws->tids[si][w]);
+	dst->chain = true;
+}
+
+/* --- handoff chains: strongly connected waiters ---------------------------- */
+
+/* Threads are nodes; a record of waiter u woken by peer w while w was busy
+ * is an edge u -> w. A chain is a strongly connected set of 2 or more
+ * threads: each waited for the others, in turn. A pool's caller woken by
+ * its workers, or workers woken by one dispatcher, form no cycle. */
+struct graph {
+	uint32_t n, *tid;              /* node -> thread id */
+	uint32_t *first, *next, *to;   /* adjacency lists: first[u], next[e], to[e] */
+	uint32_t nedges;
+	/* Tarjan's algorithm */
+	uint32_t *index, *low, *stack, *comp, nstack, counter, ncomp;
+	bool *on_stack;
+};
+
+static uint32_t node_of(const struct graph *g, uint32_t tid)
+{
+	for (uint32_t i = 0; i < g->n; i++)
+		if (g->tid[i] == tid)
+			return i;
+	return UINT32_MAX;
+}
+
+static void strongconnect(struct graph *g, uint32_t v)
+{
+	g->index[v] = g->low[v] = ++g->counter;
+	g->stack[g->nstack++] = v;
+	g->on_stack[v] = true;
+	for (uint32_t e = g->first[v]; e != UINT32_MAX; e = g->next[e]) {
+		uint32_t w = g->to[e];
+
+		if (!g->index[w]) {
+			strongconnect(g, w);
+			if (g->low[w] < g->low[v])
+				g->low[v] = g->low[w];
+		} else if (g->on_stack[w] && g->index[w] < g->low[v]) {
+			g->low[v] = g->index[w];
+		}
+	}
+	if (g->low[v] != g->index[v])
+		return;
+	for (uint32_t w = UINT32_MAX; w != v;) {
+		w = g->stack[--g->nstack];
+		g->on_stack[w] = false;
+		g->comp[w] = g->ncomp;
+	}
+	g->ncomp++;
+}
+
+/* A thread that takes its turns: on a CPU or runnable for a real share of
+ * its life (the JVM's service threads, woken by each other now and then
+ * while they sleep for the rest, are not a chain worth naming). */
+static bool takes_turns(const struct model *m, uint32_t tid)
+{
+	const struct thread_summary *ts = thread_by_tid(m, tid);
+
+	return ts && ts->oncpu_ns + ts->runq_wait_ns >= LOCK_CHAIN_MIN_ACTIVE * ts->lifetime_ns;
+}
+
+static void build_graph(const struct model *m, struct graph *g)
+{
+	const struct ps_snapshot *s = m->snap;
+	uint32_t cap = 2 * s->n_futex + 1;
+
+	memset(g, 0, sizeof(*g));
+	g->tid = xcalloc(s->n_futex + 1, sizeof(*g->tid));
+	for (uint32_t i = 0; i < s->n_futex; i++) {
+		uint32_t tid = s->futex_recs[i].key.pid;
+
+		if (node_of(g, tid) == UINT32_MAX && takes_turns(m, tid))
+			g->tid[g->n++] = tid;
+	}
+	g->first = xcalloc(g->n + 1, sizeof(*g->first));
+	memset(g->first, 0xff, (g->n + 1) * sizeof(*g->first));
+	g->next = xcalloc(cap, sizeof(*g->next));
+	g->to = xcalloc(cap, sizeof(*g->to));
+	for (uint32_t i = 0; i < s->n_futex; i++) {
+		const struct ps_futex_rec *r = &s->futex_recs[i];
+		uint32_t u = node_of(g, r->key.pid);
+
+		if (u == UINT32_MAX || !rec_handoff(r))
+			continue;
+		for (int k = 0; k < 2; k++) {
+			uint32_t w = r->st.wakers[k] && r->st.wakers[k] != r->key.pid ?
+				     node_of(g, r->st.wakers[k]) : UINT32_MAX;
+
+			if (w == UINT32_MAX)
+				continue;
+			g->to[g->nedges] = w;
+			g->next[g->nedges] = g->first[u];
+			g->first[u] = g->nedges++;
+		}
+	}
+	g->index = xcalloc(g->n + 1, sizeof(*g->index));
+	g->low = xcalloc(g->n + 1, sizeof(*g->low));
+	g->stack = xcalloc(g->n + 1, sizeof(*g->stack));
+	g->comp = xcalloc(g->n + 1, sizeof(*g->comp));
+	g->on_stack = xcalloc(g->n + 1, sizeof(*g->on_stack));
+	for (uint32_t v = 0; v < g->n; v++)
+		if (!g->index[v])
+			strongconnect(g, v);
+}
+
+static void free_graph(struct graph *g)
+{
+	free(g->tid);
+	free(g->first);
+	free(g->next);
+	free(g->to);
+	free(g->index);
+	free(g->low);
+	free(g->stack);
+	free(g->comp);
+	free(g->on_stack);
+}
+
+/* Whether component c is a dispatcher's star: one member was the waker of
+ * most of the threads woken into c (see LOCK_HUB_SHARE), members or not. */
+static bool is_star(const struct graph *g, uint32_t c)
+{
+	for (uint32_t h = 0; h < g->n; h++) {
+		uint32_t into = 0, by_h = 0;
+
+		if (g->comp[h] != c)
+			continue;
+		for (uint32_t u = 0; u < g->n; u++) {
+			bool in = false, hub = false;
+
+			for (uint32_t e = g->first[u]; e != UINT32_MAX; e = g->next[e]) {
+				in |= g->comp[g->to[e]] == c && g->to[e] != u;
+				hub |= g->to[e] == h;
+			}
+			into += in && u != h;
+			by_h += hub && u != h;
+		}
+		if (into + 1 >= LOCK_HUB_MIN_MEMBERS && by_h >= LOCK_HUB_SHARE * into)
+			return true;
+	}
+	return false;
+}
+
+/* The chain (component) all of lock k's waiters are in, if it has 2 or more
+ * threads and one of k's records is a handoff inside it; else UINT32_MAX. */
+static uint32_t chain_of(const struct model *m, const struct graph *g, const uint32_t *comp_size,
+			 const struct waiter_sets *ws, uint32_t k, const uint32_t *lock_of)
+{
+	const struct ps_snapshot *s = m->snap;
+	const struct lock_summary *l = &m->locks[k];
+	uint32_t c = UINT32_MAX;
+	bool handoff = false;
+
+	for (uint32_t w = 0; w < l->nwaiters; w++) {
+		uint32_t v = node_of(g, ws->tids[k][w]);
+
+		if (v == UINT32_MAX || (c != UINT32_MAX && g->comp[v] != c))
+			return UINT32_MAX;
+		c = g->comp[v];
+	}
+	if (c == UINT32_MAX || comp_size[c] < 2)
+		return UINT32_MAX;
+	for (uint32_t i = 0; i < s->n_futex && !handoff; i++) {
+		const struct ps_futex_rec *r = &s->futex_recs[i];
+
+		if (lock_of[i] != k || !rec_handoff(r))
+			continue;
+		for (int j = 0; j < 2; j++) {
+			uint32_t v = r->st.wakers[j] ? node_of(g, r->st.wakers[j]) : UINT32_MAX;
+
+			handoff |= v != UINT32_MAX && g->comp[v] == c;
+		}
+	}
+	return handoff ? c : UINT32_MAX;
+}
+
+/* Merge the locks of each handoff chain into its most waited one; lock_of
+ * follows. Returns how many locks remain. */
+static uint32_t merge_chains(struct model *m, struct waiter_sets *ws, uint32_t *lock_of)
+{
+	struct graph g;
+	uint32_t *comp_size, *root, *chain, *into, n = 0;
+
+	build_graph(m, &g);
+	comp_size = xcalloc(g.ncomp + 1, sizeof(*comp_size));
+	root = xcalloc(g.ncomp + 1, sizeof(*root));
+	chain = xcalloc(m->nlocks + 1, sizeof(*chain));
+	into = xcalloc(m->nlocks + 1, sizeof(*into));
+	memset(root, 0xff, (g.ncomp + 1) * sizeof(*root));
+	for (uint32_t v = 0; v < g.n; v++)
+		comp_size[g.comp[v]]++;
+	for (uint32_t c = 0; c < g.ncomp; c++)
+		if (comp_size[c] > 1 && is_star(&g, c))
+			comp_size[c] = 1; /* no chain */
+	for (uint32_t k = 0; k < m->nlocks; k++) {
+		uint32_t c = chain[k] = chain_of(m, &g, comp_size, ws, k, lock_of);
+
+		if (c != UINT32_MAX &&
+		    (root[c] == UINT32_MAX || m->locks[k].wait_ns > m->locks[root[c]].wait_ns))
+			root[c] = k;
+	}
+	for (uint32_t k = 0; k < m->nlocks; k++) {
+		into[k] = chain[k] == UINT32_MAX ? k : root[chain[k]];
+		if (into[k] != k)
+			merge_lock(m, ws, &m->locks[into[k]], into[k], &m->locks[k], k);
+	}
+	/* compact: the kept locks move down, the merged ones go */
+	uint32_t *pos = xcalloc(m->nlocks + 1, sizeof(*pos));
+	for (uint32_t k = 0; k < m->nlocks; k++) {
+		if (into[k] != k)
+			continue;
+		pos[k] = n;
+		if (n != k) {
+			m->locks[n] = m->locks[k];
+			memcpy(ws->tids[n], ws->tids[k], sizeof(ws->tids[k]));
+		}
+		n++;
+	}
+	for (uint32_t i = 0; i < m->snap->n_futex; i++)
+		lock_of[i] = pos[into[lock_of[i]]];
+	free(pos);
+	free(into);
+	free(chain);
+	free(root);
+	free(comp_size);
+	free_graph(&g);
+	return n;
+}
+
+static void classify_lock(const struct model *m, const struct waiter_sets *ws, uint32_t k)
+{
+	struct lock_summary *l = &m->locks[k];
+	uint32_t tgids[MAX_WAITERS];
+
+	l->busy_frac = l->asleep_ns ? (double)l->busy_ns / l->asleep_ns : 0;
+	l->proc_busy_frac = l->asleep_ns ? (double)l->proc_busy_ns / l->asleep_ns : 0;
+	l->share_waiters = l->waiters_time_ns ? (double)l->wait_ns / l->waiters_time_ns : 0;
+	l->share_asleep = l->waiters_time_ns ? (double)l->asleep_ns / l->waiters_time_ns : 0;
+	l->share_all = m->thread_time_ns ? (double)l->wait_ns / m->thread_time_ns : 0;
+	l->peers = l->wait_ns ? (double)l->peers_ns / l->wait_ns : 0;
+	l->nprocs = 0;
+	for (uint32_t w = 0; w < l->nwaiters; w++) {
+		const struct thread_summary *ts = thread_by_tid(m, ws->tids[k][w]);
+		uint32_t tg = ts ? ts->tgid : l->tgid, i;
+
+		for (i = 0; i < l->nprocs && tgids[i] != tg; i++)
+			;
+		if (i == l->nprocs)
+			tgids[l->nprocs++] = tg;
+	}
+	/* a chain's waker is busy only for its turn: one of n - 1 others (in
+	 * one process, the rest of it shows the chain busy) */
+	bool busy = l->busy_frac >= LOCK_BUSY_CONTENDED ||
+		    (l->chain && l->nprocs == 1 && l->proc_busy_frac >= LOCK_BUSY_CONTENDED) ||
+		    (l->chain && l->busy_frac * (l->nwaiters - 1) >= LOCK_BUSY_CONTENDED);
+
+	if (l->waits && busy && (l->nwaiters >= 2 || l->mutex))
+		l->cls = LOCK_CONTENDED;
+	else if (l->waits && l->nwaiters == 1 && !l->mutex &&
+		 (busy || l->proc_busy_frac >= LOCK_BUSY_CONTENDED))
+		l->cls = LOCK_AWAITING;
+	else
+		l->cls = LOCK_IDLE;
+	l->contended = l->cls == LOCK_CONTENDED;
+}
+
 void model_build_locks(struct model *m)
 {
 	const struct ps_snapshot *s = m->snap;
-	uint32_t (*waiters)[MAX_WAITERS] = NULL;
+	struct waiter_sets ws;
 	uint32_t *lock_of;   /* record -> index of the lock it was merged into */
 
 	if (!s->n_futex)
 		return;
 	m->locks = xcalloc(s->n_futex, sizeof(*m->locks));
-	waiters = xcalloc(s->n_futex, sizeof(*waiters));
+	ws.tids = xcalloc(s->n_futex, sizeof(*ws.tids));
 	lock_of = xcalloc(s->n_futex, sizeof(*lock_of));
 	for (uint32_t i = 0; i < s->n_futex; i++) {
 		const struct ps_futex_rec *r = &s->futex_recs[i];
@@ -150,79 +534,30 @@ void model_build_locks(struct model *m)
 			snprintf(l->comm, sizeof(l->comm), "%s", process_comm(m, r->key.tgid));
 			l->caller = caller;
 		}
-		l->mutex |= strstr(where, "lll_lock_wait") || strstr(where, "mutex_lock") ||
-			    strstr(where, "rwlock");
-		/* show the waiters' most common stack (and its function, where
-		 * the waits of a runtime's lock were merged across functions) */
-		if (r->st.wait_ns > l->where_ns) {
-			l->where_ns = r->st.wait_ns;
-			snprintf(l->where, sizeof(l->where), "%s", where);
-			l->caller = caller;
-		}
 		lock_of[i] = l - m->locks;
-		bool seen = false;
-		for (uint32_t a = 0; a < l->naddrs; a++)
-			seen |= l->addrs[a] == r->key.uaddr;
-		if (!seen && l->naddrs < MODEL_MAX_ADDRS)
-			l->addrs[l->naddrs++] = r->key.uaddr;
-		l->waits += r->st.waits;
-		l->wait_ns += r->st.wait_ns;
-		l->busy_ns += r->st.busy_ns;
-		l->proc_busy_ns += r->st.proc_busy_ns;
-		if (r->st.max_ns > l->max_ns)
-			l->max_ns = r->st.max_ns;
-		l->timeouts += r->st.timeouts;
-		l->interrupted += r->st.interrupted;
-		l->eagain += r->st.eagain;
-		l->woken_by_traced += r->st.woken_by_traced;
-		if (r->st.woken_by_traced && !l->waker)
-			l->waker = stack_caller(s, r->st.waker_ustack, r->key.tgid);
-		for (int h = 0; h < PS_HIST_SLOTS; h++)
-			l->hist[h] += r->st.hist[h];
-		/* distinct waiting threads, for the waiters' own time */
-		uint32_t li = l - m->locks, w;
-		for (w = 0; w < l->nwaiters && waiters[li][w] != r->key.pid; w++)
-			;
-		if (w == l->nwaiters && r->st.waits && w < MAX_WAITERS) {
-			const struct thread_summary *ts = thread_by_tid(m, r->key.pid);
-
-			waiters[li][l->nwaiters++] = r->key.pid;
-			if (ts)
-				l->waiters_time_ns += ts->lifetime_ns;
-		}
+		add_record(m, &ws, l, lock_of[i], r, where, caller);
 	}
+	m->nlocks = merge_chains(m, &ws, lock_of);
 	for (uint32_t k = 0; k < m->nlocks; k++) {
-		struct lock_summary *l = &m->locks[k];
-
-		l->busy_frac = l->wait_ns ? (double)l->busy_ns / l->wait_ns : 0;
-		l->proc_busy_frac = l->wait_ns ? (double)l->proc_busy_ns / l->wait_ns : 0;
-		l->share_waiters = l->waiters_time_ns ? (double)l->wait_ns / l->waiters_time_ns : 0;
-		l->share_all = m->thread_time_ns ? (double)l->wait_ns / m->thread_time_ns : 0;
-		bool busy = l->busy_frac >= LOCK_BUSY_CONTENDED;
-
-		if (l->waits && busy && (l->nwaiters >= 2 || l->mutex))
-			l->cls = LOCK_CONTENDED;
-		else if (l->waits && l->nwaiters == 1 && !l->mutex &&
-			 (busy || l->proc_busy_frac >= LOCK_BUSY_CONTENDED))
-			l->cls = LOCK_AWAITING;
-		else
-			l->cls = LOCK_IDLE;
-		l->contended = l->cls == LOCK_CONTENDED;
+		classify_lock(m, &ws, k);
+		m->locks[k].waiter_tids = xcalloc(m->locks[k].nwaiters + 1, sizeof(uint32_t));
+		memcpy(m->locks[k].waiter_tids, ws.tids[k], m->locks[k].nwaiters * sizeof(uint32_t));
 	}
-	/* each thread's futex time: on contended locks, or other waits */
+	/* each thread's futex time asleep: on contended locks, or other waits
+	 * (the run-queue time after the wakeup is the thread's runq time) */
 	for (uint32_t i = 0; i < s->n_futex; i++) {
 		struct thread_summary *ts = thread_of_rec(m, &s->futex_recs[i].key);
 
 		if (!ts)
 			continue;
 		if (m->locks[lock_of[i]].contended)
-			ts->lock_wait_ns += s->futex_recs[i].st.wait_ns;
+			ts->lock_wait_ns += rec_asleep(&s->futex_recs[i]);
 		else
-			ts->other_wait_ns += s->futex_recs[i].st.wait_ns;
+			ts->other_wait_ns += rec_asleep(&s->futex_recs[i]);
 	}
 	for (uint32_t k = 0; k < m->nlocks; k++)
 		name_lock(s, &m->locks[k]);
 	sort_locks(m, lock_of);
 	free(lock_of);
-	free(waiters);
+	free(ws.tids);
 }

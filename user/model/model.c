@@ -51,12 +51,43 @@ static int cmp_proc_oncpu(const void *a, const void *b)
 		(ts)->wakeups = (src)->wakeups;                 \
 	} while (0)
 
+/* A thread's time in the window is at least what was measured of it: a
+ * dying thread runs on a little after sched_process_exit, the end of its
+ * window, so that no share of its life exceeds 100%. */
+static uint64_t at_least_measured(const struct thread_summary *ts, uint64_t life)
+{
+	uint64_t measured = ts->oncpu_ns + ts->runq_wait_ns + ts->offcpu_ns;
+
+	return measured > life ? measured : life;
+}
+
+/* Where thread t's time in the window begins: at its birth if it was born
+ * in the trace (or when it entered it: moved into the cgroup, exec'd to
+ * the name), else at the trace start (a thread first seen later was there
+ * all along: asleep, its blocked time counts from the start), or,
+ * for the command poolscope started, when poolscope released it (it slept
+ * until then; that wait is taken off its blocked time). */
+static uint64_t thread_from(const struct ps_snapshot *s, const struct ps_thread *t,
+			    uint64_t *blocked)
+{
+	uint64_t pre;
+
+	if (t->flags & (PS_THREAD_FORKED | PS_THREAD_ENTERED))
+		return t->first_ns > s->start_ns ? t->first_ns : s->start_ns;
+	if (!s->launch_tgid || t->tgid != s->launch_tgid || s->launch_ns <= s->start_ns ||
+	    t->first_ns < s->launch_ns)
+		return s->start_ns;
+	pre = s->launch_ns - s->start_ns;
+	*blocked = *blocked > pre ? *blocked - pre : 0;
+	return s->launch_ns;
+}
+
 /* Thread summary ts of the traced thread t. */
 static void thread_from_slot(const struct ps_snapshot *s, const struct ps_thread *t,
 			     const uint64_t *oncpu_by_cpu, struct thread_summary *ts)
 {
-	uint64_t from = t->first_ns > s->start_ns ? t->first_ns : s->start_ns;
 	uint64_t to = t->exit_ns && t->exit_ns < s->end_ns ? t->exit_ns : s->end_ns;
+	uint64_t blocked = t->blocked_ns, from = thread_from(s, t, &blocked);
 
 	ts->tid = t->tid;
 	ts->tgid = t->tgid;
@@ -74,9 +105,10 @@ static void thread_from_slot(const struct ps_snapshot *s, const struct ps_thread
 	ts->first_ns = t->first_ns;
 	ts->exit_ns = t->exit_ns;
 	sums_of(ts, t);
+	ts->offcpu_ns = blocked;
 	ts->runq_max_ns = t->runq_max_ns;
 	ts->oncpu_by_cpu = oncpu_by_cpu;
-	ts->lifetime_ns = to > from ? to - from : 0;
+	ts->lifetime_ns = at_least_measured(ts, to > from ? to - from : 0);
 	u32_hist_to_u64(t->runq_hist, ts->runq_hist);
 }
 
@@ -95,7 +127,7 @@ static void thread_from_exited(const struct ps_proc *p, const uint64_t *zero_by_
 	sums_of(ts, ex);
 	ts->runq_max_ns = ex->runq_max_ns;
 	ts->oncpu_by_cpu = zero_by_cpu;
-	ts->lifetime_ns = ex->life_ns;
+	ts->lifetime_ns = at_least_measured(ts, ex->life_ns);
 	u32_hist_to_u64(ex->runq_hist, ts->runq_hist);
 }
 
@@ -179,7 +211,7 @@ static void build_procs(const struct ps_snapshot *s, struct model *m)
 
 static void build_cores(const struct ps_snapshot *s, struct model *m)
 {
-	uint64_t busy_all = 0;
+	uint64_t busy_all = 0, traced_all = 0;
 
 	m->cores = xcalloc(s->nr_cpus, sizeof(*m->cores));
 	for (int c = 0; c < s->nr_cpus; c++) {
@@ -226,8 +258,10 @@ static void build_cores(const struct ps_snapshot *s, struct model *m)
 			}
 		}
 		busy_all += cs->busy_ns;
+		traced_all += cs->traced_ns;
 	}
 	m->busy_pct = m->wall_ns && s->nr_cpus ? 100.0 * busy_all / (m->wall_ns * s->nr_cpus) : 0;
+	m->other_cpus = m->wall_ns ? (double)(busy_all - traced_all) / m->wall_ns : 0;
 }
 
 static void build_drops(const struct ps_snapshot *s, struct model *m)
@@ -283,6 +317,8 @@ void model_free(struct model *m)
 	free(m->offcpu);
 	free(m->oncpu);
 	free(m->futex);
+	for (uint32_t i = 0; i < m->nlocks; i++)
+		free(m->locks[i].waiter_tids);
 	free(m->locks);
 	free(m->futex_lock);
 	free(m->cores);

@@ -40,8 +40,10 @@ struct thread_summary {
 	uint64_t vol, invol, migrations, wakeups;
 	const uint64_t *oncpu_by_cpu;       /* nr_cpus: on-CPU ns on each core */
 	uint64_t lifetime_ns;               /* within the trace window */
-	uint64_t lock_wait_ns;              /* futex waits on contended locks */
-	uint64_t other_wait_ns;             /* other futex waits (results, join, queue) */
+	uint64_t lock_wait_ns;              /* futex waits on contended locks, asleep */
+	uint64_t other_wait_ns;             /* other futex waits (results, join, queue), asleep */
+	uint64_t oncpu_samples;             /* --stacks oncpu: its samples ... */
+	uint64_t spin_samples;              /* ... and those in spin frames (stack_spin_frame) */
 };
 
 struct process_summary {
@@ -109,6 +111,7 @@ struct model {
 	uint64_t vol, invol, migrations, switches;
 	double parallelism;                  /* traced on-CPU time / wall */
 	double busy_pct;                     /* all cores, any task */
+	double other_cpus;                   /* busy time of untraced tasks (other load), in CPUs */
 	uint64_t runq_hist[PS_HIST_SLOTS];   /* all traced threads */
 	uint64_t runq_p50_ns, runq_p90_ns, runq_p99_ns, runq_max_ns;
 	uint64_t dropped;                    /* sum of all drop counters */
@@ -129,6 +132,8 @@ struct model {
 	struct cgroup_summary *cgroups;
 	uint32_t ncgroups;
 	bool cgroups_shown;
+	uint64_t spin_samples;               /* on-CPU samples in spin frames */
+	const char *spin_frame;              /* the most sampled of them, NULL if none */
 };
 
 /* The stack summaries (stacks.c), called by model_build. */

@@ -87,6 +87,8 @@ static void diff_futex(struct ps_snapshot *o, const struct ps_snapshot *c, const
 			SUB(interrupted);
 			SUB(eagain);
 			SUB(woken_by_traced);
+			SUB(asleep_ns);
+			SUB(peers_ns);
 			out->max_ns = grown_max(cur->max_ns, prev->max_ns);
 			for (int h = 0; h < PS_HIST_SLOTS; h++)
 				SUB(hist[h]);
@@ -154,6 +156,7 @@ void snapshot_diff(const struct ps_snapshot *c, const struct ps_snapshot *p, str
 	o->end_ns = c->end_ns;
 	o->nr_cpus = ncpu;
 	o->all = c->all;
+	o->self_tgid = c->self_tgid;
 	o->attach_mode = c->attach_mode;
 	o->task_hash = c->task_hash;
 	o->locks = c->locks;
@@ -162,6 +165,11 @@ void snapshot_diff(const struct ps_snapshot *c, const struct ps_snapshot *p, str
 	o->oncpu = c->oncpu;
 	o->sample_hz = c->sample_hz;
 	o->events = c->events >= p->events ? c->events - p->events : 0;
+	if (c->nservers) {
+		o->servers = xcalloc(c->nservers, sizeof(*o->servers));
+		memcpy(o->servers, c->servers, c->nservers * sizeof(*o->servers));
+		o->nservers = c->nservers;
+	}
 	{
 		const struct ps_drops *cur = &c->drops, *prev = &p->drops;
 		struct ps_drops *out = &o->drops;
@@ -220,4 +228,98 @@ void snapshot_diff(const struct ps_snapshot *c, const struct ps_snapshot *p, str
 	diff_procs(o, c, p);
 	diff_cgroups(o, c, p);
 	snapshot_copy_stacks(o, c);
+}
+
+static bool has_tgid(const uint32_t *tgids, uint32_t n, uint32_t tgid)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (tgids[i] == tgid)
+			return true;
+	return false;
+}
+
+static struct ps_stack_rec *filter_stack_recs(const struct ps_stack_rec *r, uint32_t nr,
+					      const uint32_t *tgids, uint32_t n, uint32_t *nout)
+{
+	struct ps_stack_rec *out = xcalloc(nr ? nr : 1, sizeof(*out));
+
+	*nout = 0;
+	for (uint32_t i = 0; i < nr; i++)
+		if (has_tgid(tgids, n, r[i].key.tgid))
+			out[(*nout)++] = r[i];
+	return out;
+}
+
+void snapshot_filter(const struct ps_snapshot *s, const uint32_t *tgids, uint32_t n,
+		     struct ps_snapshot *o)
+{
+	int ncpu = s->nr_cpus;
+
+	memset(o, 0, sizeof(*o));
+	o->start_ns = s->start_ns;
+	o->end_ns = s->end_ns;
+	o->nr_cpus = ncpu;
+	o->all = s->all;
+	o->self_tgid = s->self_tgid;
+	o->attach_mode = s->attach_mode;
+	o->task_hash = s->task_hash;
+	o->locks = s->locks;
+	o->futex_source = s->futex_source;
+	o->offcpu = s->offcpu;
+	o->oncpu = s->oncpu;
+	o->sample_hz = s->sample_hz;
+	o->events = s->events;
+	o->drops = s->drops;
+	o->servers = xcalloc(s->nservers ? s->nservers : 1, sizeof(*o->servers));
+	for (uint32_t i = 0; i < s->nservers; i++)
+		if (has_tgid(tgids, n, s->servers[i]))
+			o->servers[o->nservers++] = s->servers[i];
+
+	/* the cgroups (plain values): the throttled verdict holds per program */
+	o->cg_kind = s->cg_kind;
+	memcpy(o->cg_mount, s->cg_mount, sizeof(o->cg_mount));
+	o->cg_target = s->cg_target;
+	o->cgroups = xcalloc(s->ncgroups ? s->ncgroups : 1, sizeof(*o->cgroups));
+	memcpy(o->cgroups, s->cgroups, s->ncgroups * sizeof(*o->cgroups));
+	o->ncgroups = s->ncgroups;
+	o->cpus = xcalloc(ncpu, sizeof(*o->cpus));
+	o->migr = xcalloc(ncpu, sizeof(*o->migr));
+	memcpy(o->cpus, s->cpus, ncpu * sizeof(*o->cpus));
+	memcpy(o->migr, s->migr, ncpu * sizeof(*o->migr));
+	for (int k = 0; k < ncpu; k++)
+		o->cpus[k].traced_ns = 0;
+	o->threads = xcalloc(s->nthreads ? s->nthreads : 1, sizeof(*o->threads));
+	o->thread_cpu_ns = xcalloc((size_t)(s->nthreads ? s->nthreads : 1) * ncpu, sizeof(uint64_t));
+	for (uint32_t i = 0; i < s->nthreads; i++) {
+		if (!has_tgid(tgids, n, s->threads[i].tgid))
+			continue;
+		o->threads[o->nthreads] = s->threads[i];
+		for (int k = 0; k < ncpu; k++) {
+			uint64_t ns = s->thread_cpu_ns[(size_t)i * ncpu + k];
+
+			o->thread_cpu_ns[(size_t)o->nthreads * ncpu + k] = ns;
+			o->cpus[k].traced_ns += ns;
+		}
+		o->nthreads++;
+	}
+	o->procs = xcalloc(s->nprocs ? s->nprocs : 1, sizeof(*o->procs));
+	for (uint32_t i = 0; i < s->nprocs; i++) {
+		if (!s->procs[i].tgid || !has_tgid(tgids, n, s->procs[i].tgid))
+			continue;
+		o->procs[o->nprocs] = s->procs[i];
+		/* exited threads keep no per-CPU split: spread evenly */
+		for (int k = 0; k < ncpu; k++)
+			o->cpus[k].traced_ns += s->procs[i].ex.oncpu_ns / ncpu;
+		o->nprocs++;
+	}
+	for (int k = 0; k < ncpu; k++)
+		if (o->cpus[k].traced_ns > o->cpus[k].busy_ns)
+			o->cpus[k].traced_ns = o->cpus[k].busy_ns;
+	o->offcpu_recs = filter_stack_recs(s->offcpu_recs, s->n_offcpu, tgids, n, &o->n_offcpu);
+	o->oncpu_recs = filter_stack_recs(s->oncpu_recs, s->n_oncpu, tgids, n, &o->n_oncpu);
+	o->futex_recs = xcalloc(s->n_futex ? s->n_futex : 1, sizeof(*o->futex_recs));
+	for (uint32_t i = 0; i < s->n_futex; i++)
+		if (has_tgid(tgids, n, s->futex_recs[i].key.tgid))
+			o->futex_recs[o->n_futex++] = s->futex_recs[i];
+	snapshot_copy_stacks(o, s);
 }

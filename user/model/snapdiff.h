@@ -1,5 +1,6 @@
-/* user/snapdiff.h: what happened between two snapshots of one trace, as a
- * snapshot of its own: the interval reports of `attach -i`. */
+/* user/snapdiff.h: snapshots derived from others: what happened between
+ * two snapshots of one trace (the interval reports of `attach -i`), and the
+ * part of one that concerns some processes (attach -a's programs). */
 #ifndef POOLSCOPE_SNAPDIFF_H
 #define POOLSCOPE_SNAPDIFF_H
 #include "model/snapshot.h"
@@ -10,5 +11,13 @@
  * snapshot_free. */
 void snapshot_diff(const struct ps_snapshot *cur, const struct ps_snapshot *prev,
 		   struct ps_snapshot *out);
+
+/* out = the part of s that concerns processes tgids (n of them): their
+ * threads, processes, futex waits and stacks; the cores as they were (any
+ * task), with the traced time of those threads only, so that the rest of
+ * the traced tasks counts as other load. Without slices (they are not kept
+ * per thread). Free out with snapshot_free. */
+void snapshot_filter(const struct ps_snapshot *s, const uint32_t *tgids, uint32_t n,
+		     struct ps_snapshot *out);
 
 #endif

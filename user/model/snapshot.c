@@ -18,6 +18,7 @@ void snapshot_free(struct ps_snapshot *s)
 	free(s->slice_traced_ns);
 	free(s->offcpu_recs);
 	free(s->oncpu_recs);
+	free(s->servers);
 	free(s->futex_recs);
 	free(s->tl);
 	free(s->cgroups);

@@ -13,12 +13,23 @@
 struct ps_snapshot {
 	uint64_t start_ns, end_ns;     /* trace window, CLOCK_MONOTONIC */
 	int nr_cpus;
-	bool all;                      /* -a: every task on the machine */
+	bool all;                      /* -a: every task on the machine ... */
+	uint32_t self_tgid;            /* ... but poolscope itself, this process (-a only) */
 	const char *attach_mode;       /* "tp_btf" or "raw_tp" */
 	bool task_hash;                /* per-task state in a hash (pre-6.2 kernels) */
 	char kernel[65];               /* uname -r */
 	char sysname[65], uts_version[65], machine[65];   /* uname -s, -v, -m */
 	char features_line[512];       /* what the feature probe found (-v prints it) */
+
+	/* run and compare: the command poolscope started, and when it released
+	 * it to exec (CLOCK_MONOTONIC; 0: none). Until then it waited for
+	 * poolscope to attach: not the command's own time. */
+	uint32_t launch_tgid;
+	uint64_t launch_ns;
+	/* traced processes seen listening for connections (TCP, or a unix
+	 * stream socket): servers, whose blocking is waiting for clients */
+	uint32_t *servers;
+	uint32_t nservers;
 
 	struct ps_thread *threads;     /* nthreads, in-progress spans closed at end_ns */
 	uint32_t nthreads;

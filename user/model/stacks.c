@@ -85,6 +85,47 @@ const char *stack_thread_comm(const struct ps_snapshot *s, uint32_t tid)
 	return t ? t->comm : "?";
 }
 
+/* Frames that spin or take a lock's slow path while on a CPU. */
+static const char *const spin_frames[] = {
+	"sync.(*Mutex).lockSlow", "sync.(*RWMutex).rUnlockSlow", "sync.runtime_doSpin",
+	"runtime.procyield", "runtime.lock2", "pthread_spin_lock",
+	"ObjectMonitor::TrySpin", "ObjectMonitor::EnterI", "ObjectMonitor::ReenterI",
+	"ObjectMonitor::enter", "ObjectSynchronizer::enter", "SpinPause",
+	"RawMutex::lock_slow", "Mutex::lock_contended",
+	"native_queued_spin_lock_slowpath", "__pv_queued_spin_lock_slowpath",
+	"queued_spin_lock_slowpath", "osq_lock", "mutex_spin_on_owner", "rwsem_spin_on_owner",
+};
+
+/* Whether frame (up to the next ';') names fn: the whole name, or with a
+ * suffix after it (C++ arguments, Go's ".abi0", the kernel's "_[k]"), or
+ * as the last components of a longer C++ or Rust path. */
+static bool frame_is(const char *frame, size_t len, const char *fn)
+{
+	size_t n = strlen(fn);
+
+	for (const char *p = frame; p + n <= frame + len; p++) {
+		char after = p + n < frame + len ? p[n] : '\0';
+
+		if (memcmp(p, fn, n) || (p > frame && p[-1] != ':' && p[-1] != ' '))
+			continue;
+		if (!after || after == '(' || after == '.' || after == '_' || after == '<')
+			return true;
+	}
+	return false;
+}
+
+const char *stack_spin_frame(const char *folded)
+{
+	for (const char *f = folded; f; f = strchr(f, ';') ? strchr(f, ';') + 1 : NULL) {
+		size_t len = strcspn(f, ";");
+
+		for (size_t i = 0; i < ARRAY_LEN(spin_frames); i++)
+			if (frame_is(f, len, spin_frames[i]))
+				return spin_frames[i];
+	}
+	return NULL;
+}
+
 static int cmp_stack(const void *a, const void *b)
 {
 	const struct stack_summary *x = a, *y = b;
@@ -97,9 +138,71 @@ static int cmp_folded(const void *a, const void *b)
 	return strcmp(((const struct stack_summary *)a)->folded, ((const struct stack_summary *)b)->folded);
 }
 
-/* Merge records with the same folded stack (threads of the same name). */
+static int cmp_thread_tid(const void *a, const void *b, void *threads)
+{
+	const struct thread_summary *t = threads;
+	uint32_t x = t[*(const uint32_t *)a].tid, y = t[*(const uint32_t *)b].tid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Spinning, from the on-CPU samples: each thread's samples and those in
+ * spin frames, the model's total and its most sampled spin frame. */
+struct spin_tally {
+	struct model *m;
+	uint32_t *by_tid;            /* thread indexes sorted by tid */
+	const char *frames[16];
+	uint64_t samples[16], best;
+};
+
+static struct thread_summary *tally_thread(struct spin_tally *t, uint32_t tid)
+{
+	uint32_t lo = 0, hi = t->m->nthreads;
+
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		struct thread_summary *ts = &t->m->threads[t->by_tid[mid]];
+
+		if (ts->tid == tid)
+			return ts->folded ? NULL : ts;
+		if (ts->tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static void tally_spin(struct spin_tally *t, const struct ps_stack_rec *r, const char *folded)
+{
+	struct thread_summary *ts = tally_thread(t, r->key.pid);
+	const char *spin = stack_spin_frame(folded);
+	int i;
+
+	if (ts)
+		ts->oncpu_samples += r->val.value;
+	if (!spin)
+		return;
+	if (ts)
+		ts->spin_samples += r->val.value;
+	t->m->spin_samples += r->val.value;
+	for (i = 0; i < 16 && t->frames[i] && t->frames[i] != spin; i++)
+		;
+	if (i == 16)
+		return;
+	t->frames[i] = spin;
+	t->samples[i] += r->val.value;
+	if (t->samples[i] > t->best) {
+		t->best = t->samples[i];
+		t->m->spin_frame = spin;
+	}
+}
+
+/* Merge records with the same folded stack (threads of the same name);
+ * spin: tally spinning too (on-CPU samples), or NULL. */
 static struct stack_summary *summarize(const struct ps_snapshot *s, const struct ps_stack_rec *r,
-				       uint32_t n, uint32_t *out_n, uint64_t *total)
+				       uint32_t n, uint32_t *out_n, uint64_t *total,
+				       struct spin_tally *spin)
 {
 	struct stack_summary *out = xcalloc(n, sizeof(*out));
 	char buf[8192];
@@ -109,6 +212,8 @@ static struct stack_summary *summarize(const struct ps_snapshot *s, const struct
 	for (uint32_t i = 0; i < n; i++) {
 		stack_folded(s, stack_thread_comm(s, r[i].key.pid), r[i].key.tgid, r[i].key.ustack,
 			     r[i].key.kstack, buf, sizeof(buf));
+		if (spin)
+			tally_spin(spin, &r[i], buf);
 		out[k].folded = xstrdup(buf);
 		out[k].value = r[i].val.value;
 		out[k].count = r[i].val.count;
@@ -159,11 +264,19 @@ void model_build_stacks(struct model *m)
 		uint32_t n;
 		struct ps_stack_rec *r = futex_as_stack_recs(s, &n);
 
-		m->futex = summarize(s, r, n, &m->n_futex, &m->futex_total_ns);
+		m->futex = summarize(s, r, n, &m->n_futex, &m->futex_total_ns, NULL);
 		free(r);
 	}
 	if (s->n_offcpu)
-		m->offcpu = summarize(s, s->offcpu_recs, s->n_offcpu, &m->n_offcpu, &m->offcpu_total_ns);
-	if (s->n_oncpu)
-		m->oncpu = summarize(s, s->oncpu_recs, s->n_oncpu, &m->n_oncpu, &m->oncpu_samples);
+		m->offcpu = summarize(s, s->offcpu_recs, s->n_offcpu, &m->n_offcpu,
+				      &m->offcpu_total_ns, NULL);
+	if (s->n_oncpu) {
+		struct spin_tally t = { .m = m, .by_tid = xcalloc(m->nthreads + 1, sizeof(uint32_t)) };
+
+		for (uint32_t i = 0; i < m->nthreads; i++)
+			t.by_tid[i] = i;
+		qsort_r(t.by_tid, m->nthreads, sizeof(uint32_t), cmp_thread_tid, m->threads);
+		m->oncpu = summarize(s, s->oncpu_recs, s->n_oncpu, &m->n_oncpu, &m->oncpu_samples, &t);
+		free(t.by_tid);
+	}
 }

@@ -20,6 +20,11 @@ const char *stack_folded(const struct ps_snapshot *s, const char *comm, uint32_t
  * i.e. the program's own function that made the call (NULL if none). */
 const char *stack_caller(const struct ps_snapshot *s, int32_t id, uint32_t tgid);
 
+/* The spin or lock-slow-path frame a folded stack is in (sync.(*Mutex).lockSlow,
+ * runtime.procyield, pthread_spin_lock, a JVM monitor's spin, a kernel
+ * spinlock's slow path), or NULL: on-CPU time that waits for a lock. */
+const char *stack_spin_frame(const char *folded);
+
 /* The comm of thread tid in the snapshot, "?" if unknown. */
 const char *stack_thread_comm(const struct ps_snapshot *s, uint32_t tid);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include "model/model.h"
 #include "model/diagnose.h"
+#include "model/groups.h"
 #include "render/json.h"
 
 struct report_opts {
@@ -18,6 +19,9 @@ struct report_opts {
 	bool brief;               /* header, per-core table and top threads only */
 	bool compact;             /* JSON on one line (one object per interval) */
 	uint64_t wall_start;      /* CLOCK_REALTIME ns of the window's start, 0 if unknown */
+	/* attach -a: a verdict per busy program instead of one for the machine */
+	const struct program_group *groups;
+	int ngroups;
 };
 
 /* The diagnosis d (of m, computed once by the caller) ends both. */

@@ -43,6 +43,7 @@ static void write_totals(struct json *j, const struct model *m)
 	json_kv_u64(j, "migrations", m->migrations);
 	json_kv_double(j, "parallelism", m->parallelism);
 	json_kv_double(j, "busy_pct", m->busy_pct);
+	json_kv_double(j, "other_load_cpus", m->other_cpus);
 	hist_u64(j, "runq_hist", m->runq_hist);
 	json_object_end(j);
 }
@@ -150,6 +151,10 @@ static void write_threads(struct json *j, const struct model *m)
 		json_kv_u64(j, "invol", t->invol);
 		json_kv_u64(j, "migrations", t->migrations);
 		json_kv_u64(j, "wakeups", t->wakeups);
+		if (m->snap->oncpu) {
+			json_kv_u64(j, "oncpu_samples", t->oncpu_samples);
+			json_kv_u64(j, "spin_samples", t->spin_samples);
+		}
 		json_key(j, "oncpu_ns_by_cpu");
 		json_array_begin(j);
 		for (int c = 0; c < m->nr_cpus; c++)
@@ -277,10 +282,19 @@ void json_lock_fields(struct json *j, const struct lock_summary *l)
 	for (uint32_t a = 0; a < l->naddrs; a++)
 		json_string(j, l->addr_symbols[a] ? l->addr_symbols[a] : "");
 	json_array_end(j);
+	json_key(j, "addr_tgids");
+	json_array_begin(j);
+	for (uint32_t a = 0; a < l->naddrs; a++)
+		json_u64(j, l->addr_tgids[a]);
+	json_array_end(j);
 	json_kv_u64(j, "waiters", l->nwaiters);
+	json_kv_u64(j, "processes", l->nprocs);
+	json_kv_bool(j, "chain", l->chain);
 	json_kv_u64(j, "waits", l->waits);
 	json_kv_u64(j, "wait_ns", l->wait_ns);
+	json_kv_u64(j, "asleep_ns", l->asleep_ns);
 	json_kv_double(j, "share_waiters", l->share_waiters);
+	json_kv_double(j, "share_asleep", l->share_asleep);
 }
 
 static bool eagain_seen(const struct model *m)
@@ -304,6 +318,7 @@ static void write_locks(struct json *j, const struct model *m)
 		json_kv_u64(j, "busy_ns", l->busy_ns);
 		json_kv_double(j, "busy_frac", l->busy_frac);
 		json_kv_double(j, "proc_busy_frac", l->proc_busy_frac);
+		json_kv_double(j, "active_peers", l->peers);
 		json_kv_double(j, "share_all", l->share_all);
 		json_kv_u64(j, "timeouts", l->timeouts);
 		json_kv_u64(j, "interrupted", l->interrupted);
@@ -450,7 +465,25 @@ void report_json(FILE *out, const struct model *m, const struct diagnosis *diag,
 	write_locks(&j, m);
 	write_stacks(&j, "offcpu_stacks", m->offcpu, m->n_offcpu, "ns");
 	write_stacks(&j, "oncpu_stacks", m->oncpu, m->n_oncpu, "samples");
-	report_diagnosis_json(&j, diag);
+	/* attach -a: the busiest program's verdict, and each program's */
+	report_diagnosis_json(&j, o->ngroups ? &o->groups[0].d : diag);
+	if (o->ngroups) {
+		json_key(&j, "programs");
+		json_array_begin(&j);
+		for (int i = 0; i < o->ngroups; i++) {
+			const struct program_group *g = &o->groups[i];
+
+			json_object_begin(&j);
+			json_kv_string(&j, "comm", g->comm);
+			json_kv_u64(&j, "processes", g->nprocs);
+			json_kv_u64(&j, "threads", g->m.thread_count);
+			json_kv_u64(&j, "oncpu_ns", g->oncpu_ns);
+			json_kv_double(&j, "other_load_cpus", g->m.other_cpus);
+			report_diagnosis_json(&j, &g->d);
+			json_object_end(&j);
+		}
+		json_array_end(&j);
+	}
 	json_object_end(&j);
 	if (o->compact)
 		fputc('\n', out);

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #define THREADS_SHOWN 20
+#define PROCS_SHOWN 10
 
 static const char *plural(uint64_t n, const char *one, const char *many)
 {
@@ -102,12 +103,22 @@ static void print_header(FILE *out, const struct model *m, const struct report_o
 	}
 	fputs("poolscope: ", out);
 	print_wrapped(out, o->title ? o->title : "trace", 11, 4, width, BREAK_WORDS);
+	/* a command poolscope started (not an attach, not an interval) */
+	if (o->argv && !o->interval) {
+		if (o->exit_status >= 0)
+			fprintf(out, "exit status %d\n", o->exit_status);
+		else
+			fprintf(out, "exit status: none, still running when the trace stopped\n");
+	}
 	fprintf(out, "traced %u %s, %u %s on %d CPUs for %s\n", m->nprocs,
 		plural(m->nprocs, "process", "processes"), (unsigned)m->thread_count,
 		plural(m->thread_count, "thread", "threads"), m->nr_cpus, fmt_dur(m->wall_ns, wall, sizeof(wall)));
 	fprintf(out, "on-CPU %s in %s: parallelism %.2f of %d CPUs, cores %.0f%% busy\n",
 		fmt_dur(m->oncpu_ns, cpu, sizeof(cpu)), fmt_dur(m->wall_ns, wall, sizeof(wall)),
 		m->parallelism, m->nr_cpus, m->busy_pct);
+	if (m->other_cpus >= 0.01)
+		fprintf(out, "other load: untraced tasks took %.2f of the %d CPUs\n", m->other_cpus,
+			m->nr_cpus);
 	snprintf(line, sizeof(line), "events: %s handled, %s dropped (%s%s%s%s)",
 		 fmt_count(m->snap->events, ev, sizeof(ev)), fmt_count(m->dropped, dr, sizeof(dr)),
 		 m->snap->attach_mode, m->snap->locks ? ", locks" : "",
@@ -234,15 +245,24 @@ static void print_runq(FILE *out, const struct model *m)
 	hist_print(out, m->runq_hist, PS_HIST_SLOTS, 30);
 }
 
-static void print_procs(FILE *out, const struct model *m)
+static void print_procs(FILE *out, const struct model *m, const struct report_opts *o)
 {
+	uint32_t limit = o->brief ? 5 : PROCS_SHOWN;
+	uint32_t shown = o->wide || m->nprocs <= limit ? m->nprocs : limit;
 	char on[16], off[16], rq[16], v[32], iv[32];
 
 	if (m->nprocs < 2)
 		return;
-	fprintf(out, "\nPROCESSES\n  %7s %-15s %7s %8s %8s %9s %6s %6s\n", "PID", "COMM", "threads",
+	fprintf(out, "\nPROCESSES (by on-CPU time");
+	if (shown < m->nprocs)
+		fprintf(out, "; top %u of %u, --wide for all", shown, m->nprocs);
+	fprintf(out, ")\n");
+	if (m->snap->self_tgid)
+		fprintf(out, "  (poolscope itself, PID %u, is not traced: its time counts as other "
+			"load)\n", m->snap->self_tgid);
+	fprintf(out, "  %7s %-15s %7s %8s %8s %9s %6s %6s\n", "PID", "COMM", "threads",
 		"on-CPU", "off-CPU", "runq wait", "vol", "invol");
-	for (uint32_t i = 0; i < m->nprocs; i++) {
+	for (uint32_t i = 0; i < shown; i++) {
 		const struct process_summary *p = &m->procs[i];
 
 		fprintf(out, "  %7u %-15.15s %7u %8s %8s %9s %6s %6s\n", p->tgid, p->comm,
@@ -560,18 +580,50 @@ static void print_locks(FILE *out, const struct model *m, size_t width)
 			m->thread_time_ns ? 100.0 * idle_ns / m->thread_time_ns : 0);
 }
 
-void report_diagnosis_text(FILE *out, const struct diagnosis *d)
+static void print_paragraph(FILE *out, const char *p)
 {
-	const char *p = d->text;
-
-	fprintf(out, "\nDIAGNOSIS  %s (confidence %.2f, %s)\n", d->label ? d->label : "?",
-		d->confidence, diagnose_confidence_word(d->confidence));
 	while (*p) {
 		size_t n = strcspn(p, "\n");
 
 		fprintf(out, "  %.*s\n", (int)n, p);
 		p += n + (p[n] == '\n');
 	}
+}
+
+/* attach -a: each busy program's verdict, the busiest first. */
+static void print_groups(FILE *out, const struct model *m, const struct report_opts *o)
+{
+	char on[16];
+
+	fprintf(out, "\nDIAGNOSIS BY PROGRAM (the %d busiest of %u processes, each on its own)\n",
+		o->ngroups, m->nprocs);
+	for (int i = 0; i < o->ngroups; i++) {
+		const struct program_group *g = &o->groups[i];
+		const struct diagnosis *d = &g->d;
+
+		fprintf(out, "%s%s: %u %s, %llu %s, %s on a CPU\n", i ? "\n" : "", g->comm, g->nprocs,
+			plural(g->nprocs, "process", "processes"),
+			(unsigned long long)g->m.thread_count, plural(g->m.thread_count, "thread", "threads"),
+			fmt_dur(g->oncpu_ns, on, sizeof(on)));
+		fprintf(out, "  %s (confidence %.2f, %s)\n", d->label ? d->label : "?", d->confidence,
+			diagnose_confidence_word(d->confidence));
+		print_paragraph(out, d->text);
+	}
+}
+
+void report_diagnosis_text(FILE *out, const struct diagnosis *d)
+{
+	char conf[48];
+	const char *label = d->label ? d->label : "?";
+
+	snprintf(conf, sizeof(conf), "(confidence %.2f, %s)", d->confidence,
+		 diagnose_confidence_word(d->confidence));
+	/* a label with numbers can push the confidence onto a line of its own */
+	if (cols("DIAGNOSIS  ") + cols(label) + 1 + cols(conf) <= WIDTH)
+		fprintf(out, "\nDIAGNOSIS  %s %s\n", label, conf);
+	else
+		fprintf(out, "\nDIAGNOSIS  %s\n  %s\n", label, conf);
+	print_paragraph(out, d->text);
 }
 
 void report_text(FILE *out, const struct model *m, const struct diagnosis *d,
@@ -591,7 +643,7 @@ void report_text(FILE *out, const struct model *m, const struct diagnosis *d,
 	}
 	print_strip(out, m, o);
 	print_runq(out, m);
-	print_procs(out, m);
+	print_procs(out, m, o);
 	print_threads(out, m, o);
 	print_cgroups(out, m);
 	print_locks(out, m, width);
@@ -606,6 +658,9 @@ void report_text(FILE *out, const struct model *m, const struct diagnosis *d,
 			 m->snap->sample_hz);
 		print_stacks(out, title, m->oncpu, m->n_oncpu, m->oncpu_samples, false, width, o->wide);
 	}
-	report_diagnosis_text(out, d);
+	if (o->ngroups)
+		print_groups(out, m, o);
+	else
+		report_diagnosis_text(out, d);
 	fflush(out);
 }

@@ -114,6 +114,93 @@ int procfs_children(int pid, int *pids, int max)
 	return n;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Listening sockets of one /proc/net table: the inode of each line whose
+ * state column (state_col) equals state (hex), and whose flags column, if
+ * flags_col >= 0, has flag set. */
+static int listen_table(const char *path, int state_col, unsigned state, int flags_col,
+			unsigned flag, int inode_col, uint64_t *inodes, int n, int max)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return n;
+	if (!fgets(line, sizeof(line), f)) /* the header */
+		line[0] = '\0';
+	while (n < max && fgets(line, sizeof(line), f)) {
+		char *tok, *save = NULL;
+		unsigned long long inode = 0;
+		unsigned st = ~0u, fl = 0;
+		int col = 0;
+
+		for (tok = strtok_r(line, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save), col++) {
+			if (col == state_col)
+				st = strtoul(tok, NULL, 16);
+			else if (col == flags_col)
+				fl = strtoul(tok, NULL, 16);
+			else if (col == inode_col)
+				inode = strtoull(tok, NULL, 10);
+		}
+		if (st == state && (flags_col < 0 || (fl & flag)) && inode)
+			inodes[n++] = inode;
+	}
+	fclose(f);
+	return n;
+}
+
+int procfs_listen_inodes(uint64_t *inodes, int max)
+{
+	int n = 0;
+
+	/* "sl local rem st tx:rx tr:when retr uid timeout inode": LISTEN is 0A */
+	n = listen_table("/proc/net/tcp", 3, 0x0a, -1, 0, 9, inodes, n, max);
+	n = listen_table("/proc/net/tcp6", 3, 0x0a, -1, 0, 9, inodes, n, max);
+	/* "Num RefCount Protocol Flags Type St Inode": __SO_ACCEPTCON 0x10000,
+	 * unconnected (St 01) */
+	n = listen_table("/proc/net/unix", 5, 0x01, 3, 0x10000, 6, inodes, n, max);
+	qsort(inodes, n, sizeof(*inodes), cmp_u64);
+	return n;
+}
+
+bool procfs_holds_socket(int pid, const uint64_t *inodes, int n)
+{
+	char path[64];
+	struct dirent *e;
+	bool found = false;
+	DIR *d;
+
+	if (!n)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d))) {
+		char link[320], target[64];
+		unsigned long long inode;
+		ssize_t len;
+
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		snprintf(link, sizeof(link), "/proc/%d/fd/%s", pid, e->d_name);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (sscanf(target, "socket:[%llu]", &inode) == 1)
+			found = bsearch(&(uint64_t){ inode }, inodes, n, sizeof(*inodes), cmp_u64);
+	}
+	closedir(d);
+	return found;
+}
+
 int procfs_exe(int tgid, char *buf, size_t len)
 {
 	char link[64];

@@ -50,6 +50,12 @@ struct procfs_cgmount {
 /* The cgroup and cgroup2 mounts of poolscope's mount namespace
  * (/proc/self/mountinfo), at most max; returns how many, or -errno. */
 int procfs_cgroup_mounts(struct procfs_cgmount *m, int max);
+/* The inodes of the listening sockets of poolscope's network namespace
+ * (TCP and TCP6 in LISTEN, unix stream sockets accepting connections),
+ * sorted; returns how many (at most max), 0 if none can be read. */
+int procfs_listen_inodes(uint64_t *inodes, int max);
+/* Whether process pid has one of those sockets (sorted inodes) open. */
+bool procfs_holds_socket(int pid, const uint64_t *inodes, int n);
 /* poolscope's own effective capabilities (CapEff), 0 if unreadable. */
 uint64_t procfs_self_capeff(void);
 /* poolscope's peak resident set (VmHWM), in kB. */

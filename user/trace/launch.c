@@ -178,6 +178,7 @@ int launch_traced(const struct launch *l, struct ps_snapshot *snap, int *status_
 		ps_err("%s: cannot add pid %d to the trace: %s", l->cmd, pid, strerror(-err));
 	if (!err)
 		err = session_start(&ss);
+	uint64_t launch_ns = mono_ns();
 	if (err || write(go[1], "g", 1) != 1) {
 		close(go[1]);
 		close(errp[0]);
@@ -195,6 +196,10 @@ int launch_traced(const struct launch *l, struct ps_snapshot *snap, int *status_
 	if (session_run(&ss, &loop) == SESSION_END_SIGNAL)
 		stopped = true;
 	err = session_snapshot(&ss, snap, true);
+	if (!err) {
+		snap->launch_tgid = pid;
+		snap->launch_ns = launch_ns;
+	}
 	session_close(&ss, err ? NULL : snap);
 	int exec_err = 0;
 	if (read(errp[0], &exec_err, sizeof(exec_err)) != sizeof(exec_err))

@@ -210,6 +210,35 @@ static void track_all(struct session *s, bool refresh)
 		track(s, tgids[i], refresh);
 }
 
+static bool known_server(const struct session *s, uint32_t tgid)
+{
+	for (uint32_t i = 0; i < s->nservers; i++)
+		if (s->servers[i] == tgid)
+			return true;
+	return false;
+}
+
+/* Which traced processes listen for connections (a server's blocking is
+ * waiting for its clients): once a second and at each snapshot, those not
+ * known yet. A process keeps the mark after it exits. */
+static void note_servers(struct session *s)
+{
+	static uint32_t tgids[PS_MAX_TGIDS];
+	static uint64_t inodes[4096];
+	int n = tracer_processes(s->tracer, tgids, PS_MAX_TGIDS);
+	int ni = n ? procfs_listen_inodes(inodes, ARRAY_LEN(inodes)) : 0;
+
+	for (int i = 0; i < n && ni; i++) {
+		if (known_server(s, tgids[i]) || !procfs_holds_socket(tgids[i], inodes, ni))
+			continue;
+		if (s->nservers == s->cap_servers) {
+			s->cap_servers = s->cap_servers ? 2 * s->cap_servers : 16;
+			s->servers = xrealloc(s->servers, s->cap_servers * sizeof(*s->servers));
+		}
+		s->servers[s->nservers++] = tgids[i];
+	}
+}
+
 /* Every slice: sample busy time, snapshot new (or re-exec'd) processes'
  * maps; every SESSION_MAPS_REFRESH_NS the maps of all live ones again, so
  * that locks and code in memory mapped after the first look (a thread's
@@ -222,8 +251,10 @@ static void poll_slice(struct session *s, uint64_t now)
 
 	tracer_sample(s->tracer);
 	track_all(s, refresh);
-	if (refresh)
+	if (refresh) {
+		note_servers(s);
 		s->next_maps_refresh_ns = now + SESSION_MAPS_REFRESH_NS;
+	}
 }
 
 static void sleep_until(uint64_t t)
@@ -325,11 +356,17 @@ int session_snapshot(struct session *s, struct ps_snapshot *snap, bool final)
 	int err;
 
 	track_all(s, true);
+	note_servers(s);
 	load_jit_maps(s);
 	err = tracer_snapshot(s->tracer, snap, final);
 	if (err)
 		return err;
 	cgstats_end(&s->cg, snap);
+	if (s->nservers) {
+		snap->servers = xcalloc(s->nservers, sizeof(*snap->servers));
+		memcpy(snap->servers, s->servers, s->nservers * sizeof(*snap->servers));
+		snap->nservers = s->nservers;
+	}
 	if (s->sym) {
 		symbolizer_fetch_debuginfo(s->sym);
 		stacks_symbolize(snap, s->sym);
@@ -350,5 +387,6 @@ void session_close(struct session *s, struct ps_snapshot *snap)
 	symbolizer_free(s->sym);
 	cgstats_free(&s->cg);
 	free(s->procs);
+	free(s->servers);
 	memset(s, 0, sizeof(*s));
 }

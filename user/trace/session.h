@@ -29,6 +29,8 @@ struct session {
 		bool gone;           /* exited: its perf map was read then */
 	} *procs;
 	uint32_t nprocs, cap;
+	uint32_t *servers;           /* traced processes seen listening (snapshot servers) */
+	uint32_t nservers, cap_servers;
 	uint64_t started_ns;         /* session_start, CLOCK_MONOTONIC */
 	uint64_t next_maps_refresh_ns; /* when live processes' maps are read again */
 	struct cgstats cg;           /* cgroup readings at the start and the end */

@@ -156,6 +156,7 @@ static int open_and_load(struct tracer *t, bool raw)
 	bool any_stacks = o->locks || o->offcpu || o->oncpu;
 
 	skel->rodata->targ_all = o->all;
+	skel->rodata->targ_self_tgid = getpid();
 	skel->rodata->targ_raw = raw;
 	skel->rodata->targ_task_hash = raw || t->task_hash;
 	skel->rodata->targ_locks = o->locks;
@@ -833,6 +834,7 @@ int tracer_snapshot(struct tracer *t, struct ps_snapshot *s, bool final)
 	s->start_ns = t->start_ns;
 	s->nr_cpus = t->nr_cpus;
 	s->all = t->opts.all;
+	s->self_tgid = t->opts.all ? (uint32_t)getpid() : 0;
 	s->attach_mode = t->raw_tp ? "raw_tp" : "tp_btf";
 	s->task_hash = t->raw_tp || t->task_hash;
 	s->futex_source = !t->locks_active ? NULL : t->futex_syscalls ? "syscall-tracepoints" : "sched";
