@@ -123,7 +123,7 @@ static void drain_timeline(struct tracer *t)
  * start-up slow. */
 static void verifier_stats(struct poolscope *skel, bool before)
 {
-	static char logs[16][4096];
+	static char logs[24][4096];
 	const char *env = getenv("POOLSCOPE_VERIFIER_STATS");
 	struct bpf_program *prog;
 	int i = 0;
@@ -131,7 +131,7 @@ static void verifier_stats(struct poolscope *skel, bool before)
 	if (!env || *env != '1')
 		return;
 	bpf_object__for_each_program(prog, skel->obj) {
-		if (i == 16)
+		if (i == (int)ARRAY_LEN(logs))
 			break;
 		if (before) {
 			logs[i][0] = '\0';
