@@ -136,7 +136,7 @@ struct ps_thread {
 	/* CPython processes (python.bpf.h): the thread's PyThreadState once
 	 * found, and the Python stacks taken with the user stacks above */
 	__u64 py_tstate;
-	__u32 py_misses;      /* captures since a search found no thread state */
+	__u32 py_retry;       /* none found: search again from then (ns >> 20) */
 	__s32 off_pystack;    /* with off_ustack */
 	__s32 fx_pystack;     /* with fx_ustack */
 	__s32 wk_pystack;     /* with wk_ustack */

@@ -49,7 +49,9 @@ struct {
 #define PY_CODE_BYTES 160
 #define PY_STR_HEAD 48
 #define PY_MAX_THREADS 512      /* thread states searched for a thread's */
-#define PY_SEARCH_EVERY 16      /* a thread without one is searched again this often */
+#define PY_RETRY_UNITS 4        /* a thread without one is searched again after
+				 * this many 2^20 ns (~4 ms): not at every switch of
+				 * a thread that runs no Python, soon after one binds */
 #define PY_FNV_PRIME 1099511628211ull
 
 /* Per-CPU: the stack being taken and the reads (6.1's verifier allows a
@@ -121,21 +123,25 @@ static long py_tstate_step(__u32 i, struct py_ctx *c)
 }
 
 /* The thread's PyThreadState: the one found before while it still names
- * the thread, else searched for (every PY_SEARCH_EVERY-th capture while
- * none is found: a thread of the process that runs no Python code). */
+ * the thread, else searched for (again PY_RETRY_UNITS later while none is
+ * found: a thread of the process that runs no Python code, or one that
+ * has not bound its thread state yet). */
 static __always_inline __u64 py_thread_state(struct ps_thread *th, const struct ps_py_proc *pp,
 					     struct py_ctx *c)
 {
 	struct py_scratch *sc = c->sc;
 	__u64 ts = th->py_tstate;
 
+	__u32 now;
+
 	if (ts) {
 		if (user_u64(ts + pp->off.ts_native_tid) == th->tid)
 			return ts;
 		th->py_tstate = 0;
-		th->py_misses = 0;
+		th->py_retry = 0;
 	}
-	if (th->py_misses++ % PY_SEARCH_EVERY)
+	now = bpf_ktime_get_ns() >> 20;
+	if (th->py_retry && (__s32)(now - th->py_retry) < 0)
 		return 0;
 	__sync_fetch_and_add(&py_stats.searches, 1);
 	sc->at = user_u64(pp->runtime + pp->off.threads_head);
@@ -143,10 +149,11 @@ static __always_inline __u64 py_thread_state(struct ps_thread *th, const struct 
 	bpf_loop(PY_MAX_THREADS, py_tstate_step, c, 0);
 	if (!sc->found) {
 		__sync_fetch_and_add(&py_stats.no_tstate, 1);
+		th->py_retry = (now + PY_RETRY_UNITS) | 1; /* 0: never searched */
 		return 0;
 	}
 	th->py_tstate = sc->found;
-	th->py_misses = 0;
+	th->py_retry = 0;
 	return sc->found;
 }
 
