@@ -95,9 +95,11 @@ static void print_python(FILE *out, const struct ps_snapshot *s, size_t width)
 
 	if (!s->python || (!s->py_procs && !s->py_unknown))
 		return;
-	at = snprintf(line, sizeof(line), "python: frames of %u CPython %s%s%s: %s stacks", s->py_procs,
-		      s->py_versions, *s->py_versions ? " " : "", plural(s->py_procs, "process", "processes"),
-		      fmt_count(py->stacks, n, sizeof(n)));
+	at = snprintf(line, sizeof(line), "python: ");
+	if (s->py_procs)
+		at += snprintf(line + at, sizeof(line) - at, "frames of %u CPython %s%s%s: %s stacks",
+			       s->py_procs, s->py_versions, *s->py_versions ? " " : "",
+			       plural(s->py_procs, "process", "processes"), fmt_count(py->stacks, n, sizeof(n)));
 	if (py->truncated && at < sizeof(line))
 		at += snprintf(line + at, sizeof(line) - at, ", %s cut at %d frames",
 			       fmt_count(py->truncated, n, sizeof(n)), PS_PY_DEPTH);
@@ -112,8 +114,9 @@ static void print_python(FILE *out, const struct ps_snapshot *s, size_t width)
 		at += snprintf(line + at, sizeof(line) - at, ", %s code objects unreadable",
 			       fmt_count(py->code_fail, n, sizeof(n)));
 	if (s->py_unknown && at < sizeof(line))
-		snprintf(line + at, sizeof(line) - at, "; %u %s of a version poolscope does not know: "
-			 "native frames", s->py_unknown, plural(s->py_unknown, "process", "processes"));
+		snprintf(line + at, sizeof(line) - at, "%s%u %s of a CPython poolscope does not know: "
+			 "native frames", s->py_procs ? "; " : "", s->py_unknown,
+			 plural(s->py_unknown, "process", "processes"));
 	print_wrapped(out, line, 0, 4, width, BREAK_ITEMS);
 }
 

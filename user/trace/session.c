@@ -188,8 +188,15 @@ static void say_python_unknown(struct session *s, const struct sym_cpython *py, 
 	s->py_unknown_said = xrealloc(s->py_unknown_said,
 				      (s->n_py_unknown_said + 1) * sizeof(*s->py_unknown_said));
 	s->py_unknown_said[s->n_py_unknown_said++] = xstrdup(file);
-	ps_warn("process %u runs CPython %s (%s), a version or build poolscope does not know: "
-		"native frames only", tgid, version, file);
+	size_t n;
+	const struct cpython_layout *l = cpython_layouts(&n);
+	bool known = false;
+
+	for (size_t i = 0; i < n && py->version; i++)
+		known |= l[i].major == (py->version >> 24 & 0xff) && l[i].minor == (py->version >> 16 & 0xff);
+	/* a known version of another size: a debug or free-threaded build */
+	ps_warn("pid %u: %s CPython %s: native frames", tgid, known ? "unknown build of" : "no layout for",
+		version);
 }
 
 /* Tell the kernel where process p's CPython keeps its threads, if it is
