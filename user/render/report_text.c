@@ -342,6 +342,23 @@ static const char *frames_fit(const char *frames, size_t width, char *buf, size_
 	return buf;
 }
 
+/* The columns from a folded stack's innermost Python frame to its leaf, 0
+ * when it has none. */
+static size_t python_tail(const char *frames)
+{
+	const char *inner = NULL;
+
+	for (const char *p = frames; p && *p;) {
+		const char *end = strchr(p, ';');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		if (stack_python_frame(p, n))
+			inner = p;
+		p = end ? end + 1 : NULL;
+	}
+	return inner ? cols(inner) : 0;
+}
+
 static bool scheduler_frame(const char *name)
 {
 	return strstr(name, "schedule") || !strncmp(name, "finish_task_switch", 18);
@@ -496,10 +513,11 @@ static void print_stacks(FILE *out, const char *title, const struct stack_summar
 
 /* "python3 1234  take_gil on CPython GIL" and its share of the waiters'
  * time: on one line when both fit (the share in the column at 44), else
- * the share on the next. */
+ * the share on the next; a waiter too long for that (a Python function
+ * with its file and line) puts "on NAME" and the share on the next line. */
 static void print_lock_head(FILE *out, const struct lock_summary *l, size_t width)
 {
-	char head[1024], share[64];
+	char head[1024], share[64], on[256];
 	size_t hc;
 
 	snprintf(head, sizeof(head), "%s %u  %s%s%s", l->comm, l->tgid, l->caller ? l->caller : "?",
@@ -509,6 +527,11 @@ static void print_lock_head(FILE *out, const struct lock_summary *l, size_t widt
 	hc = cols(head);
 	if (2 + hc + 1 + cols(share) <= width) {
 		fprintf(out, "  %s%*s %s\n", head, hc < 40 ? (int)(40 - hc) : 0, "", share);
+		return;
+	}
+	snprintf(on, sizeof(on), "on %s", l->name ? l->name : "");
+	if (l->name && 2 + hc - cols(on) <= width && 4 + cols(on) + 2 + cols(share) <= width) {
+		fprintf(out, "  %s %u  %s\n    %s  %s\n", l->comm, l->tgid, l->caller ? l->caller : "?", on, share);
 		return;
 	}
 	fputs("  ", out);
@@ -556,7 +579,11 @@ static void print_lock(FILE *out, const struct model *m, const struct lock_summa
 		 l->waker ? l->waker : l->woken_by_traced ? "a traced thread" : "untraced or unknown");
 	print_wrapped(out, line, 0, 6, width, BREAK_ITEMS);
 	fprintf(out, "    stack: ");
-	print_wrapped(out, frames_fit(l->where[0] ? l->where : "[unknown]", width - 11, stack, sizeof(stack)),
+	/* up to two lines, to keep the innermost Python frame */
+	size_t fit = width - 11, py = python_tail(l->where);
+	if (py + 2 > fit && py + 2 <= 2 * fit)
+		fit = py + 2;
+	print_wrapped(out, frames_fit(l->where[0] ? l->where : "[unknown]", fit, stack, sizeof(stack)),
 		      11, 13, width, BREAK_FRAMES);
 	print_lock_words(out, l, width);
 }
