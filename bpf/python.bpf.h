@@ -315,8 +315,9 @@ static __always_inline __s32 py_stack_put(struct py_ctx *c)
 
 /* The Python stack of traced thread th, which is the current task: its id
  * in `pystacks`, PS_PY_NONE when its process is not a known CPython or it
- * runs no Python code now, PS_PY_LOST when not kept. */
-static __noinline __s32 py_stack_id(struct ps_thread *th)
+ * runs no Python code now, PS_PY_LOST when not kept. A global function:
+ * verified once, not at each of its callers. */
+__noinline int py_stack_id(struct ps_thread *th)
 {
 	__u32 zero = 0, tgid;
 	struct ps_py_proc *pp;
