@@ -5,7 +5,8 @@
  * drops it). A Python stack is taken with each user stack: the thread's
  * PyThreadState is found once by walking the main interpreter's thread list
  * (inside _PyRuntime) for the one whose native_thread_id is the thread's
- * tid, and checked against it at every later capture; its current
+ * tid (in its own PID namespace), and checked against it at every later
+ * capture; its current
  * _PyInterpreterFrame and their `previous` links give the frames, innermost
  * first, up to PS_PY_DEPTH (a deeper stack keeps its innermost frames and
  * is counted as truncated). Each frame is its code object's address and
@@ -135,7 +136,7 @@ static __always_inline __u64 py_thread_state(struct ps_thread *th, const struct 
 	__u32 now;
 
 	if (ts) {
-		if (user_u64(ts + pp->off.ts_native_tid) == th->tid)
+		if (user_u64(ts + pp->off.ts_native_tid) == c->tid)
 			return ts;
 		th->py_tstate = 0;
 		th->py_retry = 0;
@@ -331,8 +332,10 @@ __noinline int py_stack_id(struct ps_thread *th)
 	sc = bpf_map_lookup_elem(&py_scratch, &zero);
 	if (!pp || !sc)
 		return PS_PY_NONE;
+	/* native_thread_id is gettid() in the thread's own PID namespace (a
+	 * container's) */
 	struct py_ctx c = { .sc = sc, .off = &pp->off, .code_type = pp->code_type,
-			    .tid = th->tid, .tgid = tgid };
+			    .tid = th->ns_tid ? th->ns_tid : th->tid, .tgid = tgid };
 	ts = py_thread_state(th, pp, &c);
 	if (!ts)
 		return PS_PY_NONE;

@@ -8,7 +8,8 @@
 #  - a multiprocessing.Pool: Python frames in every child process, which
 #    exit before the trace ends;
 #  - a call depth beyond the bound (PS_PY_DEPTH, 64): the stack keeps the
-#    innermost frames, the truncation is counted, nothing fails.
+#    innermost frames, the truncation is counted, nothing fails;
+#  - the CPU pool again in a PID namespace of its own (as in a container).
 # The truth for names, order and lines: the programs' own
 # traceback.extract_stack() at a known point, printed on the line where they
 # then block (py-spy, the other independent reader, is not in Debian 12:
@@ -142,6 +143,23 @@ if command -v go >/dev/null; then
 else
 	fail "go installed" "make deps installs golang-go"
 fi
+
+# --- in a PID namespace of its own (a container's): native_thread_id is the
+# thread's id there, not the one poolscope's maps are keyed by
+"$POOLSCOPE" run -q -F 499 --stacks oncpu --folded "oncpu:$TMPD/ns-on.folded" \
+	-- unshare --pid --fork --mount-proc "$PY" "$TMPD/cpu.py" "$TMPD/ns-truth.json" >"$TMPD/ns.out" 2>&1
+rc=$?
+check "cpu ThreadPool in its own PID namespace traced: exit 0" "status $rc: $(head -3 "$TMPD/ns.out")" [ $rc -eq 0 ]
+py - "$TMPD" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1]); from check import *
+rows = [(f, v) for f, v in folded(sys.argv[1] + "/ns-on.folded") if f[0] == "crunch-worker"]
+total = sum(v for _, v in rows)
+hit = sum(v for f, v in rows if any(x.startswith("crunch (cpu.py:") for x in f))
+out(total >= 50 and hit >= 0.9 * total,
+    "cpu ThreadPool in a PID namespace: crunch is in >= 90% of the workers' on-CPU samples",
+    "%d of %d" % (hit, total))
+PY
 
 # --- the same without Python frames ------------------------------------------
 "$POOLSCOPE" run -q --stacks oncpu --no-python-frames --json "$TMPD/nopy.json" \
