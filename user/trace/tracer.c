@@ -653,24 +653,29 @@ bool tracer_python_active(const struct tracer *t)
 }
 
 /* The initial namespace's id of process tgid as poolscope's namespace
- * names it (its threads carry both), tgid itself when none says so. */
+ * names it (its threads carry both), 0 before one of them was seen. */
 static uint32_t initial_tgid(const struct tracer *t, uint32_t tgid)
 {
 	uint32_t n = slots_used(t);
 
-	for (uint32_t i = 0; t->pidns_ino && i < n; i++)
+	if (!t->pidns_ino)
+		return tgid;
+	for (uint32_t i = 0; i < n; i++)
 		if (t->threads_mm[i].view_pid == tgid && t->threads_mm[i].tgid)
 			return t->threads_mm[i].tgid;
-	return tgid;
+	return 0;
 }
 
 int tracer_add_python(struct tracer *t, int tgid, const struct ps_py_proc *py)
 {
-	/* the kernel's maps are keyed by the initial namespace's ids */
+	/* the kernel's maps are keyed by the initial namespace's ids (the
+	 * session tries again at its next look) */
 	__u32 key = initial_tgid(t, tgid);
 
 	if (!t->python)
 		return -ENOTSUP;
+	if (!key)
+		return -EAGAIN;
 	if (bpf_map__update_elem(t->skel->maps.py_procs, &key, sizeof(key), py, sizeof(*py), BPF_ANY))
 		return -errno;
 	return 0;
