@@ -217,8 +217,8 @@ static void python_register(struct session *s, struct session_proc *p)
 	}
 	struct ps_py_proc info = { .runtime = py.runtime, .code_type = py.code_type,
 				   .off = py.layout->frames };
-	if (!tracer_add_python(s->tracer, p->tgid, &info))
-		p->python = SESSION_PY_KNOWN;
+	int err = tracer_add_python(s->tracer, p->tgid, &info);
+	p->python = !err ? SESSION_PY_KNOWN : err == -EAGAIN ? SESSION_PY_PENDING : SESSION_PY_NONE;
 }
 
 /* Snapshot tgid's memory map if it is new or has exec'd since, or (refresh)
@@ -239,8 +239,11 @@ static void track(struct session *s, uint32_t tgid, bool refresh)
 	}
 	bool same = p && !strcmp(p->exe, exe);
 
-	if (same && !refresh)
+	if (same && !refresh) {
+		if (p->python == SESSION_PY_PENDING)
+			python_register(s, p);
 		return;
+	}
 	if (same ? symbolizer_update_process(s->sym, tgid) : symbolizer_add_process(s->sym, tgid))
 		return;
 	if (!p) {

@@ -25,6 +25,7 @@ enum session_python {
 	SESSION_PY_NONE,        /* not CPython (or Python frames are off) */
 	SESSION_PY_KNOWN,       /* CPython of a known layout: its frames are read */
 	SESSION_PY_UNKNOWN,     /* CPython poolscope does not know: native frames */
+	SESSION_PY_PENDING,     /* known, not told to the kernel yet: tried every slice */
 };
 
 struct session {
