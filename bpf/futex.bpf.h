@@ -114,11 +114,12 @@ static __always_inline __u64 futex_deadline(const struct futex_call *fc, __u64 n
 
 /* A wait begins: blocked (or, with the fallback, entered) at now. */
 static __always_inline void futex_wait_begin(struct ps_thread *th, const struct futex_call *fc,
-					     __s32 ustack, __u64 run_start, __u64 now)
+					     __s32 ustack, __s32 pystack, __u64 run_start, __u64 now)
 {
 	th->fx_uaddr = fc->uaddr;
 	th->fx_deadline = futex_deadline(fc, now);
 	th->fx_ustack = ustack;
+	th->fx_pystack = pystack;
 	th->fx_busy0 = proc_active(th->proc, now);
 	th->fx_run_start = run_start;
 	th->fx_start = now;
@@ -190,7 +191,8 @@ static __noinline void futex_wait_end(struct ps_thread *th, enum futex_end how,
 		busy = asleep;
 
 	struct ps_futex_key key = {
-		.tgid = th->tgid, .pid = th->tid, .ustack = th->fx_ustack, .uaddr = th->fx_uaddr,
+		.tgid = th->tgid, .pid = th->tid, .ustack = th->fx_ustack, .pystack = th->fx_pystack,
+		.uaddr = th->fx_uaddr,
 	};
 	st = lookup_or_init(&futex_waits, &key, &zero_futex_stat, &drops.futex_full);
 	if (!st)
@@ -216,6 +218,7 @@ static __noinline void futex_wait_end(struct ps_thread *th, enum futex_end how,
 		__sync_fetch_and_add(&st->woken_by_traced, 1);
 		st->waker_ustack = th->wk_ustack;
 		futex_note_waker(st, th->wk_tid);
+		st->waker_pystack = th->wk_pystack;
 	}
 }
 
@@ -232,9 +235,11 @@ static __noinline void futex_switch_out(void *ctx, struct ps_thread *pt, __s32 u
 
 	if (!regs || !futex_call_of(regs, &fc))
 		return;
+	/* the off-CPU capture took both stacks, or neither */
 	if (ustack == PS_NO_STACK)
-		ustack = ustack_id(ctx);
-	futex_wait_begin(pt, &fc, ustack, run_start, now);
+		futex_wait_begin(pt, &fc, ustack_id(ctx), py_stack_id(pt), run_start, now);
+	else
+		futex_wait_begin(pt, &fc, ustack, pt->off_pystack, run_start, now);
 }
 
 /* sched_waking: task p is being woken by the current task. Remember a
@@ -272,6 +277,7 @@ static __always_inline void handle_waking(void *ctx, struct task_struct *p, bool
 	th->wk_slot = wslot;
 	th->wk_tid = waker->tid;
 	th->wk_ustack = ustack_id(ctx);
+	th->wk_pystack = py_stack_id(waker);
 	th->wk_ns = now;
 }
 
@@ -291,7 +297,7 @@ static __always_inline void futex_sys_enter(void *ctx)
 	now = bpf_ktime_get_ns();
 	th = current_thread(now, &slot);
 	if (th)
-		futex_wait_begin(th, &fc, ustack_id(ctx), now, now);
+		futex_wait_begin(th, &fc, ustack_id(ctx), py_stack_id(th), now, now);
 }
 
 static __always_inline void futex_sys_exit(long ret)

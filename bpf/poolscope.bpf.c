@@ -10,6 +10,7 @@
  *   kernel.bpf.h   kernel facts: ABI constants, CO-RE shims
  *   maps.bpf.h     settings, counters, maps, small helpers
  *   task.bpf.h     traced tasks and their thread slots
+ *   python.bpf.h   the Python frames of CPython processes
  *   stacks.bpf.h   stack ids, user-frame recovery, off-CPU capture
  *   timeline.bpf.h --timeline records through a ring buffer
  *   futex.bpf.h    futex waits and their wakers (--locks)
@@ -23,6 +24,7 @@
 #include "kernel.bpf.h"
 #include "maps.bpf.h"
 #include "task.bpf.h"
+#include "python.bpf.h"
 #include "stacks.bpf.h"
 #include "timeline.bpf.h"
 #include "futex.bpf.h"
@@ -199,6 +201,7 @@ int ps_oncpu(struct bpf_perf_event_data *ctx)
 		.tgid = th->tgid, .pid = th->tid,
 		.ustack = stack_id(ctx, BPF_F_USER_STACK),
 		.kstack = stack_id(ctx, 0),
+		.pystack = py_stack_id(th),
 	};
 	stack_add(&oncpu, &key, 1, &drops.oncpu_full);
 	return 0;

@@ -133,6 +133,13 @@ struct ps_thread {
 	/* active (running or runnable, not blocked) since, 0 when blocked; kept
 	 * with --locks as evidence of whether a lock's holder was busy */
 	__u64 active_since;
+	/* CPython processes (python.bpf.h): the thread's PyThreadState once
+	 * found, and the Python stacks taken with the user stacks above */
+	__u64 py_tstate;
+	__u32 py_retry;       /* none found: search again from then (ns >> 20) */
+	__s32 off_pystack;    /* with off_ustack */
+	__s32 fx_pystack;     /* with fx_ustack */
+	__s32 wk_pystack;     /* with wk_ustack */
 };
 
 /* A traced process: its threads' active (running or runnable) time so far
@@ -172,7 +179,7 @@ struct ps_futex_key {
 	__u32 tgid;
 	__u32 pid;
 	__s32 ustack;
-	__u32 pad;
+	__s32 pystack;        /* the waiter's Python stack, PS_PY_NONE if none */
 	__u64 uaddr;
 };
 
@@ -197,9 +204,9 @@ struct ps_futex_stat {
 			       * runnable) during the waits, summed over them, not
 			       * capped: / wait_ns, how many were active meanwhile */
 	__s32 waker_ustack;   /* the last such waker's user stack */
+	__s32 waker_pystack;  /* ... and its Python stack */
 	__u32 wakers[2];      /* the last two distinct such wakers' thread ids, the
 			       * latest first: who the waiters waited for */
-	__u32 pad;
 	__u32 hist[PS_HIST_SLOTS];
 };
 
@@ -209,6 +216,8 @@ struct ps_stack_key {
 	__u32 pid;
 	__s32 ustack;         /* negative: no stack (error from bpf_get_stackid) */
 	__s32 kstack;
+	__s32 pystack;        /* Python stack (`pystacks`), PS_PY_NONE if none */
+	__u32 pad;
 };
 
 struct ps_stack_val {
@@ -292,6 +301,112 @@ struct ps_drops {
 	__u64 oncpu_full;       /* on-CPU samples not recorded: map full */
 	__u64 futex_full;       /* futex waits/wakes not recorded: map full */
 	__u64 slot_queue_full;  /* a dead thread's slot not queued for reuse */
+};
+
+/* ---- CPython frames (python.bpf.h) ----
+ *
+ * For a traced CPython process the loader puts the interpreter's layout
+ * (the version's offsets, from user/sym/cpython.c) and the address of its
+ * _PyRuntime in `py_procs`; the programs then walk the thread's frames
+ * (PyThreadState -> _PyInterpreterFrame -> previous) at each stack they
+ * take, and record each code object's names and line table once. */
+#define PS_PY_DEPTH 64            /* frames kept, from the innermost (a power of 2) */
+#define PS_PY_STACK 0x20000000    /* Python stack ids have this bit */
+#define PS_PY_NONE (-1)           /* no Python stack: not a Python thread, no frame */
+#define PS_PY_LOST (-2)           /* a Python stack not kept (counted) */
+#define PS_MAX_PY_PROCS 1024
+#define PS_MAX_PYSTACKS 4096       /* with --stacks; a quarter with --locks only */
+#define PS_MAX_PYCODES 2048
+#define PS_PY_NO_OFF 0xffff       /* an offset the version does not have */
+/* One frame of a Python stack: the code object's address, the instruction
+ * it is at (index + 1; 0: unknown) and whether it is the outermost frame of
+ * one call of the eval loop (_PyEval_EvalFrameDefault) */
+#define PS_PY_CODE_MASK ((1ull << 47) - 1)
+#define PS_PY_LASTI_SHIFT 47
+#define PS_PY_LASTI_MAX 0xffff
+#define PS_PY_ENTRY (1ull << 63)
+
+/* What the programs read of an interpreter, as byte offsets: X(field) for
+ * each, for code that treats them alike (the layout table and its test). */
+#define PS_PY_OFFSETS(X) \
+	X(threads_head)   /* _PyRuntime._main_interpreter.threads.head */ \
+	X(ts_next)        /* PyThreadState.next */ \
+	X(ts_native_tid)  /* PyThreadState.native_thread_id */ \
+	X(ts_frame)       /* PyThreadState.current_frame (3.13), .cframe (3.11, 3.12) */ \
+	X(cframe_frame)   /* _PyCFrame.current_frame; PS_PY_NO_OFF from 3.13 */ \
+	X(fr_code)        /* _PyInterpreterFrame.f_code (.f_executable in 3.13) */ \
+	X(fr_previous) \
+	X(fr_instr)       /* .prev_instr (.instr_ptr in 3.13) */ \
+	X(fr_owner) \
+	X(fr_is_entry)    /* 3.11's is_entry; PS_PY_NO_OFF from 3.12 */ \
+	X(fr_size)        /* the bytes before localsplus */ \
+	X(owner_cstack)   /* FRAME_OWNED_BY_CSTACK (3.12+), PS_PY_NO_OFF before */ \
+	X(ob_type)        /* PyObject.ob_type */ \
+	X(co_filename) X(co_qualname) X(co_firstlineno) X(co_linetable) \
+	X(co_code)        /* PyCodeObject.co_code_adaptive: the instructions */ \
+	X(str_length)     /* PyASCIIObject.length */ \
+	X(str_state) \
+	X(str_ascii_data) /* sizeof(PyASCIIObject): a compact ASCII string's text */ \
+	X(str_compact_data) /* sizeof(PyCompactUnicodeObject): other compact text */ \
+	X(str_kind_shift) X(str_compact_shift) X(str_ascii_shift) /* bits of state */ \
+	X(bytes_size)     /* PyBytesObject.ob_base.ob_size */ \
+	X(bytes_data)     /* PyBytesObject.ob_sval */
+
+#define PS_PY_OFFSET_FIELD(f) __u32 f;
+struct ps_py_offsets {
+	PS_PY_OFFSETS(PS_PY_OFFSET_FIELD)
+};
+#undef PS_PY_OFFSET_FIELD
+
+/* A CPython process (py_procs, by tgid), filled by the loader. */
+struct ps_py_proc {
+	__u64 runtime;        /* the address of _PyRuntime */
+	__u64 code_type;      /* of PyCode_Type: a frame's code object has this type */
+	struct ps_py_offsets off;
+};
+
+/* A Python stack (pystacks, by id): frames innermost first. */
+struct ps_pystack {
+	__u64 hash;           /* of the process and the frames: tells colliding ids apart */
+	__u32 tgid;
+	__u16 n;              /* frames */
+	__u16 truncated;      /* more (outer) frames were there */
+	__u64 frames[PS_PY_DEPTH];
+};
+
+/* A code object's names and line table (pycodes), read once at its first
+ * sighting, so that a process that exits still has them. Strings are
+ * stored as CPython keeps them (1, 2 or 4 bytes a character: the kind),
+ * their first bytes only. */
+#define PS_PY_NAME_BYTES 96
+#define PS_PY_FILE_BYTES 192
+#define PS_PY_LINES_BYTES 1024
+struct ps_pycode_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 code;
+};
+
+struct ps_pycode {
+	__s32 firstlineno;
+	__u32 qualname_kind, filename_kind;    /* bytes a character: 1, 2 or 4 */
+	__u32 qualname_len, filename_len;      /* the text's bytes (the first kept) */
+	__u32 lines_len;                       /* co_linetable's bytes (the first kept) */
+	__u8 qualname[PS_PY_NAME_BYTES];
+	__u8 filename[PS_PY_FILE_BYTES];
+	__u8 lines[PS_PY_LINES_BYTES];
+};
+
+/* Python frame counters: what was taken, and what was lost, never silently. */
+struct ps_py_stats {
+	__u64 stacks;         /* Python stacks taken (samples, switch-outs, wakes) */
+	__u64 truncated;      /* ... cut at PS_PY_DEPTH frames: the outermost lost */
+	__u64 read_fail;      /* ... cut where a frame could not be read */
+	__u64 stack_full;     /* new stacks not kept: pystacks full, or taken ids */
+	__u64 code_fail;      /* code objects not recorded: unreadable or not code */
+	__u64 code_full;      /* ... pycodes full */
+	__u64 searches;       /* walks of the thread-state list */
+	__u64 no_tstate;      /* ... that found no thread state for the thread */
 };
 
 #endif

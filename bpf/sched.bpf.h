@@ -99,6 +99,7 @@ static __always_inline void switch_in(struct ps_cpu *c, struct ps_thread *nt,
 		struct ps_stack_key key = {
 			.tgid = nt->tgid, .pid = nt->tid,
 			.ustack = nt->off_ustack, .kstack = nt->off_kstack,
+			.pystack = nt->off_pystack,
 		};
 
 		stack_add(&offcpu, &key, now - nt->off_start, &drops.offcpu_full);
@@ -213,6 +214,7 @@ static __always_inline void handle_fork(struct task_struct *parent, struct task_
 
 		if (bpf_map_update_elem(&traced_tgids, &ctgid, &none, BPF_ANY))
 			__sync_fetch_and_add(&drops.tgid_full, 1);
+		py_fork(TASK_FIELD(btf, parent, tgid), ctgid);
 	}
 	st = task_create(child, btf);
 	if (!st) {
@@ -245,6 +247,7 @@ static __always_inline void handle_exec(struct task_struct *p, bool btf)
 	/* exec from a non-leader thread takes over the leader's pid */
 	thread_set_ids(slot, p);
 	th->flags |= PS_THREAD_EXECED;
+	py_exec(th->tgid);
 	bpf_probe_read_kernel_str(th->comm, sizeof(th->comm), &p->comm);
 	tl_event(PS_TL_EXEC, p, 0, 0, btf);
 }

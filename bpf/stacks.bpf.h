@@ -238,6 +238,9 @@ static __always_inline void offcpu_capture(void *ctx, struct ps_thread *pt, stru
 	__u32 e;
 
 	pt->off_start = now;
+	/* always walked: Python calls do not move the C stack (3.11+), so
+	 * one user site can be any of many Python stacks */
+	pt->off_pystack = py_stack_id(pt);
 	if (btf) {
 		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
 

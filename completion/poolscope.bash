@@ -12,14 +12,14 @@
 
 _poolscope_commands="run attach compare list help version"
 _poolscope_opts_common="--json -q --quiet -w --wide --no-locks --locks --futex-source
-	--stacks -F --freq --folded --svg --pprof --push --push-app --push-label --push-format
+	--stacks --python-frames --no-python-frames -F --freq --folded --svg --pprof --push --push-app --push-label --push-format
 	--push-org-id --push-timeout --timeline --timeline-buffer --perfetto --timeline-html
 	--slice-ms --max-threads --raw-tp -v --verbose"
 _poolscope_opts_run="-a --all --cgroup --as-root --list -h --help $_poolscope_opts_common"
 _poolscope_opts_attach="-p --pid --tid --comm --cgroup -a --all --children -d --duration
 	-i --interval -h --help $_poolscope_opts_common"
 _poolscope_opts_compare="--json -q --quiet --show-output -h --help --stacks --locks
-	--no-locks --futex-source -F --freq --slice-ms --max-threads --raw-tp -v --verbose"
+	--no-locks --python-frames --no-python-frames --futex-source -F --freq --slice-ms --max-threads --raw-tp -v --verbose"
 # the options above that take a value (the next word)
 _poolscope_opts_valued="--json --futex-source --stacks -F --freq --folded --svg --pprof --push
 	--push-app --push-label --push-format --push-org-id --push-timeout --timeline-buffer

@@ -102,6 +102,12 @@ if os.path.exists(os.path.join(d, "gil-locks.json")) or os.path.exists(os.path.j
                    top.get("stack", "")[-70:]))
         check("gil-threads with locks/stacks: nothing dropped", r["dropped"]["total"] == 0,
               "dropped %s" % r["dropped"])
+        # on by default with stacks: the Python frame walk was verified and
+        # loaded on 6.1 (no CPython runs there: no frames to find)
+        if "python" in r:
+            check("gil-threads with locks/stacks: loaded with the Python frame walk on",
+                  r["python"].get("frames") is True and r.get("attach_mode") == "tp_btf",
+                  "python %s, attach_mode %s" % (r["python"], r.get("attach_mode")))
     elif r is not None:
         locks = lock_entries(r)
         check("gil-threads with locks/stacks: a lock is found", bool(locks),

@@ -411,6 +411,36 @@ static const struct cpython_layout *table_row(unsigned major, unsigned minor, ui
 	return NULL;
 }
 
+/* The generator's "frames name=0x.. ..." line against the row's frame
+ * offsets, field by field (every field of struct ps_py_offsets). */
+static void check_frames_line(const char *line, const struct cpython_layout *l, unsigned major,
+			      unsigned minor)
+{
+	static const struct { const char *name; size_t off; } fields[] = {
+#define FIELD(f) { #f, offsetof(struct ps_py_offsets, f) },
+		PS_PY_OFFSETS(FIELD)
+#undef FIELD
+	};
+	char name[200], want[64];
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const char *at;
+		uint32_t row = 0;
+		unsigned long hdr = ~0ul;
+
+		snprintf(want, sizeof(want), " %s=", fields[i].name);
+		at = strstr(line, want);
+		if (at)
+			hdr = strtoul(at + strlen(want), NULL, 16);
+		if (l)
+			memcpy(&row, (const char *)&l->frames + fields[i].off, sizeof(row));
+		snprintf(name, sizeof(name), "cpython %u.%u: the table's %s is where the headers put it",
+			 major, minor, fields[i].name);
+		CHECK(name, at && l && hdr == row, "headers %#lx, table %#x%s", hdr, row,
+		      !at ? " (not printed)" : !l ? " (no row)" : "");
+	}
+}
+
 /* Every cpython_layout-* generator built (one per python3.X-dev found):
  * the headers and the table agree. */
 static void test_cpython_table(void)
@@ -420,7 +450,7 @@ static void test_cpython_table(void)
 	int checked = 0;
 
 	while (dir && (e = readdir(dir))) {
-		char cmd[PATH_MAX + 300], line[256], name[200];
+		char cmd[PATH_MAX + 300], line[256], frames[2048], name[200];
 		uint64_t size, gil, gil_size, interp;
 		unsigned major, minor;
 		FILE *p;
@@ -431,14 +461,16 @@ static void test_cpython_table(void)
 		p = popen(cmd, "r");
 		if (!p || !fgets(line, sizeof(line), p) ||
 		    sscanf(line, "%u.%u %" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64, &major, &minor,
-			   &size, &gil, &gil_size, &interp) != 6) {
-			CHECK(e->d_name, 0, "no layout line from %s", cmd);
+			   &size, &gil, &gil_size, &interp) != 6 || !fgets(frames, sizeof(frames), p) ||
+		    strncmp(frames, "frames ", 7)) {
+			CHECK(e->d_name, 0, "no layout lines from %s", cmd);
 			if (p)
 				pclose(p);
 			continue;
 		}
 		pclose(p);
 		const struct cpython_layout *l = table_row(major, minor, size);
+		check_frames_line(frames + 6, l, major, minor);
 		snprintf(name, sizeof(name), "cpython %u.%u: the table's GIL is where the headers put it",
 			 major, minor);
 		CHECK(name, l && l->gil_off == gil && l->gil_size == gil_size && l->interp_gil_off == interp,
@@ -475,8 +507,24 @@ static void test_cpython_match(void)
 	memcpy(head + 8, &v, 8);
 	memcpy(head + 24, &size, 8);
 	memcpy(head + 120, &gil, 8);
+	CHECK("cpython: 3.13 with only its GIL's debug offsets does not match",
+	      !cpython_match(v, size, head, sizeof(head)), "matched");
+	/* 3.13.0's _Py_DebugOffsets of the thread state, frame and code object
+	 * (Include/internal/pycore_runtime.h): what the frame walk reads */
+	static const struct { size_t at; uint64_t v; } dbg[] = {
+		{ 168, 0x8 }, { 184, 0x48 }, { 200, 0xa0 }, { 232, 0x8 }, { 240, 0 }, { 248, 0x38 },
+		{ 256, 0x48 }, { 264, 0x46 }, { 280, 0x70 }, { 296, 0x80 }, { 304, 0x88 },
+		{ 312, 0x44 }, { 344, 0xc8 },
+	};
+	for (size_t i = 0; i < sizeof(dbg) / sizeof(dbg[0]); i++)
+		memcpy(head + dbg[i].at, &dbg[i].v, 8);
 	CHECK("cpython: 3.13 with its _Py_DebugOffsets matches", l313 &&
 	      cpython_match(v, size, head, sizeof(head)) == l313, "no match");
+	uint64_t moved = 0x50;
+	memcpy(head + 200, &moved, 8);
+	CHECK("cpython: 3.13 whose native_thread_id moved does not",
+	      !cpython_match(v, size, head, sizeof(head)), "matched");
+	memcpy(head + 200, &dbg[2].v, 8);
 	CHECK("cpython: 3.13 without _Py_DebugOffsets does not", !cpython_match(v, size, NULL, 0),
 	      "matched");
 	gil += 8;
@@ -492,6 +540,8 @@ static void test_cpython_live(struct symbolizer *s, const char *python)
 		"import ctypes, sys\n"
 		"a = ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, '_PyRuntime'))\n"
 		"print('data %#x _PyRuntime' % a)\n"
+		"a = ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, 'PyCode_Type'))\n"
+		"print('data %#x PyCode_Type' % a)\n"
 		"print('ready', flush=True)\n"
 		"sys.stdin.read()\n";
 	char *const argv[] = { (char *)python, "-c", (char *)script, NULL };
@@ -510,6 +560,12 @@ static void test_cpython_live(struct symbolizer *s, const char *python)
 		return;
 	}
 	CHECK(name, 1, "%s", "");
+	struct sym_cpython py;
+	err = symbolizer_cpython(s, fx.pid, &py);
+	snprintf(name, sizeof(name), "cpython live %s: its runtime and code type are where it says", python);
+	CHECK(name, !err && py.runtime == rt && py.code_type == fixture_addr(&fx, "PyCode_Type") && py.version,
+	      "err %d runtime %#" PRIx64 " (it says %#" PRIx64 ") code type %#" PRIx64 " (%#" PRIx64 ")",
+	      err, py.runtime, rt, py.code_type, fixture_addr(&fx, "PyCode_Type"));
 	err = symbolize_data(s, fx.pid, rt + 0x40, &d);
 	snprintf(name, sizeof(name), "cpython live %s: _PyRuntime+0x40 is named", python);
 	CHECK(name, err == 0 && d.name && !strcmp(d.name, "_PyRuntime") && d.offset == 0x40,

@@ -12,7 +12,7 @@ enum {
 	OPT_JSON = 1000, OPT_ALL_OFF, OPT_SLICE, OPT_MAXTHR, OPT_RAWTP, OPT_LOCKS, OPT_NOLOCKS,
 	OPT_STACKS, OPT_FOLDED, OPT_SVG, OPT_FUTEX_SOURCE, OPT_TIMELINE, OPT_TIMELINE_BUF,
 	OPT_PERFETTO, OPT_TIMELINE_HTML, OPT_PPROF, OPT_PUSH, OPT_PUSH_APP,
-	OPT_PUSH_LABEL, OPT_PUSH_FORMAT, OPT_PUSH_ORG, OPT_PUSH_TIMEOUT,
+	OPT_PUSH_LABEL, OPT_PUSH_FORMAT, OPT_PUSH_ORG, OPT_PUSH_TIMEOUT, OPT_PYTHON, OPT_NOPYTHON,
 };
 
 static const char *const export_options[] = { "folded", "svg", "pprof" };
@@ -28,6 +28,8 @@ const struct option cli_common_longopts[] = {
 	{ "locks", no_argument, NULL, OPT_LOCKS },
 	{ "no-locks", no_argument, NULL, OPT_NOLOCKS },
 	{ "stacks", required_argument, NULL, OPT_STACKS },
+	{ "python-frames", no_argument, NULL, OPT_PYTHON },
+	{ "no-python-frames", no_argument, NULL, OPT_NOPYTHON },
 	{ "freq", required_argument, NULL, 'F' },
 	{ "folded", required_argument, NULL, OPT_FOLDED },
 	{ "svg", required_argument, NULL, OPT_SVG },
@@ -165,6 +167,8 @@ int cli_common_parse(int c, const char *arg, const char *cmd, struct cli_common 
 	case OPT_LOCKS: o->tr.locks = true; return 1;
 	case OPT_NOLOCKS: o->tr.locks = false; return 1;
 	case OPT_STACKS: return cli_parse_stacks(arg, cmd, &o->tr) ? -EINVAL : 1;
+	case OPT_PYTHON: o->tr.no_python = false; return 1;
+	case OPT_NOPYTHON: o->tr.no_python = true; return 1;
 	case OPT_TIMELINE: o->tr.timeline = true; return 1;
 	case OPT_PERFETTO: o->tr.timeline = true; o->perfetto_path = arg; return 1;
 	case OPT_TIMELINE_HTML: o->tr.timeline = true; o->timeline_html_path = arg; return 1;
@@ -250,6 +254,10 @@ void cli_common_usage(FILE *out)
 "                      context switch), oncpu (sampled), all, none (default:\n"
 "                      stacks cost ~1-3 us each, and none keeps the tracer to\n"
 "                      one map update per scheduler event); comma lists allowed\n"
+"  --no-python-frames  user stacks of CPython processes (3.11-3.13) without their\n"
+"                      Python functions, interpreter frames only\n"
+"  --python-frames     with them, \"qualname (file:line)\" (the default): read\n"
+"                      from the interpreter's frames with each user stack taken\n"
 "  -F, --freq HZ       on-CPU sampling rate per CPU (default 99, 1..10000)\n"
 "  --folded [KIND:]FILE  write folded stacks (flamegraph.pl, inferno,\n"
 "                      speedscope);\n"

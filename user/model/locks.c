@@ -501,6 +501,74 @@ static void classify_lock(const struct model *m, const struct waiter_sets *ws, u
 	l->contended = l->cls == LOCK_CONTENDED;
 }
 
+/* The name among names[0..n) (NULL ones left out) with the largest sum
+ * of its weights, NULL if none. */
+static const char *heaviest(const char *const *names, const uint64_t *weight, uint32_t n)
+{
+	const char *best = NULL;
+	uint64_t best_sum = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t sum = 0;
+
+		if (!names[i])
+			continue;
+		for (uint32_t j = 0; j < n; j++)
+			if (names[j] && !strcmp(names[j], names[i]))
+				sum += weight[j];
+		if (sum > best_sum) {
+			best_sum = sum;
+			best = names[i];
+		}
+	}
+	return best;
+}
+
+/* A runtime's lock (the GIL) is waited on from many functions, threads and
+ * futex words, each a record of its own: it is named by the function that
+ * waited longest in all, with that function's most waited stack, and by
+ * the waker that woke most. */
+static void name_runtime_lock(struct model *m, const uint32_t *lock_of, uint32_t k)
+{
+	const struct ps_snapshot *s = m->snap;
+	struct lock_summary *l = &m->locks[k];
+	const char **caller = xcalloc(s->n_futex, sizeof(*caller));
+	const char **waker = xcalloc(s->n_futex, sizeof(*waker));
+	uint64_t *wait = xcalloc(s->n_futex, sizeof(*wait)), *wakes = xcalloc(s->n_futex, sizeof(*wakes));
+	uint32_t n = 0, at = 0;
+
+	for (uint32_t i = 0; i < s->n_futex; i++) {
+		const struct ps_futex_rec *r = &s->futex_recs[i];
+
+		if (lock_of[i] != k)
+			continue;
+		caller[n] = stack_caller(s, r->key.ustack, r->key.tgid);
+		waker[n] = r->st.woken_by_traced ? stack_caller(s, r->st.waker_ustack, r->key.tgid) : NULL;
+		wait[n] = r->st.wait_ns;
+		wakes[n++] = r->st.woken_by_traced;
+	}
+	l->caller = heaviest(caller, wait, n) ?: l->caller;
+	l->waker = heaviest(waker, wakes, n) ?: l->waker;
+	l->where_ns = 0;
+	for (uint32_t i = 0; i < s->n_futex; i++) {
+		const struct ps_futex_rec *r = &s->futex_recs[i];
+		size_t len = 0;
+
+		if (lock_of[i] != k)
+			continue;
+		if (caller[at] && l->caller && !strcmp(caller[at], l->caller) && r->st.wait_ns > l->where_ns) {
+			l->where_ns = r->st.wait_ns;
+			l->where[0] = '\0';
+			stack_append(s, r->key.ustack, r->key.tgid, true, l->where, sizeof(l->where), &len);
+		}
+		at++;
+	}
+	free(caller);
+	free(waker);
+	free(wait);
+	free(wakes);
+}
+
 void model_build_locks(struct model *m)
 {
 	const struct ps_snapshot *s = m->snap;
@@ -555,8 +623,11 @@ void model_build_locks(struct model *m)
 		else
 			ts->other_wait_ns += rec_asleep(&s->futex_recs[i]);
 	}
-	for (uint32_t k = 0; k < m->nlocks; k++)
+	for (uint32_t k = 0; k < m->nlocks; k++) {
 		name_lock(s, &m->locks[k]);
+		if (m->locks[k].runtime_lock)
+			name_runtime_lock(m, lock_of, k);
+	}
 	sort_locks(m, lock_of);
 	free(lock_of);
 	free(ws.tids);

@@ -178,6 +178,17 @@ void snapshot_diff(const struct ps_snapshot *c, const struct ps_snapshot *p, str
 		SUB(proc_full); SUB(stack_fail); SUB(offcpu_full); SUB(oncpu_full); SUB(futex_full);
 		SUB(slot_queue_full);
 	}
+	o->python = c->python;
+	o->py_procs = c->py_procs;
+	o->py_unknown = c->py_unknown;
+	memcpy(o->py_versions, c->py_versions, sizeof(o->py_versions));
+	{
+		const struct ps_py_stats *cur = &c->py, *prev = &p->py;
+		struct ps_py_stats *out = &o->py;
+
+		SUB(stacks); SUB(truncated); SUB(read_fail); SUB(stack_full); SUB(code_fail);
+		SUB(code_full); SUB(searches); SUB(no_tstate);
+	}
 
 	/* threads alive in the interval, in slot order */
 	o->threads = xcalloc(c->nthreads, sizeof(*o->threads));

@@ -20,6 +20,8 @@ void snapshot_free(struct ps_snapshot *s)
 	free(s->oncpu_recs);
 	free(s->servers);
 	free(s->futex_recs);
+	free(s->pystacks);
+	free(s->pycodes);
 	free(s->tl);
 	free(s->cgroups);
 	for (uint32_t i = 0; i < s->nstacks; i++) {

@@ -68,6 +68,20 @@ struct ps_snapshot {
 	struct ps_addr_name *addr_names; /* every futex word of futex_recs, once named */
 	uint32_t n_addr_names;           /* sorted by (tgid, addr) */
 
+	/* Python frames of CPython processes: the records' pystack ids name
+	 * these stacks until sym/py_names.c folds them into the user stacks
+	 * (then the records' ustack ids name the stacks with both) */
+	bool python;                   /* taken (on, and some user stacks are) */
+	struct ps_py_stats py;
+	struct ps_pystack_rec *pystacks;
+	uint32_t n_pystacks;
+	struct ps_pycode_rec *pycodes;
+	uint32_t n_pycodes;
+	/* the interpreters of the traced processes (the session's) */
+	uint32_t py_procs;             /* CPython processes whose frames were read */
+	uint32_t py_unknown;           /* ... and of versions poolscope does not know */
+	char py_versions[64];          /* "3.11", "3.11 3.12": the known ones */
+
 	/* --timeline (the whole trace's snapshot only): the records in the
 	 * order they were drained (per CPU in time order; sort by ts to merge
 	 * CPUs), lost ones counted per CPU in cpus[].tl_lost, tl_over beyond
@@ -112,6 +126,8 @@ struct ps_cgroup {
 	int cpuset_cpus;               /* how many, 0 unknown */
 };
 struct ps_futex_rec { struct ps_futex_key key; struct ps_futex_stat st; };
+struct ps_pystack_rec { uint32_t id, pad; struct ps_pystack st; };
+struct ps_pycode_rec { struct ps_pycode_key key; struct ps_pycode code; };
 
 /* The code a frame lies in, for profile formats that name it (pprof's
  * mappings): a user process's executable mapping of a file, or the kernel
@@ -125,10 +141,12 @@ struct ps_module {
 
 /* A frame's module (index + 1 into ps_snapshot.modules, 0: none known, as
  * for anonymous or unmapped code) and whether the frame's function was
- * found (its name is a symbol, not module+offset or "[unknown]"). */
+ * found (its name is a symbol, not module+offset or "[unknown]"); python:
+ * a Python function, "qualname (file:line)". */
 struct ps_frame {
 	uint32_t module;
 	bool named;
+	bool python;
 };
 
 /* One captured stack: addresses leaf first, as the kernel records them, and

@@ -72,10 +72,25 @@ const char *stack_caller(const struct ps_snapshot *s, int32_t id, uint32_t tgid)
 
 	if (!st || !st->names)
 		return NULL;
+	for (uint32_t k = 0; st->frames && k < st->nframes; k++)
+		if (st->frames[k].python && st->names[k][0] != '[')
+			return st->names[k];
 	for (uint32_t k = 0; k < st->nframes; k++)
 		if (!is_runtime_frame(st->names[k]))
 			return st->names[k];
 	return st->nframes ? st->names[0] : NULL;
+}
+
+bool stack_python_frame(const char *name, size_t len)
+{
+	const char *open = NULL;
+
+	if (len < 5 || name[len - 1] != ')')
+		return false;
+	for (const char *p = name; p + 1 < name + len; p++)
+		if (p[0] == ' ' && p[1] == '(')
+			open = p;
+	return open && open > name && !memchr(open + 2, ' ', name + len - 1 - (open + 2));
 }
 
 const char *stack_thread_comm(const struct ps_snapshot *s, uint32_t tid)

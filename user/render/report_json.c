@@ -337,6 +337,34 @@ static void write_locks(struct json *j, const struct model *m)
 	json_array_end(j);
 }
 
+/* The Python frames: which interpreters, how many stacks, what was lost. */
+static void write_python(struct json *j, const struct ps_snapshot *s)
+{
+	char versions[sizeof(s->py_versions)], *save = NULL;
+
+	json_key(j, "python");
+	json_object_begin(j);
+	json_kv_bool(j, "frames", s->python);
+	json_kv_u64(j, "processes", s->py_procs);
+	json_kv_u64(j, "unknown_processes", s->py_unknown);
+	json_key(j, "versions");
+	json_array_begin(j);
+	snprintf(versions, sizeof(versions), "%s", s->py_versions);
+	for (char *v = strtok_r(versions, " ", &save); v; v = strtok_r(NULL, " ", &save))
+		json_string(j, v);
+	json_array_end(j);
+	json_kv_u64(j, "depth", PS_PY_DEPTH);
+	json_kv_u64(j, "stacks", s->py.stacks);
+	json_kv_u64(j, "truncated", s->py.truncated);
+	json_kv_u64(j, "read_failures", s->py.read_fail);
+	json_kv_u64(j, "stacks_not_kept", s->py.stack_full);
+	json_kv_u64(j, "code_failures", s->py.code_fail);
+	json_kv_u64(j, "code_not_kept", s->py.code_full);
+	json_kv_u64(j, "thread_searches", s->py.searches);
+	json_kv_u64(j, "searches_without_state", s->py.no_tstate);
+	json_object_end(j);
+}
+
 static void write_stacks(struct json *j, const char *key, const struct stack_summary *ss, uint32_t n,
 			 const char *unit)
 {
@@ -456,6 +484,7 @@ void report_json(FILE *out, const struct model *m, const struct diagnosis *diag,
 		json_kv_u64(&j, "beyond_cap", s->tl_over);
 		json_object_end(&j);
 	}
+	write_python(&j, s);
 	write_totals(&j, m);
 	write_cpus(&j, m);
 	write_slices(&j, m);

@@ -2,6 +2,7 @@
 #include "render/report.h"
 #include "model/diagnose.h"
 #include "model/hist.h"
+#include "model/stacks.h"
 #include "sys/util.h"
 #include <string.h>
 #include <time.h>
@@ -85,6 +86,41 @@ static void print_wrapped(FILE *out, const char *text, size_t at, size_t indent,
 	}
 }
 
+/* "python: frames of 3 CPython 3.11 processes: 1,234 stacks, 5 cut at 64
+ * frames", and what poolscope could not read, when CPython was traced. */
+static void print_python(FILE *out, const struct ps_snapshot *s, size_t width)
+{
+	const struct ps_py_stats *py = &s->py;
+	char line[512], n[32], n2[32];
+	size_t at;
+
+	if (!s->python || (!s->py_procs && !s->py_unknown))
+		return;
+	at = snprintf(line, sizeof(line), "python: ");
+	if (s->py_procs)
+		at += snprintf(line + at, sizeof(line) - at, "frames of %u CPython %s%s%s: %s stacks",
+			       s->py_procs, s->py_versions, *s->py_versions ? " " : "",
+			       plural(s->py_procs, "process", "processes"), fmt_count(py->stacks, n, sizeof(n)));
+	if (py->truncated && at < sizeof(line))
+		at += snprintf(line + at, sizeof(line) - at, ", %s cut at %d frames",
+			       fmt_count(py->truncated, n, sizeof(n)), PS_PY_DEPTH);
+	if (py->read_fail && at < sizeof(line))
+		at += snprintf(line + at, sizeof(line) - at, ", %s cut at an unreadable frame",
+			       fmt_count(py->read_fail, n, sizeof(n)));
+	if ((py->stack_full || py->code_full) && at < sizeof(line))
+		at += snprintf(line + at, sizeof(line) - at, ", %s stacks and %s code objects not kept "
+			       "(map full)", fmt_count(py->stack_full, n, sizeof(n)),
+			       fmt_count(py->code_full, n2, sizeof(n2)));
+	if (py->code_fail && at < sizeof(line))
+		at += snprintf(line + at, sizeof(line) - at, ", %s code objects unreadable",
+			       fmt_count(py->code_fail, n, sizeof(n)));
+	if (s->py_unknown && at < sizeof(line))
+		snprintf(line + at, sizeof(line) - at, "%s%u %s of a CPython poolscope does not know: "
+			 "native frames", s->py_procs ? "; " : "", s->py_unknown,
+			 plural(s->py_unknown, "process", "processes"));
+	print_wrapped(out, line, 0, 4, width, BREAK_ITEMS);
+}
+
 static void print_header(FILE *out, const struct model *m, const struct report_opts *o,
 			 size_t width)
 {
@@ -124,6 +160,7 @@ static void print_header(FILE *out, const struct model *m, const struct report_o
 		 m->snap->attach_mode, m->snap->locks ? ", locks" : "",
 		 m->snap->offcpu ? ", off-CPU stacks" : "", m->snap->oncpu ? ", on-CPU samples" : "");
 	print_wrapped(out, line, 0, 4, width, BREAK_ITEMS);
+	print_python(out, m->snap, width);
 	if (m->snap->timeline) {
 		uint64_t lost = 0;
 
@@ -325,6 +362,23 @@ static const char *frames_fit(const char *frames, size_t width, char *buf, size_
 	return buf;
 }
 
+/* The columns from a folded stack's innermost Python frame to its leaf, 0
+ * when it has none. */
+static size_t python_tail(const char *frames)
+{
+	const char *inner = NULL;
+
+	for (const char *p = frames; p && *p;) {
+		const char *end = strchr(p, ';');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		if (stack_python_frame(p, n))
+			inner = p;
+		p = end ? end + 1 : NULL;
+	}
+	return inner ? cols(inner) : 0;
+}
+
 static bool scheduler_frame(const char *name)
 {
 	return strstr(name, "schedule") || !strncmp(name, "finish_task_switch", 18);
@@ -332,8 +386,9 @@ static bool scheduler_frame(const char *name)
 
 /* "comm: user;frames | kernel;frames" from a folded stack, for one line of
  * width columns: the innermost user frames (where the program was; at most
- * 3 unless wide) and the last 2 kernel frames that say why it blocked
- * (scheduler frames left out), outer user frames dropped whole to fit. */
+ * 3 unless wide; Python frames when there are) and the last 2 kernel frames
+ * that say why it blocked (scheduler frames left out), outer user frames
+ * dropped whole to fit. */
 static const char *stack_label(const char *folded, size_t width, bool wide, char *buf, size_t len)
 {
 	const char *frames[PS_STACK_DEPTH * 2 + 2];
@@ -346,7 +401,15 @@ static const char *stack_label(const char *folded, size_t width, bool wide, char
 			dash = n;
 		frames[n++] = tok;
 	}
-	int uend = dash >= 0 ? dash : n, ufirst = uend - max_user > 1 ? uend - max_user : 1;
+	int uend = dash >= 0 ? dash : n;
+	/* a Python stack says where in Python: the interpreter's C frames
+	 * below it are left to the exports (the kernel frames say why) */
+	for (int i = uend - 1; i >= 1; i--)
+		if (stack_python_frame(frames[i], strlen(frames[i]))) {
+			uend = i + 1;
+			break;
+		}
+	int ufirst = uend - max_user > 1 ? uend - max_user : 1;
 	for (int i = ufirst, o = 0; i < uend; i++)
 		o += snprintf(user + o, sizeof(user) - o > 0 ? sizeof(user) - o : 0, "%s%s",
 			      o ? ";" : "", frames[i]);
@@ -470,10 +533,11 @@ static void print_stacks(FILE *out, const char *title, const struct stack_summar
 
 /* "python3 1234  take_gil on CPython GIL" and its share of the waiters'
  * time: on one line when both fit (the share in the column at 44), else
- * the share on the next. */
+ * the share on the next; a waiter too long for that (a Python function
+ * with its file and line) puts "on NAME" and the share on the next line. */
 static void print_lock_head(FILE *out, const struct lock_summary *l, size_t width)
 {
-	char head[1024], share[64];
+	char head[1024], share[64], on[256];
 	size_t hc;
 
 	snprintf(head, sizeof(head), "%s %u  %s%s%s", l->comm, l->tgid, l->caller ? l->caller : "?",
@@ -483,6 +547,11 @@ static void print_lock_head(FILE *out, const struct lock_summary *l, size_t widt
 	hc = cols(head);
 	if (2 + hc + 1 + cols(share) <= width) {
 		fprintf(out, "  %s%*s %s\n", head, hc < 40 ? (int)(40 - hc) : 0, "", share);
+		return;
+	}
+	snprintf(on, sizeof(on), "on %s", l->name ? l->name : "");
+	if (l->name && 2 + hc - cols(on) <= width && 4 + cols(on) + 2 + cols(share) <= width) {
+		fprintf(out, "  %s %u  %s\n    %s  %s\n", l->comm, l->tgid, l->caller ? l->caller : "?", on, share);
 		return;
 	}
 	fputs("  ", out);
@@ -530,7 +599,11 @@ static void print_lock(FILE *out, const struct model *m, const struct lock_summa
 		 l->waker ? l->waker : l->woken_by_traced ? "a traced thread" : "untraced or unknown");
 	print_wrapped(out, line, 0, 6, width, BREAK_ITEMS);
 	fprintf(out, "    stack: ");
-	print_wrapped(out, frames_fit(l->where[0] ? l->where : "[unknown]", width - 11, stack, sizeof(stack)),
+	/* up to two lines, to keep the innermost Python frame */
+	size_t fit = width - 11, py = python_tail(l->where);
+	if (py + 2 > fit && py + 2 <= 2 * fit)
+		fit = py + 2;
+	print_wrapped(out, frames_fit(l->where[0] ? l->where : "[unknown]", fit, stack, sizeof(stack)),
 		      11, 13, width, BREAK_FRAMES);
 	print_lock_words(out, l, width);
 }

@@ -75,10 +75,11 @@ struct sym_builder {
 };
 
 /* Both tables of one file, and the two symbols that identify a CPython
- * runtime when the file exports them (st_size 0: not seen). */
+ * runtime when the file exports them (st_size 0: not seen), with the type
+ * its code objects have. */
 struct builders {
 	struct sym_builder funcs, objs;
-	GElf_Sym py_runtime, py_version;
+	GElf_Sym py_runtime, py_version, py_code_type;
 };
 
 static int sym_rank(const GElf_Sym *sym, const char *name, bool from_symtab)
@@ -149,6 +150,8 @@ static void note_cpython(struct builders *b, const GElf_Sym *sym, const char *na
 		b->py_runtime = *sym;
 	else if (!strcmp(name, "Py_Version"))
 		b->py_version = *sym;
+	else if (!strcmp(name, "PyCode_Type"))
+		b->py_code_type = *sym;
 }
 
 /* Functions and sized data objects of one symbol section. main: the
@@ -368,15 +371,19 @@ static bool read_at(Elf *elf, size_t shndx, uint64_t vaddr, void *buf, size_t le
  * libpython): match its version and runtime size against the known
  * layouts, with the start of _PyRuntime's initial contents for 3.13's
  * _Py_DebugOffsets. */
-static const struct cpython_layout *probe_cpython(Elf *elf, const struct builders *b)
+static const struct cpython_layout *probe_cpython(Elf *elf, const struct builders *b,
+						  struct elf_file *f)
 {
 	unsigned char head[CPYTHON_HEAD_BYTES];
 	uint64_t version;
 	size_t head_len = sizeof(head);
 
+	f->py_runtime = b->py_runtime.st_size ? b->py_runtime.st_value : 0;
+	f->py_code_type = b->py_code_type.st_size ? b->py_code_type.st_value : 0;
 	if (!b->py_runtime.st_size || b->py_version.st_size != sizeof(version) ||
 	    !read_at(elf, b->py_version.st_shndx, b->py_version.st_value, &version, sizeof(version)))
 		return NULL;
+	f->py_version = version;
 	if (b->py_runtime.st_size < head_len)
 		head_len = b->py_runtime.st_size;
 	if (!read_at(elf, b->py_runtime.st_shndx, b->py_runtime.st_value, head, head_len))
@@ -569,7 +576,7 @@ static int elf_file_parse(struct elf_file *f, int fd, const char *path)
 		f->no_symtab = !dbg;
 	}
 	collect_type(elf, SHT_DYNSYM, &b, true);
-	f->cpython = probe_cpython(elf, &b);
+	f->cpython = probe_cpython(elf, &b, f);
 	err = build_both(f, &b);
 out:
 	if (dbg)

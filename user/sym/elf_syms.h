@@ -48,6 +48,9 @@ struct elf_file {
 	/* CPython's runtime state lives in this file's data (_PyRuntime) and
 	 * its layout is one poolscope knows: the GIL can be named. */
 	const struct cpython_layout *cpython;
+	/* A CPython runtime, known or not: the vaddrs of _PyRuntime and
+	 * PyCode_Type, and Py_Version (0: none exported, before 3.11) */
+	uint64_t py_runtime, py_code_type, py_version;
 	char build_id[ELF_BUILD_ID_MAX + 1]; /* "" if none */
 	bool no_symtab;            /* stripped and no local debug file */
 };

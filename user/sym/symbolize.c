@@ -665,6 +665,29 @@ int symbolize_data(struct symbolizer *s, int tgid, uint64_t addr, struct sym_dat
 	return 0;
 }
 
+int symbolizer_cpython(struct symbolizer *s, int tgid, struct sym_cpython *out)
+{
+	const struct process *p;
+
+	memset(out, 0, sizeof(*out));
+	p = s ? find_process(s, tgid) : NULL;
+	if (!p)
+		return -ESRCH;
+	for (size_t i = 0; i < p->nmaps; i++) {
+		const struct mapping *m = &p->maps[i];
+
+		if (!m->exec || !m->file || !m->file->py_runtime)
+			continue;
+		out->layout = m->file->cpython;
+		out->runtime = m->file->py_runtime + m->bias;
+		out->code_type = m->file->py_code_type ? m->file->py_code_type + m->bias : 0;
+		out->version = m->file->py_version;
+		out->module = m->module;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 /* ---- kernel symbols ----------------------------------------------------- */
 
 static int cmp_ksym(const void *a, const void *b)

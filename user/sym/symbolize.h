@@ -102,6 +102,20 @@ int symbolize_user(struct symbolizer *s, int tgid, uint64_t addr, struct sym_fra
  * in no mapping. */
 int symbolize_data(struct symbolizer *s, int tgid, uint64_t addr, struct sym_data *out);
 
+/* A CPython interpreter mapped in a process: the executable or libpython
+ * that holds its _PyRuntime. */
+struct sym_cpython {
+	const struct cpython_layout *layout; /* NULL: a version or build poolscope does not know */
+	uint64_t runtime;     /* the address of _PyRuntime in the process */
+	uint64_t code_type;   /* ... of PyCode_Type, 0 if not exported */
+	uint64_t version;     /* Py_Version (PY_VERSION_HEX), 0 if not exported (before 3.11) */
+	const char *module;   /* the file's path */
+};
+
+/* The CPython runtime in process tgid's snapshot: 0, -ENOENT (none mapped)
+ * or -ESRCH (no snapshot). */
+int symbolizer_cpython(struct symbolizer *s, int tgid, struct sym_cpython *out);
+
 /* Resolve a kernel address from /proc/kallsyms (loaded lazily once); the
  * kernel's own frames carry its build-id from /sys/kernel/notes. Returns
  * 0, -EPERM if kallsyms hides addresses (not root / kptr_restrict), -EFAULT

@@ -1,6 +1,8 @@
 /* user/trace/session.c: tracer + symbolizer lifecycle, the sampling loop and
  * the stop signals (see session.h). */
 #include "trace/session.h"
+#include "sym/cpython.h"
+#include "sym/py_names.h"
 #include "sym/stack_names.h"
 #include "sys/procfs.h"
 #include "sys/util.h"
@@ -164,6 +166,61 @@ static struct session_proc *find_proc(struct session *s, uint32_t tgid)
 	return NULL;
 }
 
+/* "3.11.2" of a Py_Version, "before 3.11" without one. */
+static void py_version_text(uint64_t v, char *buf, size_t len)
+{
+	if (!v)
+		snprintf(buf, len, "before 3.11");
+	else
+		snprintf(buf, len, "%u.%u.%u", (unsigned)(v >> 24 & 0xff), (unsigned)(v >> 16 & 0xff),
+			 (unsigned)(v >> 8 & 0xff));
+}
+
+/* One line, once per interpreter file: its frames cannot be read. */
+static void say_python_unknown(struct session *s, const struct sym_cpython *py, uint32_t tgid,
+			       const char *version)
+{
+	const char *file = py->module ? py->module : "?";
+
+	for (uint32_t i = 0; i < s->n_py_unknown_said; i++)
+		if (!strcmp(s->py_unknown_said[i], file))
+			return;
+	s->py_unknown_said = xrealloc(s->py_unknown_said,
+				      (s->n_py_unknown_said + 1) * sizeof(*s->py_unknown_said));
+	s->py_unknown_said[s->n_py_unknown_said++] = xstrdup(file);
+	size_t n;
+	const struct cpython_layout *l = cpython_layouts(&n);
+	bool known = false;
+
+	for (size_t i = 0; i < n && py->version; i++)
+		known |= l[i].major == (py->version >> 24 & 0xff) && l[i].minor == (py->version >> 16 & 0xff);
+	/* a known version of another size: a debug or free-threaded build */
+	ps_warn("pid %u: %s CPython %s: native frames", tgid, known ? "unknown build of" : "no layout for",
+		version);
+}
+
+/* Tell the kernel where process p's CPython keeps its threads, if it is
+ * one poolscope knows (again after each snapshot of its map: an exec
+ * dropped it there). */
+static void python_register(struct session *s, struct session_proc *p)
+{
+	struct sym_cpython py;
+
+	p->python = SESSION_PY_NONE;
+	if (!tracer_python_active(s->tracer) || symbolizer_cpython(s->sym, p->tgid, &py))
+		return;
+	py_version_text(py.version, p->py_version, sizeof(p->py_version));
+	if (!py.layout) {
+		p->python = SESSION_PY_UNKNOWN;
+		say_python_unknown(s, &py, p->tgid, p->py_version);
+		return;
+	}
+	struct ps_py_proc info = { .runtime = py.runtime, .code_type = py.code_type,
+				   .off = py.layout->frames };
+	int err = tracer_add_python(s->tracer, p->tgid, &info);
+	p->python = !err ? SESSION_PY_KNOWN : err == -EAGAIN ? SESSION_PY_PENDING : SESSION_PY_NONE;
+}
+
 /* Snapshot tgid's memory map if it is new or has exec'd since, or (refresh)
  * again: what it mapped since resolves, what it unmapped still does. */
 static void track(struct session *s, uint32_t tgid, bool refresh)
@@ -182,8 +239,11 @@ static void track(struct session *s, uint32_t tgid, bool refresh)
 	}
 	bool same = p && !strcmp(p->exe, exe);
 
-	if (same && !refresh)
+	if (same && !refresh) {
+		if (p->python == SESSION_PY_PENDING)
+			python_register(s, p);
 		return;
+	}
 	if (same ? symbolizer_update_process(s->sym, tgid) : symbolizer_add_process(s->sym, tgid))
 		return;
 	if (!p) {
@@ -196,6 +256,7 @@ static void track(struct session *s, uint32_t tgid, bool refresh)
 	}
 	snprintf(p->exe, sizeof(p->exe), "%s", exe);
 	p->gone = false;
+	python_register(s, p);
 }
 
 static void track_all(struct session *s, bool refresh)
@@ -351,6 +412,41 @@ static void load_jit_maps(struct session *s)
 			symbolizer_load_perf_map(s->sym, s->procs[i].tgid);
 }
 
+/* Whether the space-separated list holds word. */
+static bool version_listed(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == ' ') && (!p[n] || p[n] == ' '))
+			return true;
+	return false;
+}
+
+/* The interpreters of the traced processes, for the report. */
+static void python_summary(const struct session *s, struct ps_snapshot *snap)
+{
+	size_t at = 0;
+
+	for (uint32_t i = 0; i < s->nprocs; i++) {
+		const struct session_proc *p = &s->procs[i];
+		unsigned major = 0, minor = 0;
+		char mm[16];
+
+		if (p->python == SESSION_PY_UNKNOWN)
+			snap->py_unknown++;
+		if (p->python != SESSION_PY_KNOWN)
+			continue;
+		snap->py_procs++;
+		sscanf(p->py_version, "%u.%u", &major, &minor);
+		snprintf(mm, sizeof(mm), "%u.%u", major, minor);
+		if (version_listed(snap->py_versions, mm) || at + strlen(mm) + 2 > sizeof(snap->py_versions))
+			continue;
+		at += snprintf(snap->py_versions + at, sizeof(snap->py_versions) - at, "%s%s",
+			       at ? " " : "", mm);
+	}
+}
+
 int session_snapshot(struct session *s, struct ps_snapshot *snap, bool final)
 {
 	int err;
@@ -367,9 +463,11 @@ int session_snapshot(struct session *s, struct ps_snapshot *snap, bool final)
 		memcpy(snap->servers, s->servers, s->nservers * sizeof(*snap->servers));
 		snap->nservers = s->nservers;
 	}
+	python_summary(s, snap);
 	if (s->sym) {
 		symbolizer_fetch_debuginfo(s->sym);
 		stacks_symbolize(snap, s->sym);
+		python_stacks_merge(snap);
 		futex_addrs_symbolize(snap, s->sym);
 	}
 	return 0;
@@ -388,5 +486,8 @@ void session_close(struct session *s, struct ps_snapshot *snap)
 	cgstats_free(&s->cg);
 	free(s->procs);
 	free(s->servers);
+	for (uint32_t i = 0; i < s->n_py_unknown_said; i++)
+		free(s->py_unknown_said[i]);
+	free(s->py_unknown_said);
 	memset(s, 0, sizeof(*s));
 }

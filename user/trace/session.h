@@ -20,6 +20,14 @@
 
 #define SESSION_MAPS_REFRESH_NS 1000000000ull
 
+/* What a traced process's Python frames are. */
+enum session_python {
+	SESSION_PY_NONE,        /* not CPython (or Python frames are off) */
+	SESSION_PY_KNOWN,       /* CPython of a known layout: its frames are read */
+	SESSION_PY_UNKNOWN,     /* CPython poolscope does not know: native frames */
+	SESSION_PY_PENDING,     /* known, not told to the kernel yet: tried every slice */
+};
+
 struct session {
 	struct tracer *tracer;
 	struct symbolizer *sym;      /* NULL when no stacks are captured */
@@ -27,6 +35,8 @@ struct session {
 		uint32_t tgid;
 		char exe[256];
 		bool gone;           /* exited: its perf map was read then */
+		uint8_t python;      /* enum session_python */
+		char py_version[16]; /* "3.11.2" */
 	} *procs;
 	uint32_t nprocs, cap;
 	uint32_t *servers;           /* traced processes seen listening (snapshot servers) */
@@ -36,6 +46,8 @@ struct session {
 	struct cgstats cg;           /* cgroup readings at the start and the end */
 	int first[64], nfirst;       /* the first targets (their cgroups are read at the start) */
 	bool all;
+	char **py_unknown_said;      /* the interpreters said to be unknown, once each */
+	uint32_t n_py_unknown_said;
 };
 
 /* Stop signals (SIGINT, SIGTERM, SIGHUP) and SIGCHLD (which only ends a

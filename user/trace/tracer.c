@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <errno.h>
+#include <stddef.h>
 #include <linux/perf_event.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -31,6 +32,7 @@ struct tracer {
 	size_t tcpu_mm_len;
 	uint64_t start_ns, active_ns;
 	bool locks_active;
+	bool python;                            /* targ_python */
 	bool futex_syscalls;                    /* futex waits from syscall tracepoints (fallback) */
 	bool task_hash;                         /* task state in a hash, not task storage */
 	uint32_t pidns_ino;                     /* poolscope's PID namespace, 0: the initial one */
@@ -121,7 +123,7 @@ static void drain_timeline(struct tracer *t)
  * start-up slow. */
 static void verifier_stats(struct poolscope *skel, bool before)
 {
-	static char logs[16][4096];
+	static char logs[24][4096];
 	const char *env = getenv("POOLSCOPE_VERIFIER_STATS");
 	struct bpf_program *prog;
 	int i = 0;
@@ -129,7 +131,7 @@ static void verifier_stats(struct poolscope *skel, bool before)
 	if (!env || *env != '1')
 		return;
 	bpf_object__for_each_program(prog, skel->obj) {
-		if (i == 16)
+		if (i == (int)ARRAY_LEN(logs))
 			break;
 		if (before) {
 			logs[i][0] = '\0';
@@ -163,6 +165,7 @@ static int open_and_load(struct tracer *t, bool raw)
 	skel->rodata->targ_futex_syscalls = t->futex_syscalls;
 	skel->rodata->targ_offcpu = o->offcpu;
 	skel->rodata->targ_oncpu = o->oncpu;
+	skel->rodata->targ_python = t->python;
 	skel->rodata->targ_follow_forks = !o->no_follow_forks;
 	skel->rodata->targ_tids = o->tids;
 	skel->rodata->targ_timeline = o->timeline;
@@ -192,6 +195,12 @@ static int open_and_load(struct tracer *t, bool raw)
 	/* recovered user stacks (--locks) and stacks whose stack-map bucket
 	 * was taken (--stacks) */
 	bpf_map__set_max_entries(skel->maps.ustacks, any_stacks ? PS_MAX_STACKS / 4 : 1);
+	bpf_map__set_max_entries(skel->maps.py_procs, t->python ? PS_MAX_PY_PROCS : 1);
+	/* Python stacks at futex waits only need fewer */
+	bpf_map__set_max_entries(skel->maps.pystacks, !t->python ? 1 : o->offcpu || o->oncpu ?
+						      PS_MAX_PYSTACKS : PS_MAX_PYSTACKS / 4);
+	bpf_map__set_max_entries(skel->maps.pycodes, !t->python ? 1 : o->offcpu || o->oncpu ?
+						     PS_MAX_PYCODES : PS_MAX_PYCODES / 4);
 	if (raw)
 		bpf_map__set_autocreate(skel->maps.task_store, false);
 	t->skel = skel;
@@ -314,6 +323,7 @@ int tracer_open(const struct tracer_opts *opts, struct tracer **out)
 		return -ENOTSUP;
 	}
 	t->locks_active = t->opts.locks;
+	t->python = !opts->no_python && (opts->locks || opts->offcpu || opts->oncpu);
 	t->task_hash = !t->feat.task_storage_safe;
 	t->pidns_ino = procfs_self_pidns();
 	if (t->pidns_ino && !procfs_is_own_pidns())
@@ -638,6 +648,40 @@ static void view_translate(struct ps_snapshot *s)
 	view_map_free(&vm);
 }
 
+bool tracer_python_active(const struct tracer *t)
+{
+	return t->python;
+}
+
+/* The initial namespace's id of process tgid as poolscope's namespace
+ * names it (its threads carry both), 0 before one of them was seen. */
+static uint32_t initial_tgid(const struct tracer *t, uint32_t tgid)
+{
+	uint32_t n = slots_used(t);
+
+	if (!t->pidns_ino)
+		return tgid;
+	for (uint32_t i = 0; i < n; i++)
+		if (t->threads_mm[i].view_pid == tgid && t->threads_mm[i].tgid)
+			return t->threads_mm[i].tgid;
+	return 0;
+}
+
+int tracer_add_python(struct tracer *t, int tgid, const struct ps_py_proc *py)
+{
+	/* the kernel's maps are keyed by the initial namespace's ids (the
+	 * session tries again at its next look) */
+	__u32 key = initial_tgid(t, tgid);
+
+	if (!t->python)
+		return -ENOTSUP;
+	if (!key)
+		return -EAGAIN;
+	if (bpf_map__update_elem(t->skel->maps.py_procs, &key, sizeof(key), py, sizeof(*py), BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 int tracer_processes(struct tracer *t, uint32_t *tgids, int max)
 {
 	int fd = bpf_map__fd(t->skel->maps.traced_tgids), n = 0;
@@ -688,11 +732,13 @@ static void read_procs(struct tracer *t, struct ps_snapshot *s)
 	}
 }
 
-/* Every (key, value) of a hash map, into a growing array of records. */
-static void *read_hash(struct bpf_map *map, size_t key_sz, size_t val_sz, uint32_t *count)
+/* Every (key, value) of a hash map, into a growing array of records of
+ * rec bytes: the key at their start, the value at val_off. */
+static void *read_hash_at(struct bpf_map *map, size_t key_sz, size_t val_off, size_t rec,
+			  uint32_t *count)
 {
 	int fd = bpf_map__fd(map);
-	size_t rec = key_sz + val_sz, cap = 0, n = 0;
+	size_t cap = 0, n = 0;
 	char *out = NULL, key[64], next[64];
 	void *prev = NULL;
 
@@ -701,14 +747,34 @@ static void *read_hash(struct bpf_map *map, size_t key_sz, size_t val_sz, uint32
 			cap = cap ? cap * 2 : 64;
 			out = xrealloc(out, cap * rec);
 		}
+		memset(out + n * rec, 0, rec);
 		memcpy(out + n * rec, next, key_sz);
-		if (bpf_map_lookup_elem(fd, next, out + n * rec + key_sz) == 0)
+		if (bpf_map_lookup_elem(fd, next, out + n * rec + val_off) == 0)
 			n++;
 		memcpy(key, next, key_sz);
 		prev = key;
 	}
 	*count = n;
 	return out;
+}
+
+static void *read_hash(struct bpf_map *map, size_t key_sz, size_t val_sz, uint32_t *count)
+{
+	return read_hash_at(map, key_sz, key_sz, key_sz + val_sz, count);
+}
+
+/* The Python stacks and code objects, for sym/py_names.c. */
+static void read_python(struct tracer *t, struct ps_snapshot *s)
+{
+	s->python = t->python;
+	if (!t->python)
+		return;
+	s->py = t->skel->bss->py_stats;
+	s->pystacks = read_hash_at(t->skel->maps.pystacks, sizeof(__u32),
+				   offsetof(struct ps_pystack_rec, st), sizeof(struct ps_pystack_rec),
+				   &s->n_pystacks);
+	s->pycodes = read_hash(t->skel->maps.pycodes, sizeof(struct ps_pycode_key),
+			       sizeof(struct ps_pycode), &s->n_pycodes);
 }
 
 /* Record stack (id, tgid) once. */
@@ -866,6 +932,7 @@ int tracer_snapshot(struct tracer *t, struct ps_snapshot *s, bool final)
 		s->events += s->threads[i].wakeups;
 	snapshot_close_spans(s);
 	read_stacks(t, s);
+	read_python(t, s);
 	s->timeline = t->opts.timeline;
 	if (final && t->opts.timeline) {
 		/* the records move to the snapshot of the whole trace */

@@ -17,6 +17,7 @@ struct tracer_opts {
 	bool futex_syscalls;  /* ... from the syscall tracepoints, not the scheduler */
 	bool offcpu;          /* off-CPU time by stack */
 	bool oncpu;           /* on-CPU stack samples */
+	bool no_python;       /* no Python frames for CPython processes' user stacks */
 	unsigned sample_hz;   /* on-CPU sampling rate per CPU; 0: 99 */
 	bool no_follow_forks; /* do not trace processes the traced ones fork */
 	bool tids;            /* trace single threads (tracer_add_tid) */
@@ -41,6 +42,9 @@ int tracer_open(const struct tracer_opts *opts, struct tracer **out);
 int tracer_add_tgid(struct tracer *t, int tgid);
 /* Trace one thread (opts.tids). */
 int tracer_add_tid(struct tracer *t, int tid);
+/* Walk the Python frames of process tgid, a CPython whose runtime is
+ * described by py (tracer_python_active only). 0 or -errno. */
+int tracer_add_python(struct tracer *t, int tgid, const struct ps_py_proc *py);
 /* Attach and mark the start of the trace window. */
 int tracer_start(struct tracer *t);
 /* Record one busy-time sample; call every tracer_slice_ns(). */
@@ -52,6 +56,9 @@ int tracer_processes(struct tracer *t, uint32_t *tgids, int max);
 /* Features active after tracer_open (a feature the kernel lacks is turned
  * off there with one warning line). */
 bool tracer_locks_active(const struct tracer *t);
+/* Python frames are taken with the user stacks (some are, and not
+ * opts.no_python). */
+bool tracer_python_active(const struct tracer *t);
 /* Events handled, threads seen and events dropped so far (cheap: for a
  * progress line). */
 struct tracer_counts {
