@@ -90,6 +90,15 @@ static unsigned round_up_pow2(uint64_t v)
 	return p;
 }
 
+int cli_parse_seconds(const char *arg, const char *cmd, const char *option, uint64_t *ns)
+{
+	if (parse_seconds_ns(arg, ns) || *ns < 1000000) {
+		ps_err("%s: invalid %s '%s' (expected seconds > 0, e.g. 5 or 0.5)", cmd, option, arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int cli_parse_stacks(const char *arg, const char *cmd, struct tracer_opts *t)
 {
 	char buf[64], *tok, *save = NULL;
@@ -218,17 +227,28 @@ int cli_common_parse(int c, const char *arg, const char *cmd, struct cli_common 
 	return cli_push_parse(c, arg, cmd, &o->push);
 }
 
-const struct option *cli_longopts(const struct option *own)
+const struct option *cli_longopts_some(const struct option *own, const char *const *common)
 {
 	static struct option merged[64];
 	size_t n = 0;
 
 	for (const struct option *p = own; p->name && n < ARRAY_LEN(merged) - 1; p++)
 		merged[n++] = *p;
-	for (const struct option *p = cli_common_longopts; p->name && n < ARRAY_LEN(merged) - 1; p++)
-		merged[n++] = *p;
+	for (const struct option *p = cli_common_longopts; p->name && n < ARRAY_LEN(merged) - 1; p++) {
+		bool wanted = !common;
+
+		for (const char *const *c = common; c && *c; c++)
+			wanted |= !strcmp(*c, p->name);
+		if (wanted)
+			merged[n++] = *p;
+	}
 	memset(&merged[n], 0, sizeof(merged[n]));
 	return merged;
+}
+
+const struct option *cli_longopts(const struct option *own)
+{
+	return cli_longopts_some(own, NULL);
 }
 
 void cli_common_usage(FILE *out)

@@ -64,10 +64,15 @@ void cli_common_init(struct cli_common *o);
 /* Handle one getopt result; 1 if it was a common option, 0 if not, -EINVAL
  * after printing "CMD: ..." for a bad value. */
 int cli_common_parse(int c, const char *arg, const char *cmd, struct cli_common *o);
+/* A -d/-i value: seconds > 0 (fractions allowed) into ns; -EINVAL after
+ * "CMD: invalid OPTION ..." */
+int cli_parse_seconds(const char *arg, const char *cmd, const char *option, uint64_t *ns);
 /* --stacks "offcpu,oncpu" | "all" | "none" into t; -EINVAL after an error line. */
 int cli_parse_stacks(const char *arg, const char *cmd, struct tracer_opts *t);
 /* Merge a command's own long options with the common ones (static storage). */
 const struct option *cli_longopts(const struct option *own);
+/* The same with only the common options named in common (NULL-terminated). */
+const struct option *cli_longopts_some(const struct option *own, const char *const *common);
 /* The common options' help text. */
 void cli_common_usage(FILE *out);
 /* Open the JSON and export files before tracing (a bad path fails first),
