@@ -5,8 +5,11 @@
  * the session loop. Leaving (q, Ctrl-C, SIGTERM, the terminal closing)
  * ends the loop, restores the terminal (endwin) and detaches. */
 #include <curses.h>
+#include <term.h>
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,9 +47,10 @@ void top_usage(FILE *out)
 "Every number is of the last interval.\n"
 "\n"
 "Keys: q quit; p pause (tracing goes on); s sort the threads by the next\n"
-"column (on-CPU, run-queue wait, switches, lock wait, TID); 1 per-core or\n"
-"per-thread view. q, Ctrl-C, SIGTERM or the terminal closing restore the\n"
-"terminal and detach; so do the targets exiting.\n"
+"column (on-CPU, run-queue wait, switches, lock wait, TID; S: back); 1\n"
+"per-core or per-thread view; Ctrl-L draw again. Leaving (q, Ctrl-C, SIGTERM,\n"
+"the terminal closing, or the targets exiting) restores the terminal and\n"
+"detaches.\n"
 "\n");
 	targets_usage(out);
 	fprintf(out,
@@ -167,6 +171,21 @@ static void set_colors(void)
 	}
 }
 
+/* Before anything is loaded: a TERM that terminfo does not know (or none,
+ * as in a static build's initramfs) is one line, not a loaded tracer. */
+static bool terminal_known(void)
+{
+	int err = 0;
+
+	if (setupterm(NULL, 1, &err) == OK) {
+		del_curterm(cur_term);
+		return true;
+	}
+	ps_err("top: the terminal type '%s' (TERM) is not in terminfo",
+	       getenv("TERM") ? getenv("TERM") : "");
+	return false;
+}
+
 static int screen_begin(void)
 {
 	if (!newterm(NULL, stdout, stdin)) {
@@ -224,6 +243,7 @@ struct top_run {
 	struct model m;
 	struct diagnosis d;
 	bool have_model, quit;
+	bool closed;                 /* the terminal closed: SIGHUP, or its hangup seen */
 	uint64_t wall_of_mono;       /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	struct top_view v;
 };
@@ -263,6 +283,16 @@ static void on_interval(void *arg, struct ps_snapshot *cur)
 	draw(r);
 }
 
+/* A terminal that was hung up reads as end of file, which getch() reports
+ * as no key; poll says it (the closing normally sends SIGHUP, but not when
+ * the session's leader ignores it). */
+static bool terminal_gone(void)
+{
+	struct pollfd p = { .fd = 0, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
+}
+
 /* Keys, every slice; the screen is drawn again when one changed it. */
 static void on_tick(void *arg, struct session *s, uint64_t elapsed_ns)
 {
@@ -272,6 +302,10 @@ static void on_tick(void *arg, struct session *s, uint64_t elapsed_ns)
 
 	(void)s;
 	(void)elapsed_ns;
+	if (terminal_gone()) {
+		r->closed = r->quit = true;
+		return;
+	}
 	while ((ch = getch()) != ERR) {
 		switch (ch) {
 		case 'q': case 'Q': r->quit = true; break;
@@ -287,6 +321,15 @@ static void on_tick(void *arg, struct session *s, uint64_t elapsed_ns)
 	}
 	if (changed && !r->quit)
 		draw(r);
+}
+
+static bool on_stop(void *arg, int sig, bool from_user)
+{
+	struct top_run *r = arg;
+
+	(void)from_user;
+	r->closed |= sig == SIGHUP;
+	return false;
 }
 
 static bool alive(void *arg)
@@ -310,6 +353,8 @@ int cmd_top(int argc, char **argv)
 		       "(attach -i prints interval reports)");
 		return EXIT_USAGE;
 	}
+	if (!terminal_known())
+		return EXIT_USAGE;
 	if (session_open(&ss, &o.c.tr))
 		return EXIT_TRACE;
 	if (targets_add(&o.t, &ss) || session_start(&ss)) {
@@ -337,12 +382,14 @@ int cmd_top(int argc, char **argv)
 	draw(&r);
 	struct session_loop loop = {
 		.duration_ns = o.duration_ns, .interval_ns = o.interval_ns, .arg = &r,
-		.alive = alive, .tick = on_tick, .interval = on_interval,
+		.alive = alive, .tick = on_tick, .interval = on_interval, .on_stop = on_stop,
 	};
 	end = session_run(&ss, &loop);
 	screen_end();
 	session_close(&ss, NULL);
-	if (end == SESSION_END_DONE && !r.quit)
+	if (r.closed)
+		ps_info("top: the terminal closed");
+	else if (end == SESSION_END_DONE && !r.quit)
 		ps_info("top: the traced %s exited", o.t.ntids ? "threads" : "processes");
 	if (r.have_model) {
 		model_free(&r.m);
