@@ -83,7 +83,7 @@ check "installed poolscope --version: the build's" "got '$got'" \
 "$IP" list >"$TMPD/list.txt" 2>&1
 rc=$?
 notbuilt=$(grep -c 'not built' "$TMPD/list.txt")
-listed=$(awk 'NR > 1 { print $1 }' "$TMPD/list.txt" | sort | tr '\n' ' ')
+listed=$(awk 'NR > 1 && /^  [^ ]/ { print $1 }' "$TMPD/list.txt" | sort | tr '\n' ' ')
 check "installed poolscope list: every workload found in ../libexec/poolscope" \
 	"status $rc, $notbuilt not built: $(cat "$TMPD/list.txt")" \
 	[ $rc -eq 0 -a "$notbuilt" -eq 0 -a "$listed" = "$(printf '%s\n' $workloads | sort | tr '\n' ' ')" ]

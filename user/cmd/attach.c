@@ -163,7 +163,7 @@ int cmd_attach(int argc, char **argv)
 		.alive = alive, .interval = o.interval_ns ? on_interval : NULL, .tick = cli_progress,
 	};
 	session_run(&ss, &loop);
-	cli_progress_clear();
+	cli_progress_end();
 	err = session_snapshot(&ss, &snap, true);
 	session_close(&ss, err ? NULL : &snap);
 	if (err) {

@@ -87,6 +87,9 @@ void cli_discard_outputs(struct cli_common *o);
  * before anything else is printed. */
 void cli_progress(void *arg, struct session *s, uint64_t elapsed_ns);
 void cli_progress_clear(void);
+/* The same when tracing has ended; after a Ctrl-C typed at the terminal,
+ * what is printed next starts on a line of its own (not after the "^C"). */
+void cli_progress_end(void);
 /* One interval's report (attach -i): brief text, one JSON line (files stay
  * open), and its profiles pushed with --push. */
 void cli_emit_interval(struct cli_common *o, const struct model *m, const struct diagnosis *d,

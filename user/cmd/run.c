@@ -241,7 +241,7 @@ int cmd_run(int argc, char **argv)
 	};
 	rc = launch_traced(&l, &snap, &status);
 	uint64_t wall_of_mono = realtime_ns() - mono_ns();
-	cli_progress_clear();
+	cli_progress_end();
 	if (rc) {
 		cli_discard_outputs(&o.c);
 		return rc;

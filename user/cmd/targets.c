@@ -131,8 +131,8 @@ static void make_title(struct targets *t)
 			    t->cgroup ? "--cgroup " : t->ntids ? "--tid" : "-p");
 
 	if (t->comm)
-		snprintf(t->title + n, sizeof(t->title) - n, "%s (%d processes at the start)", t->comm,
-			 t->ncomm);
+		snprintf(t->title + n, sizeof(t->title) - n, "%s (%d %s at the start)", t->comm,
+			 t->ncomm, t->ncomm == 1 ? "process" : "processes");
 	if (t->cgroup)
 		snprintf(t->title + n, sizeof(t->title) - n, "%.300s (%s)", t->cg.path,
 			 cgroupfs_kind_name(t->cg.h.kind));
