@@ -49,8 +49,9 @@ void attach_usage(FILE *out)
 	cli_common_usage(out);
 	fprintf(out,
 "\n"
-"While tracing, a progress line on stderr (elapsed, events, threads) is\n"
-"updated in place when stderr is a terminal.\n"
+"While tracing, a progress line on stderr (elapsed, events, drops, threads,\n"
+"each core's busy share) is kept on the terminal's last row when stderr is a\n"
+"terminal.\n"
 "\n"
 "Exit status: 0; 2 for a bad command line or target; 1 if tracing could not\n"
 "start, an output could not be written or a push failed.\n"

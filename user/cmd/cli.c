@@ -6,8 +6,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <termios.h>
 #include <unistd.h>
 
 enum {
@@ -406,62 +404,6 @@ void cli_discard_outputs(struct cli_common *o)
 	output_discard(&o->timeline_html);
 	for (int i = 0; i < o->nexports; i++)
 		output_discard(&o->exports[i].out);
-}
-
-static bool progress_shown;
-
-void cli_progress(void *arg, struct session *s, uint64_t elapsed_ns)
-{
-	struct session_counts c;
-	char line[256], ev[32];
-	int n;
-
-	(void)arg;
-	if (!isatty(2))
-		return;
-	session_counts(s, &c);
-	n = snprintf(line, sizeof(line), "poolscope: %.1f s, %s %s, %llu dropped, %u %s",
-		     elapsed_ns / 1e9, fmt_count(c.events, ev, sizeof(ev)), c.events == 1 ? "event" : "events",
-		     (unsigned long long)c.dropped, c.threads, c.threads == 1 ? "thread" : "threads");
-	for (int i = 0; i < c.nr_cpus && n < 72; i++)
-		n += snprintf(line + n, sizeof(line) - n, "%s%.0f%%", i ? " " : "; busy ", c.busy_pct[i]);
-	fprintf(stderr, "\r\033[K%.79s", line);
-	progress_shown = true;
-}
-
-void cli_progress_clear(void)
-{
-	if (progress_shown)
-		fputs("\r\033[K", stderr);
-	progress_shown = false;
-}
-
-/* A Ctrl-C typed at the terminal is echoed there as "^C", without a newline
- * (ECHO with ECHOCTL): erasing the progress line takes it away, else what
- * follows starts on the next line, not after the "^C". */
-void cli_progress_end(void)
-{
-	static bool ended;
-	bool from_user = true;
-	struct termios t;
-	int fd;
-
-	if (session_stop_count())
-		session_stop_signal(&from_user);
-	if (progress_shown || ended || from_user) {
-		cli_progress_clear();
-		return;
-	}
-	ended = true;
-	/* where the echo went: the controlling terminal, output or not */
-	fd = isatty(1) ? 1 : isatty(2) ? 2 : open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-	if (fd >= 0 && !tcgetattr(fd, &t) && (t.c_lflag & ECHO) && (t.c_lflag & ECHOCTL)) {
-		fflush(stdout);
-		if (write(fd, "\n", 1) != 1)
-			ps_warn("cannot end the terminal's line: %s", strerror(errno));
-	}
-	if (fd > 2)
-		close(fd);
 }
 
 static uint64_t wall_start_of(const struct model *m, const struct report_opts *ro)
