@@ -22,7 +22,7 @@ fi
 [ -x "$POOLSCOPE" ] || { fail "poolscope built" "$POOLSCOPE missing: run make"; exit 1; }
 version=$(sed -n 's/^#define POOLSCOPE_VERSION "\(.*\)"$/\1/p' "$TOP/user/cmd/commands.h")
 workloads="cpu-procs cpu-threads gil-threads io-threads io-procs oversubscribed"
-pages="poolscope.8 poolscope-attach.8 poolscope-compare.8 poolscope-run.8"
+pages="poolscope.8 poolscope-attach.8 poolscope-compare.8 poolscope-run.8 poolscope-top.8"
 
 # --- version
 describe=$(git -C "$TOP" describe --always --dirty 2>&1)
