@@ -67,10 +67,16 @@ static int cmd_help(int argc, char **argv)
 			helps[i].usage(stdout);
 			return 0;
 		}
+	/* list, help and version are said in the general help */
+	if (argc == 2 && (!strcmp(argv[1], "list") || !strcmp(argv[1], "help") ||
+			  !strcmp(argv[1], "version"))) {
+		usage(stdout);
+		return 0;
+	}
 	if (argc > 2)
 		ps_err("help: one command at a time (poolscope help %s)", argv[1]);
 	else
-		ps_err("help: no help on '%s' (commands with help: run, attach, top, compare)", argv[1]);
+		ps_err("help: no command '%s' (run, attach, top, compare, list, help, version)", argv[1]);
 	return EXIT_USAGE;
 }
 

@@ -38,7 +38,7 @@ PY
 report_only() { sed -n '/^poolscope: /,$p' "$1"; }
 
 # --- help texts
-for args in "--help" "help" "help run" "help attach" "help top" "help compare" \
+for args in "--help" "help" "help run" "help attach" "help top" "help compare" "help list" \
 	    "run --help" "attach --help" "top --help" "compare --help" "list" "version"; do
 	"$POOLSCOPE" $args >"$TMPD/help.txt" 2>&1
 	rc=$?
