@@ -34,6 +34,8 @@ DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcurl4-openssl
 PKG_CFLAGS := $(shell pkg-config --cflags libbpf libelf zlib libcurl 2>/dev/null)
 # libiberty (the demangler) is a static library without a pkg-config file.
 PKG_LIBS   := $(shell pkg-config --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz) -liberty
+# ncurses: `poolscope top` (user/cmd/top.c) only
+CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-omit-frame-pointer
@@ -108,7 +110,7 @@ $(BUILD)/version.h: FORCE
 $(BUILD)/obj/main.o: $(BUILD)/version.h
 
 $(BUILD)/poolscope: $(USER_OBJS)
-	$(CC) $(CFLAGS) $^ $(PKG_LIBS) -o $@
+	$(CC) $(CFLAGS) $^ $(PKG_LIBS) $(CURSES_LIBS) -o $@
 
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/check.h tests/unit/fixture.h $(LIB_OBJS) | $(BUILD)/tests/unit
 	$(CC) $(CPPFLAGS) $(CFLAGS) $< $(LIB_OBJS) $(PKG_LIBS) -o $@

@@ -394,7 +394,7 @@ struct ps_pycode {
 	__u32 lines_len;                       /* co_linetable's bytes (the first kept) */
 	__u8 qualname[PS_PY_NAME_BYTES];
 	__u8 filename[PS_PY_FILE_BYTES];
-	__u8 lines[PS_PY_LINES_BYTES];
+	__u8 linetable[PS_PY_LINES_BYTES];
 };
 
 /* Python frame counters: what was taken, and what was lost, never silently. */

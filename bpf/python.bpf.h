@@ -258,7 +258,7 @@ static __always_inline int py_read_code(struct py_ctx *c, __u64 code)
 	barrier_var(n);
 	if (n > PS_PY_LINES_BYTES)
 		n = PS_PY_LINES_BYTES;
-	if (!bpf_probe_read_user(sc->code.lines, n, (void *)(lines + off->bytes_data)))
+	if (!bpf_probe_read_user(sc->code.linetable, n, (void *)(lines + off->bytes_data)))
 		sc->code.lines_len = n;
 	return 0;
 }

@@ -10,7 +10,7 @@
 # test (tests/integration/docs_check.py) checks them against the options the
 # binary accepts, its --help and the man pages.
 
-_poolscope_commands="run attach compare list help version"
+_poolscope_commands="run attach top compare list help version"
 _poolscope_opts_common="--json -q --quiet -w --wide --no-locks --locks --futex-source
 	--stacks --python-frames --no-python-frames -F --freq --folded --svg --pprof --push --push-app --push-label --push-format
 	--push-org-id --push-timeout --timeline --timeline-buffer --perfetto --timeline-html
@@ -18,6 +18,9 @@ _poolscope_opts_common="--json -q --quiet -w --wide --no-locks --locks --futex-s
 _poolscope_opts_run="-a --all --cgroup --as-root --list -h --help $_poolscope_opts_common"
 _poolscope_opts_attach="-p --pid --tid --comm --cgroup -a --all --children -d --duration
 	-i --interval -h --help $_poolscope_opts_common"
+_poolscope_opts_top="-p --pid --tid --comm --cgroup -a --all --children -d --duration
+	-i --interval -h --help --no-locks --locks --futex-source --max-threads --raw-tp
+	-v --verbose"
 _poolscope_opts_compare="--json -q --quiet --show-output -h --help --stacks --locks
 	--no-locks --python-frames --no-python-frames --futex-source -F --freq --slice-ms --max-threads --raw-tp -v --verbose"
 # the options above that take a value (the next word)
@@ -160,9 +163,10 @@ _poolscope()
 	case $cmd in
 	run) opts=$_poolscope_opts_run ;;
 	attach) opts=$_poolscope_opts_attach ;;
+	top) opts=$_poolscope_opts_top ;;
 	compare) opts=$_poolscope_opts_compare ;;
 	help)
-		((cword == ci + 1)) && _poolscope_words "run attach compare" "$cur"
+		((cword == ci + 1)) && _poolscope_words "run attach top compare" "$cur"
 		return 0
 		;;
 	*) return 0 ;;
@@ -210,7 +214,7 @@ _poolscope()
 		# compare: after an entry, only `--` (a command entry) may follow
 		[[ -n $positional ]] && opts=--
 		_poolscope_words "$opts" "$cur"
-	elif [[ $cmd == attach ]]; then
+	elif [[ $cmd == attach || $cmd == top ]]; then
 		_poolscope_words "$opts" "$cur"
 	else
 		_poolscope_words "$(_poolscope_workloads)" "$cur"

@@ -20,13 +20,23 @@ static void usage(FILE *out)
 "Commands:\n"
 "  run       run a bundled workload or a command under tracing, print the report\n"
 "  attach    trace running processes (-p PID), threads, or the whole machine\n"
+"  top       watch them live: each core's busy bar, run queue, threads, locks\n"
 "  compare   run several workloads/commands and compare them side by side\n"
 "  list      list the bundled workloads\n"
 "  help      help on a command (poolscope help run)\n"
 "  version   print the version and the git describe of the build\n"
 "\n"
 "Tracing needs root (CAP_BPF and CAP_PERFMON): use sudo.\n"
-"See `poolscope run --help` for the report and its options.\n");
+"See `poolscope run --help` for the report and its options.\n"
+"\n"
+"Examples:\n"
+"  sudo poolscope run cpu-threads             a bundled workload, traced\n"
+"  sudo poolscope run -- make -j2             any command\n"
+"  sudo poolscope attach -p 1234 -d 10        a running process, for 10 s\n"
+"  sudo poolscope top --comm nginx            the cores live, as nginx uses them\n"
+"  sudo poolscope compare cpu-procs cpu-threads gil-threads\n"
+"  poolscope list                             the bundled workloads\n"
+"  poolscope help attach                      one command's options\n");
 }
 
 int cmd_list(int argc, char **argv)
@@ -38,17 +48,36 @@ int cmd_list(int argc, char **argv)
 	return 0;
 }
 
+static const struct {
+	const char *name;
+	void (*usage)(FILE *out);
+} helps[] = {
+	{ "run", run_usage }, { "attach", attach_usage }, { "top", top_usage },
+	{ "compare", compare_usage },
+};
+
 static int cmd_help(int argc, char **argv)
 {
-	if (argc > 1 && !strcmp(argv[1], "run"))
-		run_usage(stdout);
-	else if (argc > 1 && !strcmp(argv[1], "attach"))
-		attach_usage(stdout);
-	else if (argc > 1 && !strcmp(argv[1], "compare"))
-		compare_usage(stdout);
-	else
+	if (argc < 2) {
 		usage(stdout);
-	return 0;
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(helps) && argc == 2; i++)
+		if (!strcmp(argv[1], helps[i].name)) {
+			helps[i].usage(stdout);
+			return 0;
+		}
+	/* list, help and version are said in the general help */
+	if (argc == 2 && (!strcmp(argv[1], "list") || !strcmp(argv[1], "help") ||
+			  !strcmp(argv[1], "version"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc > 2)
+		ps_err("help: one command at a time (poolscope help %s)", argv[1]);
+	else
+		ps_err("help: no command '%s' (run, attach, top, compare, list, help, version)", argv[1]);
+	return EXIT_USAGE;
 }
 
 static int cmd_version(int argc, char **argv)
@@ -65,6 +94,7 @@ static const struct {
 } commands[] = {
 	{ "run", cmd_run },
 	{ "attach", cmd_attach },
+	{ "top", cmd_top },
 	{ "compare", cmd_compare },
 	{ "list", cmd_list },
 	{ "help", cmd_help },

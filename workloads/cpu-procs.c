@@ -10,7 +10,7 @@
 
 static const struct cpu_workload cpu_procs = {
 	.name = "cpu-procs",
-	.describe = "CPU-bound squares on a process pool (fork, shared task pipe): truly parallel",
+	.describe = "CPU-bound squares on a process pool (fork, a pipe): parallel",
 	.description =
 		"Forks a pool of worker processes (one per online CPU by default) and maps a "
 		"CPU-bound task over a list of sizes, like Python's multiprocessing.Pool.map: for "

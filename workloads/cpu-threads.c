@@ -9,7 +9,7 @@
 
 static const struct cpu_workload cpu_threads = {
 	.name = "cpu-threads",
-	.describe = "CPU-bound squares on a pthread pool (mutex+condvar queue): truly parallel",
+	.describe = "CPU-bound squares on a pthread pool (mutex+condvar): parallel",
 	.description =
 		"Runs a pool of worker threads (one per online CPU by default) over the same "
 		"CPU-bound tasks as cpu-procs: for each size n, the squares of 0..n-1 are computed "

@@ -141,7 +141,7 @@ static const struct wl_option gil_options[] = {
 
 static const struct cpu_workload gil_threads = {
 	.name = "gil-threads",
-	.describe = "CPU-bound squares on a thread pool behind one GIL-style lock: serialized",
+	.describe = "CPU-bound squares, threads behind a GIL-style lock: serialized",
 	.description =
 		"Runs the thread pool and tasks of cpu-threads, but every worker must hold one "
 		"global interpreter lock while it computes, built as CPython builds its GIL: a "

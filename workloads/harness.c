@@ -308,8 +308,12 @@ static void print_default(const struct wl_option *o)
 static void print_help(const struct wl_program *prog)
 {
 	const struct wl_option *o;
+	char name[512];
 
-	printf("NAME\n    %s - %s\n\n", prog->name, prog->describe);
+	snprintf(name, sizeof(name), "%s - %s", prog->name, prog->describe);
+	printf("NAME\n");
+	print_wrapped(4, name);
+	printf("\n");
 	printf("SYNOPSIS\n    %s [OPTION]...\n\n", prog->name);
 	printf("DESCRIPTION\n");
 	print_wrapped(4, prog->description);

@@ -9,7 +9,7 @@
 
 static const struct io_workload io_procs = {
 	.name = "io-procs",
-	.describe = "URL fetches on a process pool (libcurl) against a slow local endpoint: IO overlaps",
+	.describe = "slow-server URL fetches, a process pool (libcurl): IO overlaps",
 	.description =
 		"Fetches URLs on a pool of forked worker processes, one libcurl easy handle per "
 		"process, reused across requests (HTTP/1.1 keep-alive). Workers pull request "

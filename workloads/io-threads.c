@@ -10,7 +10,7 @@
 
 static const struct io_workload io_threads = {
 	.name = "io-threads",
-	.describe = "URL fetches on a thread pool (libcurl) against a slow local endpoint: IO overlaps",
+	.describe = "slow-server URL fetches, a thread pool (libcurl): IO overlaps",
 	.description =
 		"Fetches URLs on a pool of worker threads, like Python's classic "
 		"ThreadPoolExecutor example, one libcurl easy handle per thread, reused across "

@@ -9,7 +9,7 @@
 
 static const struct cpu_workload oversubscribed = {
 	.name = "oversubscribed",
-	.describe = "16 CPU-bound threads fighting over the cores: run-queue latency, preemption",
+	.describe = "16 CPU-bound threads fighting over the cores: run-queue waits",
 	.description =
 		"Runs 16 worker threads (by default) over 16 CPU-bound squares tasks, one task per "
 		"thread, whatever the number of cores. The total work equals cpu-threads' default "

@@ -2,7 +2,7 @@
 """tests/integration/docs_check.py POOLSCOPE TOP: the man pages and the bash
 completion against the binary, so that neither drifts from it silently.
 
-For run, attach and compare:
+For run, attach, top and compare:
 - every long option that `poolscope CMD --help` mentions is in the OPTIONS
   section of poolscope-CMD(8);
 - the options the man page lists as items, the options the completion offers
@@ -140,9 +140,9 @@ def check_command(cmd):
         report("%s: %s lists every accepted option that --help, the man page or the "
                "completion names" % (cmd, what), not lacking, "lacking: " + " ".join(lacking))
 
-    # After a flag the next word is free (run, compare: a workload; attach:
-    # another option); after an option that takes a value it is that value.
-    free = "cpu-threads" if cmd != "attach" else "--quiet"
+    # After a flag the next word is free (run, compare: a workload; attach,
+    # top: another option); after an option that takes a value it is that value.
+    free = {"run": "cpu-threads", "compare": "cpu-threads", "attach": "--quiet"}.get(cmd, "--help")
     wrong_man, wrong_comp = [], []
     for o in sorted(accepted):
         valued = how[o] == "valued"
@@ -177,5 +177,5 @@ def check_main():
 
 
 check_main()
-for c in ("run", "attach", "compare"):
+for c in ("run", "attach", "top", "compare"):
     check_command(c)

@@ -29,12 +29,12 @@ expect() {
 out=$(bash -c '. "$1"; complete -p poolscope' x "$COMPLETION" 2>&1)
 check "sourcing it registers _poolscope for poolscope" "$out" [ "$out" = "complete -F _poolscope poolscope" ]
 
-expect "first word: the commands" "run attach compare list help version" ""
+expect "first word: the commands" "run attach top compare list help version" ""
 expect "first word, prefix 'c': compare" "compare" c
 expect "first word, a dash: the global options" "-h --help --version" -
-expect "after help: the commands that have help" "run attach compare" help ""
+expect "after help: the commands that have help" "run attach top compare" help ""
 
-workloads=$("$POOLSCOPE" list | awk 'NR > 1 { print $1 }')
+workloads=$("$POOLSCOPE" list | awk 'NR > 1 && /^  [^ ]/ { print $1 }')
 check "poolscope list names workloads (the truth for what follows)" "list: $workloads" \
 	[ "$(echo $workloads | wc -w)" -ge 6 ]
 expect "run: the workloads of poolscope list" "$workloads" run ""

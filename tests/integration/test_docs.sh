@@ -11,7 +11,7 @@ for tool in mandoc groff; do
 done
 version=$(sed -n 's/^#define POOLSCOPE_VERSION "\(.*\)"$/\1/p' "$TOP/user/cmd/commands.h")
 
-for name in poolscope poolscope-run poolscope-attach poolscope-compare; do
+for name in poolscope poolscope-run poolscope-attach poolscope-top poolscope-compare; do
 	page=$TOP/man/$name.8
 	if [ ! -f "$page" ]; then
 		fail "man page $name(8) exists" "$page missing"

@@ -22,7 +22,7 @@ fi
 [ -x "$POOLSCOPE" ] || { fail "poolscope built" "$POOLSCOPE missing: run make"; exit 1; }
 version=$(sed -n 's/^#define POOLSCOPE_VERSION "\(.*\)"$/\1/p' "$TOP/user/cmd/commands.h")
 workloads="cpu-procs cpu-threads gil-threads io-threads io-procs oversubscribed"
-pages="poolscope.8 poolscope-attach.8 poolscope-compare.8 poolscope-run.8"
+pages="poolscope.8 poolscope-attach.8 poolscope-compare.8 poolscope-run.8 poolscope-top.8"
 
 # --- version
 describe=$(git -C "$TOP" describe --always --dirty 2>&1)
@@ -83,7 +83,7 @@ check "installed poolscope --version: the build's" "got '$got'" \
 "$IP" list >"$TMPD/list.txt" 2>&1
 rc=$?
 notbuilt=$(grep -c 'not built' "$TMPD/list.txt")
-listed=$(awk 'NR > 1 { print $1 }' "$TMPD/list.txt" | sort | tr '\n' ' ')
+listed=$(awk 'NR > 1 && /^  [^ ]/ { print $1 }' "$TMPD/list.txt" | sort | tr '\n' ' ')
 check "installed poolscope list: every workload found in ../libexec/poolscope" \
 	"status $rc, $notbuilt not built: $(cat "$TMPD/list.txt")" \
 	[ $rc -eq 0 -a "$notbuilt" -eq 0 -a "$listed" = "$(printf '%s\n' $workloads | sort | tr '\n' ' ')" ]

@@ -37,7 +37,8 @@ KERNEL_PKG   ?=
 # more kernel arguments for the guest, e.g. KT_APPEND="KT_MULT=10 KT_SIZE=20M"
 KT_APPEND    ?=
 # Static binaries: the same sources and flags as the main build, plus -static.
-KT_LIBS      := $(shell pkg-config --static --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz) -liberty -lm
+KT_LIBS      := $(shell pkg-config --static --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz) -liberty -lm \
+                $(shell pkg-config --static --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 KT_USER_OBJS := $(patsubst user/%.c,$(KT_DIR)/obj/%.o,$(USER_SRCS))
 KT_WORKLOADS := cpu-threads gil-threads cpu-procs
 

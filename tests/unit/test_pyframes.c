@@ -146,8 +146,8 @@ static struct ps_pycode code_of(const char *qualname, const char *file, int firs
 static void lines_plus_one(struct ps_pycode *c, int units)
 {
 	for (int i = 0; i < units; i++) {
-		c->lines[2 * i] = 0x80 | 13 << 3;
-		c->lines[2 * i + 1] = 2; /* svarint +1 */
+		c->linetable[2 * i] = 0x80 | 13 << 3;
+		c->linetable[2 * i + 1] = 2; /* svarint +1 */
 	}
 	c->lines_len = 2 * units;
 }

@@ -5,6 +5,7 @@
  * Descriptions come from each program's --describe, so they are written
  * once, in the workload. */
 #include "cmd/catalog.h"
+#include "render/report.h"
 #include "sys/util.h"
 #include <errno.h>
 #include <libgen.h>
@@ -106,6 +107,7 @@ void catalog_print(void)
 			pclose(p);
 		}
 		desc[strcspn(desc, "\n")] = '\0';
-		printf("  %-15s %s\n", *n, desc);
+		printf("  %-15s ", *n);
+		report_wrap_words(stdout, desc, 18, 18, 80);
 	}
 }

@@ -92,6 +92,15 @@ static unsigned round_up_pow2(uint64_t v)
 	return p;
 }
 
+int cli_parse_seconds(const char *arg, const char *cmd, const char *option, uint64_t *ns)
+{
+	if (parse_seconds_ns(arg, ns) || *ns < 1000000) {
+		ps_err("%s: invalid %s '%s' (expected seconds > 0, e.g. 5 or 0.5)", cmd, option, arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int cli_parse_stacks(const char *arg, const char *cmd, struct tracer_opts *t)
 {
 	char buf[64], *tok, *save = NULL;
@@ -222,17 +231,28 @@ int cli_common_parse(int c, const char *arg, const char *cmd, struct cli_common 
 	return cli_push_parse(c, arg, cmd, &o->push);
 }
 
-const struct option *cli_longopts(const struct option *own)
+const struct option *cli_longopts_some(const struct option *own, const char *const *common)
 {
 	static struct option merged[64];
 	size_t n = 0;
 
 	for (const struct option *p = own; p->name && n < ARRAY_LEN(merged) - 1; p++)
 		merged[n++] = *p;
-	for (const struct option *p = cli_common_longopts; p->name && n < ARRAY_LEN(merged) - 1; p++)
-		merged[n++] = *p;
+	for (const struct option *p = cli_common_longopts; p->name && n < ARRAY_LEN(merged) - 1; p++) {
+		bool wanted = !common;
+
+		for (const char *const *c = common; c && *c; c++)
+			wanted |= !strcmp(*c, p->name);
+		if (wanted)
+			merged[n++] = *p;
+	}
 	memset(&merged[n], 0, sizeof(merged[n]));
 	return merged;
+}
+
+const struct option *cli_longopts(const struct option *own)
+{
+	return cli_longopts_some(own, NULL);
 }
 
 void cli_common_usage(FILE *out)
@@ -392,34 +412,6 @@ void cli_discard_outputs(struct cli_common *o)
 	output_discard(&o->timeline_html);
 	for (int i = 0; i < o->nexports; i++)
 		output_discard(&o->exports[i].out);
-}
-
-static bool progress_shown;
-
-void cli_progress(void *arg, struct session *s, uint64_t elapsed_ns)
-{
-	struct session_counts c;
-	char line[256], ev[32];
-	int n;
-
-	(void)arg;
-	if (!isatty(2))
-		return;
-	session_counts(s, &c);
-	n = snprintf(line, sizeof(line), "poolscope: %.1f s, %s events, %llu dropped, %u threads",
-		     elapsed_ns / 1e9, fmt_count(c.events, ev, sizeof(ev)),
-		     (unsigned long long)c.dropped, c.threads);
-	for (int i = 0; i < c.nr_cpus && n < 72; i++)
-		n += snprintf(line + n, sizeof(line) - n, "%s%.0f%%", i ? " " : "; busy ", c.busy_pct[i]);
-	fprintf(stderr, "\r\033[K%.79s", line);
-	progress_shown = true;
-}
-
-void cli_progress_clear(void)
-{
-	if (progress_shown)
-		fputs("\r\033[K", stderr);
-	progress_shown = false;
 }
 
 static uint64_t wall_start_of(const struct model *m, const struct report_opts *ro)

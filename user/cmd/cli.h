@@ -64,10 +64,15 @@ void cli_common_init(struct cli_common *o);
 /* Handle one getopt result; 1 if it was a common option, 0 if not, -EINVAL
  * after printing "CMD: ..." for a bad value. */
 int cli_common_parse(int c, const char *arg, const char *cmd, struct cli_common *o);
+/* A -d/-i value: seconds > 0 (fractions allowed) into ns; -EINVAL after
+ * "CMD: invalid OPTION ..." */
+int cli_parse_seconds(const char *arg, const char *cmd, const char *option, uint64_t *ns);
 /* --stacks "offcpu,oncpu" | "all" | "none" into t; -EINVAL after an error line. */
 int cli_parse_stacks(const char *arg, const char *cmd, struct tracer_opts *t);
 /* Merge a command's own long options with the common ones (static storage). */
 const struct option *cli_longopts(const struct option *own);
+/* The same with only the common options named in common (NULL-terminated). */
+const struct option *cli_longopts_some(const struct option *own, const char *const *common);
 /* The common options' help text. */
 void cli_common_usage(FILE *out);
 /* Open the JSON and export files before tracing (a bad path fails first),
@@ -82,6 +87,9 @@ void cli_discard_outputs(struct cli_common *o);
  * before anything else is printed. */
 void cli_progress(void *arg, struct session *s, uint64_t elapsed_ns);
 void cli_progress_clear(void);
+/* The same when tracing has ended; after a Ctrl-C typed at the terminal,
+ * what is printed next starts on a line of its own (not after the "^C"). */
+void cli_progress_end(void);
 /* One interval's report (attach -i): brief text, one JSON line (files stay
  * open), and its profiles pushed with --push. */
 void cli_emit_interval(struct cli_common *o, const struct model *m, const struct diagnosis *d,

@@ -16,8 +16,10 @@ int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 void compare_usage(FILE *out);
 void run_usage(FILE *out);
 void attach_usage(FILE *out);
+void top_usage(FILE *out);
 
 #endif

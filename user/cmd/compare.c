@@ -60,7 +60,7 @@ void compare_usage(FILE *out)
 "word (\"cpu-threads -w 4\"); each `--` starts a command entry that runs to\n"
 "the next `--`.\n"
 "\n"
-"Bundled workloads: %s\n"
+"Bundled workloads:\n  %s\n"
 "\n"
 "Options:\n"
 "  --json FILE         write the table as JSON to FILE ('-': stdout)\n"
@@ -415,6 +415,7 @@ int cmd_compare(int argc, char **argv)
 		if (e->status != 0)
 			ps_warn("compare: %s exited with status %d", e->name, e->status);
 		if (launch_stopped()) {
+			cli_progress_end();
 			ps_warn("compare: stopped by a signal after %d of %d entries", i + 1, o->n);
 			stopped = true;
 			break;

@@ -75,6 +75,10 @@ void run_usage(FILE *out)
 "workload runs as the invoking user with supplementary groups dropped, like\n"
 "perf and strace, and output files are created as that user.\n"
 "\n"
+"Progress: while the command runs, a line on stderr (elapsed, events, drops,\n"
+"threads, each core's busy share) is kept on the terminal's last row, its\n"
+"output scrolling above it, when stderr is a terminal.\n"
+"\n"
 "Signals: Ctrl-C (SIGINT) or SIGTERM stops the trace: a signal sent to\n"
 "poolscope alone is forwarded to the workload; poolscope waits up to 2 s for it\n"
 "to exit (a second signal stops waiting), detaches and prints what it gathered.\n"
@@ -241,7 +245,7 @@ int cmd_run(int argc, char **argv)
 	};
 	rc = launch_traced(&l, &snap, &status);
 	uint64_t wall_of_mono = realtime_ns() - mono_ns();
-	cli_progress_clear();
+	cli_progress_end();
 	if (rc) {
 		cli_discard_outputs(&o.c);
 		return rc;

@@ -334,3 +334,21 @@ void snapshot_filter(const struct ps_snapshot *s, const uint32_t *tgids, uint32_
 			o->futex_recs[o->n_futex++] = s->futex_recs[i];
 	snapshot_copy_stacks(o, s);
 }
+
+void snapshot_interval(struct ps_snapshot *base, struct ps_snapshot *cur, struct ps_snapshot *out,
+		       bool advance)
+{
+	if (!base->cpus) {
+		memset(base, 0, sizeof(*base));
+		base->nr_cpus = cur->nr_cpus;
+		base->start_ns = base->end_ns = cur->start_ns;
+		base->cpus = xcalloc(cur->nr_cpus, sizeof(*base->cpus));
+		base->migr = xcalloc(cur->nr_cpus, sizeof(*base->migr));
+	}
+	snapshot_diff(cur, base, out);
+	if (!advance)
+		return;
+	snapshot_free(base);
+	*base = *cur;
+	memset(cur, 0, sizeof(*cur));
+}

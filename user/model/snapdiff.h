@@ -11,6 +11,11 @@
  * snapshot_free. */
 void snapshot_diff(const struct ps_snapshot *cur, const struct ps_snapshot *prev,
 		   struct ps_snapshot *out);
+/* One interval of a trace: out = cur - *base, where an empty *base (never
+ * set) is the trace's start, every counter zero. With advance, cur becomes
+ * the base of the next interval (and is left empty). */
+void snapshot_interval(struct ps_snapshot *base, struct ps_snapshot *cur, struct ps_snapshot *out,
+		       bool advance);
 
 /* out = the part of s that concerns processes tgids (n of them): their
  * threads, processes, futex waits and stacks; the cores as they were (any

@@ -30,6 +30,11 @@ void report_text(FILE *out, const struct model *m, const struct diagnosis *d,
 void report_json(FILE *out, const struct model *m, const struct diagnosis *d,
 		 const struct report_opts *o);
 
+/* text printed from column at, wrapped at spaces so that no line passes
+ * width (a word wider than a line stays whole); continuation lines are
+ * indented by indent. Ends the line. */
+void report_wrap_words(FILE *out, const char *text, size_t at, size_t indent, size_t width);
+
 /* "\nDIAGNOSIS  <label> (confidence 0.92, high)\n  paragraph..." indented
  * by two columns, so lines stay within 80 columns. */
 void report_diagnosis_text(FILE *out, const struct diagnosis *d);

@@ -121,19 +121,33 @@ static void print_python(FILE *out, const struct ps_snapshot *s, size_t width)
 	print_wrapped(out, line, 0, 4, width, BREAK_ITEMS);
 }
 
+void report_wrap_words(FILE *out, const char *text, size_t at, size_t indent, size_t width)
+{
+	print_wrapped(out, text, at, indent, width, BREAK_WORDS);
+}
+
+/* "00:57:46.250": an interval's ends keep their milliseconds. */
+static const char *clock_ms(uint64_t wall_ns, char *buf, size_t len)
+{
+	time_t t = wall_ns / 1000000000ull;
+	struct tm tm;
+	size_t n = strftime(buf, len, "%H:%M:%S", localtime_r(&t, &tm));
+
+	snprintf(buf + n, len - n, ".%03u", (unsigned)(wall_ns % 1000000000ull / 1000000));
+	return buf;
+}
+
 static void print_header(FILE *out, const struct model *m, const struct report_opts *o,
 			 size_t width)
 {
 	char wall[16], cpu[16], ev[32], dr[32], line[512];
 
 	if (o->interval) {
-		char from[16] = "?", to[16] = "?";
-		time_t a = o->wall_start / 1000000000ull, b = a + (time_t)(m->wall_ns / 1000000000ull);
-		struct tm tm;
+		char from[32] = "?", to[32] = "?";
 
 		if (o->wall_start) {
-			strftime(from, sizeof(from), "%H:%M:%S", localtime_r(&a, &tm));
-			strftime(to, sizeof(to), "%H:%M:%S", localtime_r(&b, &tm));
+			clock_ms(o->wall_start, from, sizeof(from));
+			clock_ms(o->wall_start + m->wall_ns, to, sizeof(to));
 		}
 		fprintf(out, "\n--- interval %u: %s - %s ---\n", o->interval, from, to);
 	}
@@ -164,7 +178,8 @@ static void print_header(FILE *out, const struct model *m, const struct report_o
 	if (m->snap->timeline) {
 		uint64_t lost = 0;
 
-		fprintf(out, "timeline: %zu records, lost per CPU:", m->snap->ntl);
+		fprintf(out, "timeline: %zu %s, lost per CPU:", m->snap->ntl,
+			plural(m->snap->ntl, "record", "records"));
 		for (int c = 0; c < m->nr_cpus; c++) {
 			fprintf(out, "%s%llu", c ? "/" : " ", (unsigned long long)m->snap->cpus[c].tl_lost);
 			lost += m->snap->cpus[c].tl_lost;
@@ -275,8 +290,9 @@ static void print_runq(FILE *out, const struct model *m)
 {
 	char n[32], a[16], b[16], c[16], x[16];
 
-	fprintf(out, "\nRUN-QUEUE LATENCY (traced threads)\n  %s waits; p50 %s, p90 %s, p99 %s, max %s\n",
-		fmt_count(m->runq_count, n, sizeof(n)), fmt_dur(m->runq_p50_ns, a, sizeof(a)),
+	fprintf(out, "\nRUN-QUEUE LATENCY (traced threads)\n  %s %s; p50 %s, p90 %s, p99 %s, max %s\n",
+		fmt_count(m->runq_count, n, sizeof(n)), plural(m->runq_count, "wait", "waits"),
+		fmt_dur(m->runq_p50_ns, a, sizeof(a)),
 		fmt_dur(m->runq_p90_ns, b, sizeof(b)), fmt_dur(m->runq_p99_ns, c, sizeof(c)),
 		fmt_dur(m->runq_max_ns, x, sizeof(x)));
 	hist_print(out, m->runq_hist, PS_HIST_SLOTS, 30);
@@ -337,9 +353,11 @@ static void print_threads(FILE *out, const struct model *m, const struct report_
 			o->wide && t->exited && !t->folded ? " exited" : "");
 	}
 	if (m->folded_threads)
-		fprintf(out, "  (%llu exited threads gave their slots to new ones: each \"(N exited)\" row\n"
+		fprintf(out, "  (%llu exited %s: each \"(N exited)\" row\n"
 			"   sums a process's, and its totals include them)\n",
-			(unsigned long long)m->folded_threads);
+			(unsigned long long)m->folded_threads,
+			plural(m->folded_threads, "thread gave its slot to a new one",
+			       "threads gave their slots to new ones"));
 }
 
 /* The innermost frames of a ';'-separated list (root first) that fit width
@@ -471,8 +489,9 @@ static void print_cgroup_limits(FILE *out, const struct cgroup_summary *c)
 	if (!c->have_throttle)
 		fprintf(out, "    throttling unknown (the cgroup was not read at the start)\n");
 	else
-		fprintf(out, "    throttled in %llu of %llu periods (%.0f%%), %s in all\n",
+		fprintf(out, "    throttled in %llu of %llu %s (%.0f%%), %s in all\n",
 			(unsigned long long)c->nr_throttled, (unsigned long long)c->nr_periods,
+			plural(c->nr_periods, "period", "periods"),
 			c->nr_periods ? 100.0 * c->nr_throttled / c->nr_periods : 0,
 			fmt_dur(c->throttled_ns, t, sizeof(t)));
 }
@@ -496,17 +515,19 @@ static void print_cgroups(FILE *out, const struct model *m)
 		fprintf(out, "    %u thread%s in %u process%s: on-CPU %s, parallelism %.2f\n",
 			c->nthreads, c->nthreads == 1 ? "" : "s", c->nprocs, c->nprocs == 1 ? "" : "es",
 			fmt_dur(c->oncpu_ns, on, sizeof(on)), c->parallelism);
-		fprintf(out, "    %s%s%srunq p50 %s, p99 %s; %s switches\n",
+		fprintf(out, "    %s%s%srunq p50 %s, p99 %s; %s %s\n",
 			c->have_usage ? "cgroup usage " : "",
 			c->have_usage ? fmt_dur(c->usage_ns, use, sizeof(use)) : "",
 			c->have_usage ? "; " : "",
 			c->runq_count ? fmt_dur(c->runq_p50_ns, p50, sizeof(p50)) : "-",
 			c->runq_count ? fmt_dur(c->runq_p99_ns, p99, sizeof(p99)) : "-",
-			fmt_count(c->vol + c->invol, sw, sizeof(sw)));
+			fmt_count(c->vol + c->invol, sw, sizeof(sw)),
+			plural(c->vol + c->invol, "switch", "switches"));
 		print_cgroup_limits(out, c);
 	}
 	if (shown < m->ncgroups)
-		fprintf(out, "  (%u more cgroups; the JSON report lists them all)\n", m->ncgroups - shown);
+		fprintf(out, "  (%u more %s; the JSON report lists them all)\n", m->ncgroups - shown,
+			plural(m->ncgroups - shown, "cgroup", "cgroups"));
 }
 
 static void print_stacks(FILE *out, const char *title, const struct stack_summary *ss, uint32_t n,
@@ -581,8 +602,8 @@ static void print_lock(FILE *out, const struct model *m, const struct lock_summa
 	char tot[16], avg[16], mx[16], stack[8192], line[1024];
 
 	print_lock_head(out, l, width);
-	fprintf(out, "    %llu waits, %s total, avg %s, max %s\n", (unsigned long long)l->waits,
-		fmt_dur(l->wait_ns, tot, sizeof(tot)),
+	fprintf(out, "    %llu %s, %s total, avg %s, max %s\n", (unsigned long long)l->waits,
+		plural(l->waits, "wait", "waits"), fmt_dur(l->wait_ns, tot, sizeof(tot)),
 		fmt_dur(l->waits ? l->wait_ns / l->waits : 0, avg, sizeof(avg)), fmt_dur(l->max_ns, mx, sizeof(mx)));
 	fprintf(out, "    while waiting: the waited-for side busy %.0f%%, the rest of the process %.0f%%\n",
 		100 * l->busy_frac, 100 * l->proc_busy_frac);

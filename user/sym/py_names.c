@@ -82,7 +82,7 @@ const char *python_frame_name(const struct ps_pycode *c, uint64_t frame, char *b
 	base = strrchr(file, '/');
 	base = base && base[1] ? base + 1 : file;
 	line = !lasti ? c->firstlineno :
-	       cpython_addr2line(c->lines, c->lines_len < sizeof(c->lines) ? c->lines_len : sizeof(c->lines),
+	       cpython_addr2line(c->linetable, c->lines_len < sizeof(c->linetable) ? c->lines_len : sizeof(c->linetable),
 				 c->firstlineno, (int)lasti - 1);
 	text(c->qualname, c->qualname_len, sizeof(c->qualname), c->qualname_kind, q, sizeof(q));
 	if (line > 0)
