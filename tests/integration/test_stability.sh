@@ -4,7 +4,7 @@
 # apache2, loaded by apache2-utils' ab on 127.0.0.1), memcached under a
 # set/get loop, and a bundled workload: at most one verdict change in the
 # five (and no verdict with high confidence that another run contradicts).
-# About 90 s in all (2 s traces).
+# About 100 s in all (2 s traces, after a 3 s warm-up load of each server).
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 RUNS=${STABILITY_RUNS:-5}
@@ -25,18 +25,22 @@ stable() {
 	py - "$@" <<'PY'
 import json, sys
 name, files = sys.argv[1], sys.argv[2:]
-runs = []
+runs, ev = [], []
 for f in files:
     try:
         d = json.load(open(f))["diagnosis"]
         runs.append((d["key"], d["confidence"]))
+        ev.append(", ".join("%s=%.3g" % kv for kv in d.get("evidence", {}).items()))
     except Exception as e:
         runs.append(("(no report: %s)" % e, 0))
 keys = [k for k, _ in runs]
 changes = sum(a != b for a, b in zip(keys, keys[1:]))
 ok = len(files) >= 5 and changes <= 1
 print(("PASS: " if ok else "FAIL: ") + "%s: %d runs, %d verdict change%s" % (name, len(files), changes, "" if changes == 1 else "s")
-      + ("" if ok else ": " + ", ".join("%s (%.2f)" % r for r in runs)))
+      + (" (" if ok else ": ") + ", ".join("%s %.2f" % r for r in runs) + (")" if ok else ""))
+if not ok:  # what each run saw, to tell a threshold crossed by a hair
+    for r, e in zip(runs, ev):
+        print("    %s %.2f: %s" % (r + (e,)))
 PY
 }
 
@@ -74,12 +78,16 @@ for mpm in prefork worker; do
 		fail "stability: apache $mpm starts" "$(tail -3 "$TMPD/$mpm.err" "$TMPD/$mpm/error.log")"
 		continue
 	fi
-	pids=$(pgrep -d, -f "$TMPD/$mpm/httpd.conf")
+	# a first load untraced: the server grows its pool to the load's size
+	# (prefork forks children for a few seconds), so that the five traces
+	# see the same load; each trace takes the server's processes as they are
+	ab -q -c 8 -t 3 -n 10000000 "http://127.0.0.1:$port/index.html" >"$TMPD/ab.0" 2>&1
 	files=()
 	for i in $(seq $RUNS); do
 		ab -q -c 8 -t 3 -n 10000000 "http://127.0.0.1:$port/index.html" >"$TMPD/ab.$i" 2>&1 &
 		ab=$!
 		sleep 0.3
+		pids=$(pgrep -d, -f "$TMPD/$mpm/httpd.conf")
 		"$POOLSCOPE" attach -q -p "$pids" --children -d 2 --json "$TMPD/$mpm.$i.json" 2>>"$TMPD/$mpm.err"
 		wait $ab
 		files+=("$TMPD/$mpm.$i.json")

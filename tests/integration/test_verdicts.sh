@@ -51,7 +51,7 @@ verdict() {
 		timeout -s KILL 120 "$POOLSCOPE" run -q --json "$TMPD/v.json" "$@" >"$TMPD/v.out" 2>&1
 		out=$(python3 "$CHECK" "$TMPD/v.json" "$expr")
 		rc=$?
-		[ $rc -eq 2 ] || break
+		[ $rc -eq 2 ] || { [ $rc -ne 0 ] && ${RETRY_ANY:-false}; } || break
 	done
 	if [ $rc -eq 0 ]; then
 		pass "$name"
@@ -62,12 +62,22 @@ verdict() {
 
 SERIAL='d["key"] == "lock-serialized"'
 NOT_SERIAL='d["key"] != "lock-serialized"'
-verdict "verdicts: Java synchronized, 4 threads computing inside it: serialized on one lock (a chain of 4 park words)" \
-	"$SERIAL and d[\"lock\"] and d[\"lock\"][\"waiters\"] >= 3" -- java -cp "$TMPD" Sync 4 2 serial
+# HotSpot's monitor is unfair: the thread that leaves it takes it again
+# before the one it woke runs, so 2 of the 4 threads may get 95 % of the
+# turns (per-thread counts 5, 143, 2, 745 in one run) and, now and then, one
+# keeps it throughout while the others never wake: the kernel then sees one
+# thread computing. The chain is at least 2 park words; a miss is run again.
+RETRY_ANY=true verdict "verdicts: Java synchronized, 4 threads computing inside it: serialized on one lock (a chain of 2 or more park words)" \
+	"$SERIAL and d[\"lock\"] and d[\"lock\"][\"waiters\"] >= 2" -- java -cp "$TMPD" Sync 4 2 serial
 verdict "verdicts: Java, the same threads computing outside the monitor: not serialized" \
 	"$NOT_SERIAL" -- java -cp "$TMPD" Sync 4 2 parallel
-verdict "verdicts: Go sync.Mutex, 8 goroutines computing holding it: serialized" \
-	"$SERIAL" -- "$TMPD/gomutex" 8 2 serial
+# Held for ~5 ms, Go's mutex parks the waiting goroutines in the runtime,
+# not their threads: one thread runs the holder, then the next goroutine,
+# and the kernel sees one thread computing. The verdict must say one
+# thread, and that one core was left (not "parallel").
+verdict "verdicts: Go sync.Mutex, 8 goroutines computing holding it: one thread at a time, a core left" \
+	"$SERIAL or (d[\"key\"] == \"cpu-parallel\" and d[\"label\"] in ('CPU-bound, one thread', 'CPU-bound, one at a time') and 'Only 1.0 of the 2 cores were wanted' in d[\"text\"].replace(chr(10), ' '))" \
+	-- "$TMPD/gomutex" 8 2 serial
 verdict "verdicts: Go, the same goroutines computing before they lock: not serialized" \
 	"$NOT_SERIAL" -- "$TMPD/gomutex" 8 2 parallel
 verdict "verdicts: Go sync.Mutex held for a microsecond: the on-CPU samples show the spinning in lockSlow" \
@@ -196,7 +206,8 @@ out(first["diagnosis"]["key"] == "cpu-starved" and "starved by other tasks" in f
 PY
 
 # --- attach -a: a machine view
-"$WORKLOADS/cpu-threads" -t 2 -s 800M >/dev/null 2>&1 &
+# (2 workers for ~3 s: longer than the 2 s attached, whatever the start-up)
+"$WORKLOADS/cpu-threads" -w 2 -t 16 -s 800M >/dev/null 2>&1 &
 W=$!
 "$POOLSCOPE" attach -a -d 2 --json "$TMPD/all.json" >"$TMPD/all.out" 2>"$TMPD/all.err" &
 ME=$!

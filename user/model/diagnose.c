@@ -915,13 +915,6 @@ static bool shared_machine(const struct facts *f)
 	       ratio(f->cpu_rq, f->cpu_on + f->cpu_rq) >= TH.other_load_runq_min;
 }
 
-/* Threads that never block (on a CPU or runnable nearly all their lives):
- * then the cores, less what other tasks took, are the worker count. */
-static bool pure_cpu(const struct facts *f)
-{
-	return f->cpu_on + f->cpu_rq >= TH.oversub_pure_cpu * f->cpu_life;
-}
-
 /* Spinning is computing to the kernel: only on-CPU samples show it. */
 static void spin_note(const struct facts *f, struct diagnosis *d)
 {
@@ -933,17 +926,25 @@ static void spin_note(const struct facts *f, struct diagnosis *d)
 static bool try_oversubscribed(const struct facts *f, struct diagnosis *d)
 {
 	const struct model *m = f->m;
-	double rq_share = ratio(f->cpu_rq, f->cpu_on + f->cpu_rq);
+	/* the CPU threads, or the whole pool when it wanted more: a server's
+	 * workers that wake for a request and queue count as CPU threads or not
+	 * by a hair from one run to the next, but queue as much either way */
+	double pool_demand = ratio(f->pool_on + f->pool_rq, m->wall_ns);
+	bool pool = pool_demand > f->demand;
+	double demand = pool ? pool_demand : f->demand;
+	uint64_t on = pool ? f->pool_on : f->cpu_on, rq = pool ? f->pool_rq : f->cpu_rq;
+	uint64_t life = pool ? f->pool_time : f->cpu_life;
+	double rq_share = ratio(rq, on + rq);
 	int workers = f->cores;
 	char w[64], p99[16];
 
 	/* demand never exceeds the threads alive, so more were alive than cores */
-	if (f->demand < TH.oversub_demand * f->cores ||
+	if (demand < TH.oversub_demand * f->cores ||
 	    (m->runq_p99_ns < TH.runq_slow_ns && rq_share < TH.runq_share_high))
 		return false;
 	set_verdict(d, VERDICT_OVERSUBSCRIBED, "oversubscribed, run-queue bound", "oversubscribed");
 	/* either long queues or a large queued share proves the point */
-	d->confidence = confidence(f, min_d(ramp(f->demand / f->cores, TH.oversub_demand,
+	d->confidence = confidence(f, min_d(ramp(demand / f->cores, TH.oversub_demand,
 						 TH.oversub_sure),
 					    max_d(ramp(rq_share, TH.runq_share_high, TH.runq_share_sure),
 						  ramp(m->runq_p99_ns, TH.runq_slow_ns,
@@ -952,13 +953,16 @@ static bool try_oversubscribed(const struct facts *f, struct diagnosis *d)
 	    "cores (parallelism %.2f), and waited runnable for a core %.0f%% of that time; "
 	    "run-queue latency p99 %s (a scheduler slice is a few ms), %llu involuntary vs "
 	    "%llu voluntary switches, %llu migrations.",
-	    who(f->ncpu, f->ncpu_procs, w, sizeof(w)), f->demand, f->cores, m->parallelism,
+	    pool ? who(f->npool, f->npool_procs, w, sizeof(w)) : who(f->ncpu, f->ncpu_procs, w, sizeof(w)),
+	    demand, f->cores, m->parallelism,
 	    100 * rq_share, fmt_dur(m->runq_p99_ns, p99, sizeof(p99)),
 	    (unsigned long long)m->invol, (unsigned long long)m->vol,
 	    (unsigned long long)m->migrations);
 	if (shared_machine(f))
 		say(d, " Untraced tasks took %.2f CPUs meanwhile.", f->other_cpus);
-	if (pure_cpu(f))
+	/* threads that never block (on a CPU or runnable nearly all their
+	 * lives): then the cores are the worker count */
+	if (on + rq >= TH.oversub_pure_cpu * life)
 		say(d, " More runnable threads than cores add latency, not throughput: they hardly "
 		    "block, so about %d worker%s (threads or processes alike) would keep the "
 		    "cores as busy.", workers < 1 ? 1 : workers, workers > 1 ? "s" : "");
@@ -966,10 +970,11 @@ static bool try_oversubscribed(const struct facts *f, struct diagnosis *d)
 		say(d, " More runnable threads than cores add latency, not throughput; they also "
 		    "block (%.0f%% of their time), so the right count is above %d: fewer of them "
 		    "runnable at once (a smaller pool, or a queue in front of it) would cut the "
-		    "queueing.", 100 - pct(f->cpu_on + f->cpu_rq, f->cpu_life), f->cores);
+		    "queueing.", 100 - pct(on + rq, life), f->cores);
 	spin_note(f, d);
 	common_evidence(f, d);
 	evidence(d, "cpu_threads", f->ncpu, "threads");
+	evidence(d, "active_cpus", demand, "cpus");
 	evidence(d, "runq_share_pct", 100 * rq_share, "%");
 	evidence(d, "runq_p99_ms", m->runq_p99_ns / NS_PER_MS, "ms");
 	evidence(d, "invol", m->invol, "switches");
@@ -1413,6 +1418,9 @@ static void mixed(const struct facts *f, struct diagnosis *d)
 		say_reasons(f, d, pl(f->npool, "It blocks in", "They block in"));
 	else
 		say(d, " --stacks offcpu shows where they block.");
+	/* a runtime's lock spins before it parks: its on-CPU share may be waiting */
+	if (f->lock && pct(f->pool_lock, f->pool_time) >= 1 && pct(f->pool_on, f->pool_time) >= 10)
+		spin_note(f, d);
 	common_evidence(f, d);
 	evidence(d, "oncpu_pct", pct(f->pool_on, f->pool_time), "%");
 	evidence(d, "runq_pct", pct(f->pool_rq, f->pool_time), "%");
