@@ -65,14 +65,27 @@ sleep 0.3
 "$POOLSCOPE" attach -a -q -d 2 --max-threads 512 --json "$TMPD/all.json" 2>"$TMPD/all.err"
 rc=$?
 wait $bg
-py - "$TMPD/all.json" "$rc" <<'PY'
+# Nothing dropped, or else only task-storage refusals, at most 1 per 10,000
+# threads churned, and said: the kernel refuses to create a task's storage
+# while another BPF program on that CPU is inside a storage call (its
+# recursion guard; most likely a wakeup in an interrupt that came during
+# the fork program, not proven); that task is taken at its next event.
+# Seen once (CI, a clean clone, 2026-12-02).
+py - "$TMPD/all.json" "$rc" "$TMPD/all.err" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-ok = sys.argv[2] == "0" and r["dropped"]["total"] == 0 and r["totals"]["folded_threads"] > 0
-print(("PASS: " if ok else "FAIL: ") + "attach -a beside thread churn through 512 slots: nothing dropped" +
-      ("" if ok else ": status %s, dropped %s, folded %d" % (sys.argv[2], r["dropped"], r["totals"]["folded_threads"])))
+err = open(sys.argv[3]).read()
+d = r["dropped"]
+others = {k: v for k, v in d.items() if k not in ("total", "storage_fail") and v}
+ok = sys.argv[2] == "0" and not others and d["storage_fail"] <= 4 and r["totals"]["folded_threads"] > 0
+print(("PASS: " if ok else "FAIL: ") + "attach -a beside thread churn through 512 slots: nothing dropped "
+      "but a task-storage refusal per 10,000 threads at most" +
+      ("" if ok else ": status %s, dropped %s, folded %d" % (sys.argv[2], d, r["totals"]["folded_threads"])))
+said = "data lost" in err and ("task-storage failures" in err) == (d["storage_fail"] > 0)
+ok = said if d["total"] else "data lost" not in err
+print(("PASS: " if ok else "FAIL: ") + "attach -a beside thread churn: a data-lost warning exactly when something was dropped (%d), naming it" % d["total"] +
+      ("" if ok else ": " + err.strip()[-300:]))
 PY
-check "attach -a beside thread churn: no data-lost warning" "$(cat "$TMPD/all.err")" not grep -q 'data lost' "$TMPD/all.err"
 no_programs_left "thread churn"
 
 # --- nothing left attached when poolscope or its command is killed

@@ -6,6 +6,7 @@ first). Exits 0 when it does; 2 when it does not but untraced tasks took
 half a CPU or more (the machine was shared: worth another run); 1 when it
 does not on a quiet machine. Prints the verdict and its evidence."""
 import json
+import re
 import sys
 
 path, expr = sys.argv[1:3]
@@ -18,7 +19,7 @@ d = r.get("diagnosis") or {}
 locks = sorted((l for l in r.get("locks", []) if l.get("class") == "contended"),
                key=lambda l: -l.get("asleep_ns", 0))
 try:
-    ok = bool(eval(expr, {}, {"d": d, "r": r, "locks": locks}))
+    ok = bool(eval(expr, {"re": re}, {"d": d, "r": r, "locks": locks}))
 except Exception as e:
     ok, expr = False, "%s (%s: %s)" % (expr, type(e).__name__, e)
 other = r.get("totals", {}).get("other_load_cpus", 0)
