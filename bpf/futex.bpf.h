@@ -120,7 +120,7 @@ static __always_inline void futex_wait_begin(struct ps_thread *th, const struct 
 	th->fx_deadline = futex_deadline(fc, now);
 	th->fx_ustack = ustack;
 	th->fx_pystack = pystack;
-	th->fx_busy0 = proc_active(th->proc, now);
+	th->fx_busy0 = proc_active_read(th->proc, now);
 	th->fx_run_start = run_start;
 	th->fx_start = now;
 	tl_futex(PS_TL_FUTEX_BEGIN, th, fc->uaddr, 0);
@@ -137,6 +137,10 @@ enum futex_end {
 /* A traced waker woke the waiter whose wait st counts: remember it among
  * the last two distinct ones (racy like the other counters: a lost update
  * only loses a sample). */
+/* More threads of one process active at once, on average over a wait,
+ * than any machine poolscope runs on has cores times a queue. */
+#define PROC_PEERS_MAX 1024
+
 static __always_inline void futex_note_waker(struct ps_futex_stat *st, __u32 tid)
 {
 	if (!tid || st->wakers[0] == tid)
@@ -171,8 +175,16 @@ static __noinline void futex_wait_end(struct ps_thread *th, enum futex_end how,
 	asleep = woke_at > start && woke_at < now ? woke_at - start : wait;
 	/* how active the rest of the process was while it slept (several
 	 * threads count up to the sleep, no more) */
-	proc_busy = proc_active(th->proc, now) - th->fx_busy0;
-	if ((__s64)proc_busy < 0 || th->proc == PS_NO_SLOT)
+	proc_busy = proc_active_read(th->proc, now);
+	/* unknown (a torn read at either end), or more than PROC_PEERS_MAX
+	 * threads active at once on average: not a value (a read torn the
+	 * same way twice in a row) */
+	if (proc_busy == PROC_ACTIVE_UNKNOWN || th->fx_busy0 == PROC_ACTIVE_UNKNOWN ||
+	    th->proc == PS_NO_SLOT)
+		proc_busy = 0;
+	else
+		proc_busy -= th->fx_busy0;
+	if ((__s64)proc_busy < 0 || proc_busy / PROC_PEERS_MAX > wait)
 		proc_busy = 0;
 	/* all of them, less the waiter's own runnable time after its wakeup */
 	peers = proc_busy > wait - asleep ? proc_busy - (wait - asleep) : 0;

@@ -108,6 +108,31 @@ static __always_inline __u64 proc_active(__u32 proc, __u64 now)
 	return p->active_acc + (__u64)p->active * now - p->since_sum;
 }
 
+/* proc_active, read so that another CPU's thread_activate or
+ * thread_deactivate half done (its counters are updated one atomic at a
+ * time) does not show: such a read is off by a timestamp, about the
+ * uptime, while two good reads a moment apart differ by the active
+ * threads times that moment. Two reads that agree within
+ * PROC_READ_AGREE_NS are taken; else a third that agrees with either;
+ * else PROC_ACTIVE_UNKNOWN. */
+#define PROC_READ_AGREE_NS 1000000ull
+#define PROC_ACTIVE_UNKNOWN (~0ull)
+
+static __always_inline bool proc_reads_agree(__u64 a, __u64 b)
+{
+	return a - b + PROC_READ_AGREE_NS <= 2 * PROC_READ_AGREE_NS;
+}
+
+static __noinline __u64 proc_active_read(__u32 proc, __u64 now)
+{
+	__u64 a = proc_active(proc, now), b = proc_active(proc, now), c;
+
+	if (proc_reads_agree(a, b))
+		return b;
+	c = proc_active(proc, now);
+	return proc_reads_agree(c, b) || proc_reads_agree(c, a) ? c : PROC_ACTIVE_UNKNOWN;
+}
+
 /* A thread becomes active (woken, or seen running) or blocks. */
 static __always_inline void thread_activate(struct ps_thread *th, __u64 now)
 {

@@ -93,6 +93,10 @@ say(inside and all(inside), "its futex words lie in _PyRuntime's GIL (headers + 
                                    runtime + gil_off + gil_size))
 say(all(s.startswith("_PyRuntime+0x") for s in top.get("addr_symbols", ["?"])),
     "its words are named _PyRuntime+0x..", str(top.get("addr_symbols")))
+nthreads = len([t for t in r["threads"] if t["tgid"] == top.get("tgid")])
+say(0 < top.get("active_peers", 0) <= nthreads,
+    "the GIL's active peers while waiting are a count of the process's threads (1..%d)" % nthreads,
+    "active_peers %r (a torn read of the process's activity counters is off by the uptime)" % top.get("active_peers"))
 say(d["key"] == "lock-serialized", "the verdict is lock-serialized",
     "%s: %s" % (d["key"], d["text"]))
 lesson = "threads serialized on CPython's GIL; use multiprocessing or a C extension that releases the GIL"

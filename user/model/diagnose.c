@@ -1419,7 +1419,8 @@ static void mixed(const struct facts *f, struct diagnosis *d)
 	else
 		say(d, " --stacks offcpu shows where they block.");
 	/* a runtime's lock spins before it parks: its on-CPU share may be waiting */
-	if (f->lock && pct(f->pool_lock, f->pool_time) >= 1 && pct(f->pool_on, f->pool_time) >= 10)
+	if (f->lock && !f->cpython && pct(f->pool_lock, f->pool_time) >= 1 &&
+	    pct(f->pool_on, f->pool_time) >= 10)
 		spin_note(f, d);
 	common_evidence(f, d);
 	evidence(d, "oncpu_pct", pct(f->pool_on, f->pool_time), "%");
