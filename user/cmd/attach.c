@@ -2,6 +2,7 @@
  * whole machine) that are already running, for a duration or until Ctrl-C or
  * until they exit, optionally with interval reports. */
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -107,6 +108,10 @@ static void interval_report(struct attach_run *r, struct ps_snapshot *cur, bool 
 	snapshot_interval(&r->prev, cur, &d, advance);
 	emit_interval(r, &d);
 	snapshot_free(&d);
+	/* an interval allocates and frees snapshots of every thread slot: hand
+	 * the freed heap back, so that a long attach's resident set is what it
+	 * holds, not the fragments of the busiest interval so far */
+	malloc_trim(0);
 }
 
 static void on_interval(void *arg, struct ps_snapshot *cur)
