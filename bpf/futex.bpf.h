@@ -134,13 +134,13 @@ enum futex_end {
 	FUTEX_END_EAGAIN,     /* the fallback: -EAGAIN, never blocked */
 };
 
-/* A traced waker woke the waiter whose wait st counts: remember it among
- * the last two distinct ones (racy like the other counters: a lost update
- * only loses a sample). */
 /* More threads of one process active at once, on average over a wait,
  * than any machine poolscope runs on has cores times a queue. */
 #define PROC_PEERS_MAX 1024
 
+/* A traced waker woke the waiter whose wait st counts: remember it among
+ * the last two distinct ones (racy like the other counters: a lost update
+ * only loses a sample). */
 static __always_inline void futex_note_waker(struct ps_futex_stat *st, __u32 tid)
 {
 	if (!tid || st->wakers[0] == tid)

@@ -98,23 +98,24 @@ static __always_inline __u32 proc_slot_of(__u32 tgid)
 	return slot;
 }
 
-/* Active ns of process slot `proc` up to now (see struct ps_proc). */
-static __always_inline __u64 proc_active(__u32 proc, __u64 now)
-{
-	struct ps_proc *p = bpf_map_lookup_elem(&procs, &proc);
+/* One load of x, not folded into another read of it by the compiler. */
+#define PS_READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
 
-	if (!p)
-		return 0;
-	return p->active_acc + (__u64)p->active * now - p->since_sum;
+/* Active ns of process p up to now (see struct ps_proc). */
+static __always_inline __u64 proc_active(const struct ps_proc *p, __u64 now)
+{
+	return PS_READ_ONCE(p->active_acc) + (__u64)PS_READ_ONCE(p->active) * now -
+	       PS_READ_ONCE(p->since_sum);
 }
 
-/* proc_active, read so that another CPU's thread_activate or
- * thread_deactivate half done (its counters are updated one atomic at a
- * time) does not show: such a read is off by a timestamp, about the
- * uptime, while two good reads a moment apart differ by the active
- * threads times that moment. Two reads that agree within
+/* proc_active of process slot proc, read so that another CPU's
+ * thread_activate or thread_deactivate half done (its counters are updated
+ * one atomic at a time) does not show: such a read is off by a timestamp,
+ * about the uptime, while two good reads a moment apart differ by the
+ * active threads times that moment. Two reads that agree within
  * PROC_READ_AGREE_NS are taken; else a third that agrees with either;
- * else PROC_ACTIVE_UNKNOWN. */
+ * else PROC_ACTIVE_UNKNOWN. Only futex waits read it (their start and
+ * end), not every switch. */
 #define PROC_READ_AGREE_NS 1000000ull
 #define PROC_ACTIVE_UNKNOWN (~0ull)
 
@@ -125,11 +126,16 @@ static __always_inline bool proc_reads_agree(__u64 a, __u64 b)
 
 static __noinline __u64 proc_active_read(__u32 proc, __u64 now)
 {
-	__u64 a = proc_active(proc, now), b = proc_active(proc, now), c;
+	const struct ps_proc *p = bpf_map_lookup_elem(&procs, &proc);
+	__u64 a, b, c;
 
+	if (!p)
+		return 0;
+	a = proc_active(p, now);
+	b = proc_active(p, now);
 	if (proc_reads_agree(a, b))
 		return b;
-	c = proc_active(proc, now);
+	c = proc_active(p, now);
 	return proc_reads_agree(c, b) || proc_reads_agree(c, a) ? c : PROC_ACTIVE_UNKNOWN;
 }
 
