@@ -124,13 +124,34 @@ static void diff_procs(struct ps_snapshot *o, const struct ps_snapshot *c, const
 	}
 }
 
+/* What the trace was (its settings, the cgroup hierarchy, the CPython
+ * processes it knew), the same in every part of it: an interval, or some
+ * processes' share. The counters and records are each caller's. */
+static void copy_settings(struct ps_snapshot *o, const struct ps_snapshot *s)
+{
+	o->nr_cpus = s->nr_cpus;
+	o->all = s->all;
+	o->self_tgid = s->self_tgid;
+	o->attach_mode = s->attach_mode;
+	o->task_hash = s->task_hash;
+	o->locks = s->locks;
+	o->futex_source = s->futex_source;
+	o->offcpu = s->offcpu;
+	o->oncpu = s->oncpu;
+	o->sample_hz = s->sample_hz;
+	o->cg_kind = s->cg_kind;
+	memcpy(o->cg_mount, s->cg_mount, sizeof(o->cg_mount));
+	o->cg_target = s->cg_target;
+	o->python = s->python;
+	o->py_procs = s->py_procs;
+	o->py_unknown = s->py_unknown;
+	memcpy(o->py_versions, s->py_versions, sizeof(o->py_versions));
+}
+
 /* An interval's cgroups: their readings at its end, and as its start those
  * at the end of the interval before (the first keeps the trace's start). */
 static void diff_cgroups(struct ps_snapshot *o, const struct ps_snapshot *c, const struct ps_snapshot *p)
 {
-	o->cg_kind = c->cg_kind;
-	memcpy(o->cg_mount, c->cg_mount, sizeof(o->cg_mount));
-	o->cg_target = c->cg_target;
 	o->ncgroups = c->ncgroups;
 	o->cgroups = xcalloc(c->ncgroups ? c->ncgroups : 1, sizeof(*o->cgroups));
 	for (uint32_t i = 0; i < c->ncgroups; i++) {
@@ -154,16 +175,7 @@ void snapshot_diff(const struct ps_snapshot *c, const struct ps_snapshot *p, str
 	memset(o, 0, sizeof(*o));
 	o->start_ns = p->end_ns;
 	o->end_ns = c->end_ns;
-	o->nr_cpus = ncpu;
-	o->all = c->all;
-	o->self_tgid = c->self_tgid;
-	o->attach_mode = c->attach_mode;
-	o->task_hash = c->task_hash;
-	o->locks = c->locks;
-	o->futex_source = c->futex_source;
-	o->offcpu = c->offcpu;
-	o->oncpu = c->oncpu;
-	o->sample_hz = c->sample_hz;
+	copy_settings(o, c);
 	o->events = c->events >= p->events ? c->events - p->events : 0;
 	if (c->nservers) {
 		o->servers = xcalloc(c->nservers, sizeof(*o->servers));
@@ -178,10 +190,6 @@ void snapshot_diff(const struct ps_snapshot *c, const struct ps_snapshot *p, str
 		SUB(proc_full); SUB(stack_fail); SUB(offcpu_full); SUB(oncpu_full); SUB(futex_full);
 		SUB(slot_queue_full);
 	}
-	o->python = c->python;
-	o->py_procs = c->py_procs;
-	o->py_unknown = c->py_unknown;
-	memcpy(o->py_versions, c->py_versions, sizeof(o->py_versions));
 	{
 		const struct ps_py_stats *cur = &c->py, *prev = &p->py;
 		struct ps_py_stats *out = &o->py;
@@ -269,27 +277,16 @@ void snapshot_filter(const struct ps_snapshot *s, const uint32_t *tgids, uint32_
 	memset(o, 0, sizeof(*o));
 	o->start_ns = s->start_ns;
 	o->end_ns = s->end_ns;
-	o->nr_cpus = ncpu;
-	o->all = s->all;
-	o->self_tgid = s->self_tgid;
-	o->attach_mode = s->attach_mode;
-	o->task_hash = s->task_hash;
-	o->locks = s->locks;
-	o->futex_source = s->futex_source;
-	o->offcpu = s->offcpu;
-	o->oncpu = s->oncpu;
-	o->sample_hz = s->sample_hz;
+	copy_settings(o, s);
 	o->events = s->events;
 	o->drops = s->drops;
+	o->py = s->py; /* the machine's Python stacks: counted per trace, not per process */
 	o->servers = xcalloc(s->nservers ? s->nservers : 1, sizeof(*o->servers));
 	for (uint32_t i = 0; i < s->nservers; i++)
 		if (has_tgid(tgids, n, s->servers[i]))
 			o->servers[o->nservers++] = s->servers[i];
 
 	/* the cgroups (plain values): the throttled verdict holds per program */
-	o->cg_kind = s->cg_kind;
-	memcpy(o->cg_mount, s->cg_mount, sizeof(o->cg_mount));
-	o->cg_target = s->cg_target;
 	o->cgroups = xcalloc(s->ncgroups ? s->ncgroups : 1, sizeof(*o->cgroups));
 	memcpy(o->cgroups, s->cgroups, s->ncgroups * sizeof(*o->cgroups));
 	o->ncgroups = s->ncgroups;
