@@ -202,7 +202,9 @@ out(max(len(l) for l in text.splitlines()) <= 80, "compare: the table fits 80 co
     max(text.splitlines(), key=len))
 out(first["diagnosis"]["key"] == "cpu-starved" and "starved by other tasks" in first["diagnosis"]["label"],
     "compare: the entry beside the hogs is starved by other tasks, in its headline",
-    "%s: %s" % (first["diagnosis"]["key"], first["diagnosis"]["label"]))
+    "%s: %s; %s; %s" % (first["diagnosis"]["key"], first["diagnosis"]["label"],
+                       ", ".join("%s=%.3g" % kv for kv in first["diagnosis"].get("evidence", {}).items()),
+                       first["diagnosis"].get("text", "")[:300]))
 PY
 
 # --- attach -a: a machine view
