@@ -259,22 +259,26 @@ static __noinline void futex_switch_out(void *ctx, struct ps_thread *pt, __s32 u
  * active: the evidence whether the lock's holder was busy. */
 static __always_inline void handle_waking(void *ctx, struct task_struct *p, bool btf)
 {
-	struct ps_task *st = task_lookup(p, btf);
+	struct ps_task *st;
 	struct task_struct *cur;
 	struct pt_regs *regs;
 	struct ps_thread *th, *waker;
 	__u32 slot, wslot;
 	__u64 now;
 
+	cur = bpf_get_current_task_btf();
+	/* Without --timeline only a futex wake matters: the waker's registers
+	 * (a load) decide before the wakee's storage (a lookup) is read; most
+	 * wakings are not futex wakes. In an interrupt, current is whatever it
+	 * interrupted: a false waker needs that task to be in a futex wake
+	 * itself. */
+	regs = targ_locks ? (struct pt_regs *)bpf_task_pt_regs(cur) : NULL;
+	if (!targ_timeline && (!regs || !futex_call_wakes(regs)))
+		return;
+	st = task_lookup(p, btf);
 	if (!st || !st->traced || st->slot == PS_NO_SLOT)
 		return;
-	cur = bpf_get_current_task_btf();
 	tl_pair(PS_TL_WAKING, p, cur, task_cpu_of(p), btf);
-	if (!targ_locks)
-		return;
-	regs = (struct pt_regs *)bpf_task_pt_regs(cur);
-	/* in an interrupt, current is whatever it interrupted: a false waker
-	 * needs that task to be in a futex wake itself */
 	if (!regs || !futex_call_wakes(regs))
 		return;
 	slot = st->slot;

@@ -64,6 +64,39 @@ python3 -c 'import sys; sys.exit(any(len(l.rstrip("\n")) > 80 for l in open(sys.
 check "text report fits 80 columns" "a line is longer than 80 characters" [ $? -eq 0 ]
 no_programs_left "process pool"
 
+# --- a long trace keeps a bounded record of cores over time: at 1 ms
+# slices, 6 s of CPU-bound children are ~6000 ticks, more than the 4096
+# samples kept on 2 CPUs, so every other sample went and the slices doubled;
+# the slices still hold all the time, against the children's getrusage
+cat >"$TMPD/rusage.py" <<'PY'
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:])
+c, s = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
+print("cpu_ns=%d" % ((c.ru_utime + c.ru_stime + s.ru_utime + s.ru_stime) * 1e9))
+PY
+"$POOLSCOPE" run -q --slice-ms 1 --json "$TMPD/long.json" -- python3 "$TMPD/rusage.py" "$PROGS/forker" 2 6 \
+	>"$TMPD/long.txt" 2>&1
+rc=$?
+check "long trace at 1 ms slices: exit status 0" "status $rc: $(tail -3 "$TMPD/long.txt")" [ $rc -eq 0 ]
+py - "$TMPD/long.json" "$TMPD/long.txt" <<'PY'
+import json, re, sys
+r = json.load(open(sys.argv[1]))
+m = re.search(r"cpu_ns=(\d+)", open(sys.argv[2]).read())
+sl = r["slices"]
+n, ns = len(sl["end_ns"]), sl["slice_ns"]
+ok = 1000 <= n <= 4096 and ns >= 2000000
+print(("PASS: " if ok else "FAIL: ") + "long trace: the record of cores over time is bounded "
+      "(at most 4096 samples, slices grown from 1 ms)%s" % ("" if ok else ": %d samples of %d ns" % (n, ns)))
+traced = sum(sum(v) for v in sl["traced_ns"])
+truth = int(m.group(1)) if m else 0
+ok = truth > 10e9 and abs(traced - truth) <= 0.05 * truth + 50e6
+print(("PASS: " if ok else "FAIL: ") + "long trace: the slices' traced time equals the pool's getrusage "
+      "within 5 %%: %.3f s against %.3f s" % (traced / 1e9, truth / 1e9))
+ok = all(a < b for a, b in zip(sl["end_ns"], sl["end_ns"][1:]))
+print(("PASS: " if ok else "FAIL: ") + "long trace: slice ends strictly increase")
+PY
+no_programs_left "long trace"
+
 # --- -a: every task on the machine, not just the command's
 sleep 5 & bystander=$!
 "$POOLSCOPE" run -a -q --json "$TMPD/all.json" -- sh -c 'kill -STOP '$bystander'; kill -CONT '$bystander'; sleep 0.3' \

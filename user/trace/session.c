@@ -327,7 +327,7 @@ static void sleep_until(uint64_t t)
 
 enum session_end session_run(struct session *s, const struct session_loop *l)
 {
-	uint64_t slice = tracer_slice_ns(s->tracer), start = s->started_ns;
+	uint64_t slice = tracer_tick_ns(s->tracer), start = s->started_ns;
 	uint64_t next_slice = start + slice;
 	uint64_t next_interval = l->interval_ns ? start + l->interval_ns : UINT64_MAX;
 	uint64_t end = l->duration_ns ? start + l->duration_ns : UINT64_MAX;
@@ -447,6 +447,60 @@ static void python_summary(const struct session *s, struct ps_snapshot *snap)
 	}
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The processes whose stacks snap holds (sorted, with repeats); *n of them. */
+static uint32_t *stack_tgids(const struct ps_snapshot *snap, uint32_t *n)
+{
+	uint32_t k = 0, cap = snap->n_offcpu + snap->n_oncpu + snap->n_futex;
+	uint32_t *v = xcalloc(cap ? cap : 1, sizeof(*v));
+
+	for (uint32_t i = 0; i < snap->n_offcpu; i++)
+		v[k++] = snap->offcpu_recs[i].key.tgid;
+	for (uint32_t i = 0; i < snap->n_oncpu; i++)
+		v[k++] = snap->oncpu_recs[i].key.tgid;
+	for (uint32_t i = 0; i < snap->n_futex; i++)
+		v[k++] = snap->futex_recs[i].key.tgid;
+	qsort(v, k, sizeof(*v), cmp_u32);
+	*n = k;
+	return v;
+}
+
+/* Forget the processes that have exited (their PID gone, or another
+ * program under it) and left no stack in the kernel's maps: none can come
+ * now, so their memory maps would never be read. Without this, a long
+ * attach -a on a box that starts processes all the time keeps the maps of
+ * every process it ever saw. A CPython stays (the Python summary lists it). */
+static void forget_gone(struct session *s, const struct ps_snapshot *snap)
+{
+	uint32_t n, j = 0, *used;
+
+	if (!s->sym || !s->nprocs)
+		return;
+	used = stack_tgids(snap, &n);
+	for (uint32_t i = 0; i < s->nprocs; i++) {
+		struct session_proc *p = &s->procs[i];
+		char exe[256];
+		bool gone = p->gone || procfs_exe(p->tgid, exe, sizeof(exe)) || strcmp(exe, p->exe);
+
+		if (gone && p->python == SESSION_PY_NONE &&
+		    !bsearch(&p->tgid, used, n, sizeof(*used), cmp_u32)) {
+			symbolizer_forget_process(s->sym, p->tgid);
+			continue;
+		}
+		if (j != i)
+			s->procs[j] = *p;
+		j++;
+	}
+	s->nprocs = j;
+	free(used);
+}
+
 int session_snapshot(struct session *s, struct ps_snapshot *snap, bool final)
 {
 	int err;
@@ -469,6 +523,7 @@ int session_snapshot(struct session *s, struct ps_snapshot *snap, bool final)
 		stacks_symbolize(snap, s->sym);
 		python_stacks_merge(snap);
 		futex_addrs_symbolize(snap, s->sym);
+		forget_gone(s, snap);
 	}
 	return 0;
 }

@@ -45,9 +45,15 @@ struct tracer {
 	struct ps_tl_rec *tl;
 	size_t ntl, tl_cap, tl_max;
 	uint64_t tl_over;                       /* records beyond tl_max, not kept */
-	/* cumulative busy/traced ns per CPU at each sample */
-	uint32_t nslices, cap;
+	/* cumulative busy/traced ns per CPU at each sample kept: at most
+	 * slices_max, every slice_mult-th tick (a long trace keeps every other
+	 * sample and doubles slice_mult when full: cumulative samples lose
+	 * resolution, never time) */
+	uint32_t nslices, cap, slices_max, slice_mult, ticks;
 	uint64_t *slice_end, *slice_busy, *slice_traced;
+	/* the last two ticks' busy ns per CPU, kept or not (progress line, top) */
+	uint64_t *live_busy, live_end[2];
+	uint32_t nlive;
 };
 
 static bool libbpf_verbose;
@@ -363,6 +369,13 @@ int tracer_open(const struct tracer_opts *opts, struct tracer **out)
 		return err;
 	}
 	t->cpu_buf = xcalloc(t->nr_cpus, sizeof(*t->cpu_buf));
+	t->live_busy = xcalloc(2 * (size_t)t->nr_cpus, sizeof(uint64_t));
+	/* the record of cores over time: at most about 4 MiB a copy (a
+	 * snapshot holds one), between 256 and 4096 samples */
+	t->slices_max = (4u << 20) / (8 + 16 * (unsigned)t->nr_cpus);
+	t->slices_max = t->slices_max < 256 ? 256 : t->slices_max > 4096 ? 4096 : t->slices_max;
+	t->slices_max &= ~1u;
+	t->slice_mult = 1;
 	if (t->opts.timeline) {
 		t->tl_max = t->opts.timeline_max ? t->opts.timeline_max : PS_TIMELINE_MAX_RECORDS;
 		t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.timeline), keep_record, t, NULL);
@@ -434,12 +447,32 @@ static void visit_every_cpu(int nr_cpus)
 	sched_setaffinity(0, sizeof(orig), &orig);
 }
 
-static void record_sample(struct tracer *t, uint64_t now)
+/* The sample record is full: keep every other sample (the odd ones, so
+ * the newest stays) and take every other tick from now on. */
+static void halve_samples(struct tracer *t)
+{
+	size_t nc = t->nr_cpus;
+	uint32_t n = 0;
+
+	for (uint32_t k = 1; k < t->nslices; k += 2, n++) {
+		t->slice_end[n] = t->slice_end[k];
+		memmove(&t->slice_busy[n * nc], &t->slice_busy[k * nc], nc * sizeof(uint64_t));
+		memmove(&t->slice_traced[n * nc], &t->slice_traced[k * nc], nc * sizeof(uint64_t));
+	}
+	t->nslices = n;
+	t->slice_mult *= 2;
+}
+
+/* Sample the CPUs' cumulative busy and traced ns at now: kept in the
+ * record when keep, and as the newest live sample. */
+static void record_sample(struct tracer *t, uint64_t now, bool keep)
 {
 	int fd = bpf_map__fd(t->skel->maps.cpus);
 	__u32 zero = 0;
 
 	drain_timeline(t);
+	if (keep && t->nslices == t->slices_max)
+		halve_samples(t);
 	if (t->nslices == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 256;
 		t->slice_end = xrealloc(t->slice_end, t->cap * sizeof(uint64_t));
@@ -459,10 +492,13 @@ static void record_sample(struct tracer *t, uint64_t now)
 			if (pc->cur == PS_CPU_TRACED)
 				traced += now - since;
 		}
+		t->live_busy[(size_t)(t->nlive & 1) * t->nr_cpus + c] = busy;
 		t->slice_busy[(size_t)t->nslices * t->nr_cpus + c] = busy;
 		t->slice_traced[(size_t)t->nslices * t->nr_cpus + c] = traced;
 	}
-	t->slice_end[t->nslices++] = now;
+	t->live_end[t->nlive++ & 1] = now;
+	if (keep)
+		t->slice_end[t->nslices++] = now;
 }
 
 /* One software cpu-clock sampling event per CPU runs ps_oncpu. */
@@ -863,15 +899,15 @@ void tracer_counts(struct tracer *t, struct tracer_counts *c)
 
 int tracer_last_slice(const struct tracer *t, uint64_t *busy_ns, int max, uint64_t *len_ns)
 {
-	uint32_t k = t->nslices;
+	uint32_t k = t->nlive, a_i = (k - 2) & 1, b_i = (k - 1) & 1;
 	int n = t->nr_cpus < max ? t->nr_cpus : max;
 
 	if (k < 2)
 		return 0;
-	*len_ns = t->slice_end[k - 1] - t->slice_end[k - 2];
+	*len_ns = t->live_end[b_i] - t->live_end[a_i];
 	for (int c = 0; c < n; c++) {
-		uint64_t a = t->slice_busy[(size_t)(k - 2) * t->nr_cpus + c];
-		uint64_t b = t->slice_busy[(size_t)(k - 1) * t->nr_cpus + c];
+		uint64_t a = t->live_busy[(size_t)a_i * t->nr_cpus + c];
+		uint64_t b = t->live_busy[(size_t)b_i * t->nr_cpus + c];
 
 		busy_ns[c] = b > a ? b - a : 0;
 	}
@@ -880,12 +916,17 @@ int tracer_last_slice(const struct tracer *t, uint64_t *busy_ns, int max, uint64
 
 void tracer_sample(struct tracer *t)
 {
-	record_sample(t, mono_ns());
+	record_sample(t, mono_ns(), ++t->ticks % t->slice_mult == 0);
+}
+
+uint64_t tracer_tick_ns(const struct tracer *t)
+{
+	return (uint64_t)t->opts.slice_ms * 1000000ull;
 }
 
 uint64_t tracer_slice_ns(const struct tracer *t)
 {
-	return (uint64_t)t->opts.slice_ms * 1000000ull;
+	return tracer_tick_ns(t) * t->slice_mult;
 }
 
 int tracer_snapshot(struct tracer *t, struct ps_snapshot *s, bool final)
@@ -896,7 +937,7 @@ int tracer_snapshot(struct tracer *t, struct ps_snapshot *s, bool final)
 
 	memset(s, 0, sizeof(*s));
 	s->end_ns = mono_ns();
-	record_sample(t, s->end_ns);
+	record_sample(t, s->end_ns, true);
 	s->start_ns = t->start_ns;
 	s->nr_cpus = t->nr_cpus;
 	s->all = t->opts.all;
@@ -966,6 +1007,7 @@ void tracer_close(struct tracer *t)
 	free(t->slice_end);
 	free(t->slice_busy);
 	free(t->slice_traced);
+	free(t->live_busy);
 	ring_buffer__free(t->rb);
 	free(t->tl);
 	free(t);

@@ -47,8 +47,11 @@ int tracer_add_tid(struct tracer *t, int tid);
 int tracer_add_python(struct tracer *t, int tgid, const struct ps_py_proc *py);
 /* Attach and mark the start of the trace window. */
 int tracer_start(struct tracer *t);
-/* Record one busy-time sample; call every tracer_slice_ns(). */
+/* Record one busy-time sample; call every tracer_tick_ns(). A long trace
+ * keeps every tracer_slice_ns() / tracer_tick_ns()-th one: the record of
+ * cores over time stays bounded (its slices grow instead). */
 void tracer_sample(struct tracer *t);
+uint64_t tracer_tick_ns(const struct tracer *t);
 uint64_t tracer_slice_ns(const struct tracer *t);
 /* The traced processes so far (tgids), for snapshotting their memory maps
  * while they live; returns how many were written (at most max). */
