@@ -265,6 +265,7 @@ static __always_inline void handle_waking(void *ctx, struct task_struct *p, bool
 	struct ps_thread *th, *waker;
 	__u32 slot, wslot;
 	__u64 now;
+	bool wakes;
 
 	cur = bpf_get_current_task_btf();
 	/* Without --timeline only a futex wake matters: the waker's registers
@@ -273,13 +274,14 @@ static __always_inline void handle_waking(void *ctx, struct task_struct *p, bool
 	 * interrupted: a false waker needs that task to be in a futex wake
 	 * itself. */
 	regs = targ_locks ? (struct pt_regs *)bpf_task_pt_regs(cur) : NULL;
-	if (!targ_timeline && (!regs || !futex_call_wakes(regs)))
+	wakes = regs && futex_call_wakes(regs);
+	if (!targ_timeline && !wakes)
 		return;
 	st = task_lookup(p, btf);
 	if (!st || !st->traced || st->slot == PS_NO_SLOT)
 		return;
 	tl_pair(PS_TL_WAKING, p, cur, task_cpu_of(p), btf);
-	if (!regs || !futex_call_wakes(regs))
+	if (!wakes)
 		return;
 	slot = st->slot;
 	th = bpf_map_lookup_elem(&threads, &slot);

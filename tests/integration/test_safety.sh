@@ -88,6 +88,33 @@ print(("PASS: " if ok else "FAIL: ") + "attach -a beside thread churn: a data-lo
 PY
 no_programs_left "thread churn"
 
+# --- processes that come and go: a trace holds the memory maps of the
+# live ones and of those that left stacks, not of every process it saw.
+# The truth is the count of processes started: 400 sleeps of 0.2 s, 20 at
+# a time (each lives through several slices, so each is seen and tracked)
+cat >"$TMPD/spawner.sh" <<'SH'
+for i in $(seq 20); do
+	for j in $(seq 20); do sleep 0.2 & done
+	wait
+done
+echo "spawned=400"
+SH
+"$POOLSCOPE" run -q --json "$TMPD/gone.json" -- sh "$TMPD/spawner.sh" >"$TMPD/spawner.out" 2>"$TMPD/gone.err"
+rc=$?
+check "processes that come and go: run exit status 0" "status $rc: $(tail -2 "$TMPD/gone.err")" [ $rc -eq 0 ]
+py - "$TMPD/gone.json" "$TMPD/spawner.out" "$(ls /proc | grep -c '^[0-9]')" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+spawned = int(open(sys.argv[2]).read().split("=")[1])
+live = int(sys.argv[3])
+seen = sum(1 for p in r["processes"] if p["comm"] == "sleep")
+held = r["timing"]["sym_processes"]
+ok = seen >= spawned // 2 and held <= 50
+print(("PASS: " if ok else "FAIL: ") + "processes that come and go: the maps held are bounded by the live "
+      "processes, not every one seen (%d held, at most 50; %d of %d sleeps traced; %d processes live now)" % (held, seen, spawned, live))
+PY
+no_programs_left "processes that come and go"
+
 # --- nothing left attached when poolscope or its command is killed
 "$POOLSCOPE" run -q --json "$TMPD/k9.json" -- sleep 20 >/dev/null 2>&1 &
 ps=$!

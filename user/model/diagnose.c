@@ -327,13 +327,6 @@ static double ramp(double x, double lo, double hi)
 	return r < 0 ? 0 : r > 1 ? 1 : r;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Distinct values among n tgids (sorts them). */
 static uint32_t distinct(uint32_t *tgids, uint32_t n)
 {

@@ -106,6 +106,7 @@ struct ps_snapshot {
 		uint64_t detach_ns;    /* detaching and freeing the BPF objects */
 		uint64_t map_bytes;    /* kernel memory of the BPF maps (memlock) */
 		uint64_t peak_rss_kb;  /* poolscope's peak resident set */
+		uint64_t sym_processes; /* processes whose memory maps are held */
 	} timing;
 };
 

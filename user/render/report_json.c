@@ -456,6 +456,7 @@ void report_json(FILE *out, const struct model *m, const struct diagnosis *diag,
 	json_kv_u64(&j, "detach_ns", s->timing.detach_ns);
 	json_kv_u64(&j, "map_bytes", s->timing.map_bytes);
 	json_kv_u64(&j, "peak_rss_kb", s->timing.peak_rss_kb);
+	json_kv_u64(&j, "sym_processes", s->timing.sym_processes);
 	json_object_end(&j);
 	json_key(&j, "features");
 	json_object_begin(&j);

@@ -157,6 +157,13 @@ void *xrealloc(void *p, size_t size)
 	return p;
 }
 
+int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 char *xstrdup(const char *s)
 {
 	char *p = strdup(s);

@@ -35,5 +35,7 @@ const char *fmt_count(uint64_t n, char *buf, size_t len);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
+/* qsort/bsearch order of uint32_t values */
+int cmp_u32(const void *a, const void *b);
 
 #endif

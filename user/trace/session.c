@@ -447,13 +447,6 @@ static void python_summary(const struct session *s, struct ps_snapshot *snap)
 	}
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The processes whose stacks snap holds (sorted, with repeats); *n of them. */
 static uint32_t *stack_tgids(const struct ps_snapshot *snap, uint32_t *n)
 {
@@ -486,10 +479,9 @@ static void forget_gone(struct session *s, const struct ps_snapshot *snap)
 	for (uint32_t i = 0; i < s->nprocs; i++) {
 		struct session_proc *p = &s->procs[i];
 		char exe[256];
-		bool gone = p->gone || procfs_exe(p->tgid, exe, sizeof(exe)) || strcmp(exe, p->exe);
 
-		if (gone && p->python == SESSION_PY_NONE &&
-		    !bsearch(&p->tgid, used, n, sizeof(*used), cmp_u32)) {
+		if (p->python == SESSION_PY_NONE && !bsearch(&p->tgid, used, n, sizeof(*used), cmp_u32) &&
+		    (p->gone || procfs_exe(p->tgid, exe, sizeof(exe)) || strcmp(exe, p->exe))) {
 			symbolizer_forget_process(s->sym, p->tgid);
 			continue;
 		}
@@ -524,6 +516,7 @@ int session_snapshot(struct session *s, struct ps_snapshot *snap, bool final)
 		python_stacks_merge(snap);
 		futex_addrs_symbolize(snap, s->sym);
 		forget_gone(s, snap);
+		snap->timing.sym_processes = s->nprocs;
 	}
 	return 0;
 }
