@@ -69,14 +69,20 @@ offcpu_share() { # FOLDED NEEDLE-REGEX WHAT
 import re, sys
 path, needle, what = sys.argv[1:]
 tot = hit = 0
+miss = {}
 for line in open(path):
     stack, v = line.rsplit(" ", 1)
     if "__libc_start_call_main" in stack or ";entry_SYSCALL_64" not in stack:
         continue
     tot += int(v)
-    hit += int(v) if re.search(needle, stack) else 0
+    if re.search(needle, stack):
+        hit += int(v)
+    else:
+        miss[stack] = miss.get(stack, 0) + int(v)
 ok = tot > 0 and hit >= 0.95 * tot
-print(("PASS: " if ok else "FAIL: ") + what + ("" if ok else ": %.1f%% of %d us" % (100.0 * hit / max(tot, 1), tot)))
+worst = max(miss.items(), key=lambda kv: kv[1]) if miss else ("", 0)
+print(("PASS: " if ok else "FAIL: ") + what + ("" if ok else ": %.1f%% of %d us; the largest miss, %d us: %s" %
+                                            (100.0 * hit / max(tot, 1), tot, worst[1], worst[0][:600])))
 PY
 }
 offcpu_share "$TMPD/gil-off.folded" ';(gil_acquire|square_task);' \
