@@ -139,7 +139,7 @@ struct {
 	__type(value, struct ps_ustack);
 } ustacks SEC(".maps");
 
-#define SCAN_CANDIDATES 16   /* a power of 2: indexes are masked */
+#define SCAN_CANDIDATES 32   /* a power of 2: indexes are masked */
 
 struct ps_scratch {
 	struct ps_ustack st;
@@ -149,6 +149,7 @@ struct ps_scratch {
 	__u64 fp;                      /* the frame pointer the walk resumes from */
 	__u32 ncand;
 	__u32 n;                       /* frames in st so far */
+	__u32 nwords;                  /* words read from the user stack */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -21,7 +21,8 @@
  * map: user stacks recovered by scanning (see ustack_recover in the BPF code)
  * and stacks whose stack-map bucket was taken by another stack. */
 #define PS_RECOVERED_STACK 0x40000000
-#define PS_SCAN_WORDS 96          /* user stack words scanned for frames */
+#define PS_SCAN_WORDS 256         /* user stack words scanned for frames (2 KiB) */
+#define PS_SCAN_CHUNK 32          /* words read at a time: a read stops at the stack's end */
 /* --timeline: the ring buffer's default size, and the records poolscope
  * keeps at most (~100 bytes each) */
 #define PS_TIMELINE_BYTES (16u << 20)

@@ -91,7 +91,8 @@ static __always_inline __s32 stack_id(void *ctx, __u64 flags)
  * glibc is built without frame pointers, so a frame-pointer walk that starts
  * in a syscall wrapper (futex wait, cond wait) usually stops after the leaf:
  * the program's own frames above it are lost. When the walk yields fewer
- * than 3 frames, scan the first PS_SCAN_WORDS words of the user stack: the
+ * than 3 frames, scan the first PS_SCAN_WORDS words of the user stack (as
+ * far as it is mapped): the
  * first word pointing into the main executable's text is the return address
  * into the program function that called the library (e.g. a lock's
  * acquire function); the first word that looks like a saved frame pointer
@@ -126,7 +127,7 @@ static long scan_word(__u32 i, struct scan_ctx *c)
 	__u64 w;
 	__u32 k = sc->ncand;
 
-	if (i >= PS_SCAN_WORDS)
+	if (i >= PS_SCAN_WORDS || i >= sc->nwords)
 		return 1;
 	w = sc->words[i];
 	if (!sc->first_ret && in_text(w, c->start, c->end))
@@ -171,6 +172,22 @@ static long walk_frame(__u32 i, struct scan_ctx *c)
 	return 0;
 }
 
+/* bpf_loop callback: chunk k of the scanned words. A read that would run
+ * past the end of the stack's mapping fails whole, so the stack is read a
+ * chunk at a time and the scan covers the chunks that could be read. */
+static long read_chunk(__u32 k, struct scan_ctx *c)
+{
+	struct ps_scratch *sc = c->sc;
+	__u32 at = k * PS_SCAN_CHUNK;
+
+	if (at + PS_SCAN_CHUNK > PS_SCAN_WORDS ||
+	    bpf_probe_read_user(&sc->words[at & (PS_SCAN_WORDS - PS_SCAN_CHUNK)], PS_SCAN_CHUNK * 8,
+				(void *)(c->sp + at * 8)))
+		return 1;
+	sc->nwords = at + PS_SCAN_CHUNK;
+	return 0;
+}
+
 static __noinline __s32 ustack_recover(void *ctx, struct ps_scratch *sc, __u32 depth)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -182,7 +199,9 @@ static __noinline __s32 ustack_recover(void *ctx, struct ps_scratch *sc, __u32 d
 	c.sp = BPF_CORE_READ(regs, sp);
 	c.start = BPF_CORE_READ(task, mm, start_code);
 	c.end = BPF_CORE_READ(task, mm, end_code);
-	if (bpf_probe_read_user(sc->words, sizeof(sc->words), (void *)c.sp))
+	sc->nwords = 0;
+	bpf_loop(PS_SCAN_WORDS / PS_SCAN_CHUNK, read_chunk, &c, 0);
+	if (!sc->nwords)
 		return -1;
 	sc->ncand = 0;
 	sc->first_ret = 0;
