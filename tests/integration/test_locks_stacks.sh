@@ -143,6 +143,30 @@ print(("PASS: " if cont < 0.05 else "FAIL: ") + "io-threads: no lock contention"
 PY
 no_programs_left "io-threads"
 
+# --- a library without frame pointers and with large frames (libcurl's
+# polls sit up to 1328 bytes below the program's return address): deepstack
+# blocks in poll() under 1600 bytes of libdeepstack.so's frames, %rbp
+# cleared, called from deep_caller; the program's structure is the truth
+"$POOLSCOPE" run -q --stacks offcpu --folded "offcpu:$TMPD/deep.folded" -- \
+	"$BUILD/tests/progs/deepstack" 20 10 >/dev/null 2>&1
+rc=$?
+check "deepstack with off-CPU stacks: exit 0" "status $rc" [ $rc -eq 0 ]
+py - "$TMPD/deep.folded" <<'PY'
+import sys
+tot = hit = 0
+for line in open(sys.argv[1]):
+    stack, v = line.rsplit(" ", 1)
+    if ";__poll;" not in stack and not stack.split(";-;")[0].endswith("poll"):
+        continue
+    tot += int(v)
+    if ";deep_caller;" in stack:
+        hit += int(v)
+ok = tot > 100000 and hit >= 0.95 * tot
+print(("PASS: " if ok else "FAIL: ") + "deepstack: >= 95 % of the poll time names deep_caller past 1600 bytes of frame-pointer-less library frames" +
+      ("" if ok else ": %d of %d us" % (hit, tot)))
+PY
+no_programs_left "deepstack"
+
 # --- the futex2 syscalls (futex_wait, futex_waitv, futex_wake: glibc does
 # not use them, tests/progs/futex2 calls them directly). One futex program
 # serves every futex syscall, attached to each: 12 rounds, half of the waits
